@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian packages WattOS KI needs, idempotently: packages already present
+# are skipped, and apt is only touched when something is missing.
+# Usage: scripts/deps.sh [build|test|bench]   (each set includes the ones before it)
+set -euo pipefail
+
+set_name=${1:-build}
+
+build_pkgs=(
+  g++ cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libcurl4-openssl-dev
+  libsqlite3-dev libpq-dev
+  libyaml-cpp-dev libcli11-dev
+)
+test_pkgs=(
+  libgtest-dev libgmock-dev
+  postgresql-15 redis-server
+  clang libclang-rt-14-dev
+  curl
+)
+bench_pkgs=(
+  libbenchmark-dev nginx-light wrk
+)
+
+wanted=("${build_pkgs[@]}")
+case "$set_name" in
+  build) ;;
+  test) wanted+=("${test_pkgs[@]}") ;;
+  bench) wanted+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be absent on a fresh machine; refresh them once.
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,257 @@
+#include "core/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace wattos::core {
+namespace {
+
+// One row of the option table: how to parse a raw string into the config and how to
+// render the current value back. Bounds are checked by the parser of each row.
+struct option_row {
+  option_info info;
+  std::function<status(config&, const std::string&)> set;
+  std::function<std::string(const config&)> get;
+};
+
+std::string env_name_for(std::string_view path) {
+  std::string name = "WATTOS_";
+  for (char c : path) {
+    name += (c == '.') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+template <typename Int>
+status parse_int(std::string_view path, const std::string& raw, Int min, Int max, Int& out) {
+  long long parsed = 0;
+  const char* begin = raw.data();
+  const char* end = raw.data() + raw.size();
+  auto [ptr, ec] = std::from_chars(begin, end, parsed);
+  if (ec != std::errc() || ptr != end || raw.empty()) {
+    return error::invalid_argument("config: " + std::string(path) + ": '" + raw + "' is not a whole number");
+  }
+  if (parsed < static_cast<long long>(min) || static_cast<unsigned long long>(parsed) > static_cast<unsigned long long>(max)) {
+    return error::invalid_argument("config: " + std::string(path) + ": " + raw + " is out of range [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  out = static_cast<Int>(parsed);
+  return {};
+}
+
+status parse_bool(std::string_view path, const std::string& raw, bool& out) {
+  if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") { out = true; return {}; }
+  if (raw == "false" || raw == "0" || raw == "no" || raw == "off") { out = false; return {}; }
+  return error::invalid_argument("config: " + std::string(path) + ": '" + raw + "' is not a boolean");
+}
+
+template <typename Int, typename Member>
+option_row int_option(std::string path, Member member, Int min, Int max, std::string description) {
+  option_row row;
+  row.info = {path, env_name_for(path), "int", {}, std::move(description)};
+  row.set = [path, member, min, max](config& cfg, const std::string& raw) {
+    return parse_int<Int>(path, raw, min, max, member(cfg));
+  };
+  row.get = [member](const config& cfg) { return std::to_string(member(const_cast<config&>(cfg))); };
+  return row;
+}
+
+template <typename Member>
+option_row string_option(std::string path, Member member, std::vector<std::string> allowed, std::string description) {
+  option_row row;
+  row.info = {path, env_name_for(path), allowed.empty() ? "string" : "enum", {}, std::move(description)};
+  row.set = [path, member, allowed = std::move(allowed)](config& cfg, const std::string& raw) -> status {
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), raw) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return error::invalid_argument("config: " + path + ": '" + raw + "' is not one of: " + list);
+    }
+    member(cfg) = raw;
+    return {};
+  };
+  row.get = [member](const config& cfg) { return member(const_cast<config&>(cfg)); };
+  return row;
+}
+
+template <typename Member>
+option_row bool_option(std::string path, Member member, std::string description) {
+  option_row row;
+  row.info = {path, env_name_for(path), "bool", {}, std::move(description)};
+  row.set = [path, member](config& cfg, const std::string& raw) { return parse_bool(path, raw, member(cfg)); };
+  row.get = [member](const config& cfg) { return member(const_cast<config&>(cfg)) ? std::string("true") : std::string("false"); };
+  return row;
+}
+
+#define WATTOS_FIELD(expr) [](config& c) -> auto& { return c.expr; }
+
+const std::vector<option_row>& option_table() {
+  static const std::vector<option_row> rows = [] {
+    constexpr int max_ms = 24 * 3600 * 1000;
+    std::vector<option_row> r;
+    r.push_back(string_option("data_dir", WATTOS_FIELD(data_dir), {}, "Directory for the SQLite file, keys and uploads; created at start"));
+    r.push_back(string_option("server.host", WATTOS_FIELD(server.host), {}, "Address to listen on"));
+    r.push_back(int_option<std::uint16_t>("server.port", WATTOS_FIELD(server.port), 0, 65535, "TCP port; 0 picks a free port"));
+    r.push_back(int_option<int>("server.threads", WATTOS_FIELD(server.threads), 0, 256, "I/O threads; 0 means one per core"));
+    r.push_back(int_option<int>("server.read_timeout_ms", WATTOS_FIELD(server.read_timeout_ms), 100, max_ms, "Deadline to receive a request head and body"));
+    r.push_back(int_option<int>("server.idle_timeout_ms", WATTOS_FIELD(server.idle_timeout_ms), 100, max_ms, "Keep-alive idle limit"));
+    r.push_back(int_option<int>("server.write_timeout_ms", WATTOS_FIELD(server.write_timeout_ms), 100, max_ms, "Deadline to write one response part"));
+    r.push_back(int_option<std::uint32_t>("server.max_header_bytes", WATTOS_FIELD(server.max_header_bytes), 1024, 1u << 20, "Limit of request line plus headers"));
+    r.push_back(int_option<std::uint64_t>("server.max_body_bytes", WATTOS_FIELD(server.max_body_bytes), 0, 1ull << 32, "Default request body limit of a route"));
+    r.push_back(int_option<std::uint64_t>("server.max_upload_bytes", WATTOS_FIELD(server.max_upload_bytes), 0, 1ull << 40, "Limit of one multipart upload"));
+    r.push_back(int_option<int>("server.max_connections", WATTOS_FIELD(server.max_connections), 1, 1000000, "Open connections before new ones are refused"));
+    r.push_back(int_option<int>("server.shutdown_grace_ms", WATTOS_FIELD(server.shutdown_grace_ms), 0, max_ms, "Time open streams get to finish on SIGTERM"));
+    r.push_back(int_option<int>("server.sse_heartbeat_ms", WATTOS_FIELD(server.sse_heartbeat_ms), 100, max_ms, "Interval of heartbeat comments on idle SSE streams"));
+    r.push_back(int_option<std::uint64_t>("server.max_websocket_message_bytes", WATTOS_FIELD(server.max_websocket_message_bytes), 64, 1ull << 30, "Largest WebSocket message accepted"));
+    r.push_back(string_option("server.static_dir", WATTOS_FIELD(server.static_dir), {}, "Web UI files served at /; empty serves none"));
+    r.push_back(string_option("log.level", WATTOS_FIELD(log.level), {"debug", "info", "warn", "error"}, "Lowest level written"));
+    r.push_back(bool_option("log.access_log", WATTOS_FIELD(log.access_log), "Write one line per request"));
+    r.push_back(string_option("database.backend", WATTOS_FIELD(database.backend), {"sqlite", "postgres"}, "Relational store"));
+    r.push_back(string_option("database.sqlite_path", WATTOS_FIELD(database.sqlite_path), {}, "SQLite file; empty means <data_dir>/wattos.db"));
+    r.push_back(string_option("database.postgres_url", WATTOS_FIELD(database.postgres_url), {}, "libpq connection URL for the postgres backend"));
+    r.push_back(int_option<int>("database.pool_size", WATTOS_FIELD(database.pool_size), 1, 1000, "Connections kept open"));
+    r.push_back(int_option<int>("database.acquire_timeout_ms", WATTOS_FIELD(database.acquire_timeout_ms), 1, max_ms, "Wait for a free pooled connection"));
+    r.push_back(int_option<int>("database.busy_timeout_ms", WATTOS_FIELD(database.busy_timeout_ms), 0, max_ms, "SQLite: wait for a lock before failing"));
+    config defaults;
+    for (auto& row : r) row.info.default_value = row.get(defaults);
+    return r;
+  }();
+  return rows;
+}
+
+#undef WATTOS_FIELD
+
+// Environment variables with the WATTOS_ prefix that are not config keys.
+bool is_reserved_env(std::string_view name) {
+  return name == "WATTOS_CONFIG" || name.starts_with("WATTOS_TEST_");
+}
+
+status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg,
+                  const std::vector<option_row>& rows) {
+  if (!node.IsMap()) {
+    return error::invalid_argument("config: " + (prefix.empty() ? std::string("top level") : prefix) +
+                                   " must be a mapping");
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.path == path; });
+    if (row != rows.end()) {
+      if (!entry.second.IsScalar()) {
+        return error::invalid_argument("config: " + path + " must be a single value");
+      }
+      WATTOS_RETURN_IF_ERROR(row->set(cfg, entry.second.Scalar()));
+      continue;
+    }
+    const bool is_section = std::any_of(rows.begin(), rows.end(),
+                                        [&](const option_row& r) { return r.info.path.starts_with(path + "."); });
+    if (!is_section) return error::invalid_argument("config: unknown key '" + path + "'");
+    if (entry.second.IsNull()) continue;  // an empty section keeps its defaults
+    WATTOS_RETURN_IF_ERROR(apply_yaml(entry.second, path, cfg, rows));
+  }
+  return {};
+}
+
+status validate(const config& cfg) {
+  if (cfg.data_dir.empty()) return error::invalid_argument("config: data_dir must not be empty");
+  if (cfg.database.backend == "postgres" && cfg.database.postgres_url.empty()) {
+    return error::invalid_argument("config: database.postgres_url is required when database.backend is postgres");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string redact_url_password(std::string_view url) {
+  // scheme://user:password@host -> scheme://user:***@host
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  auto authority_start = scheme_end + 3;
+  auto at = url.find('@', authority_start);
+  auto slash = url.find('/', authority_start);
+  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) return std::string(url);
+  auto colon = url.find(':', authority_start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+const std::vector<option_info>& config_options() {
+  static const std::vector<option_info> infos = [] {
+    std::vector<option_info> out;
+    for (const auto& row : option_table()) out.push_back(row.info);
+    return out;
+  }();
+  return infos;
+}
+
+environment environment_from(char** envp) {
+  environment env;
+  for (char** p = envp; p != nullptr && *p != nullptr; ++p) {
+    std::string_view entry(*p);
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+result<config> parse_config(std::string_view yaml_text, const environment& env) {
+  config cfg;
+  const auto& rows = option_table();
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml_text));
+    if (root.IsDefined() && !root.IsNull()) {
+      WATTOS_RETURN_IF_ERROR(apply_yaml(root, "", cfg, rows));
+    }
+  } catch (const YAML::Exception& e) {
+    return error::invalid_argument(std::string("config: YAML syntax: ") + e.what());
+  }
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with("WATTOS_") || is_reserved_env(name)) continue;
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.env_name == name; });
+    if (row == rows.end()) {
+      return error::invalid_argument("config: unknown environment variable " + name);
+    }
+    WATTOS_RETURN_IF_ERROR(row->set(cfg, value));
+  }
+  WATTOS_RETURN_IF_ERROR(validate(cfg));
+  return cfg;
+}
+
+result<config> load_config(const std::string& path, const environment& env) {
+  if (path.empty()) return parse_config({}, env);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error::not_found("config: cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto cfg = parse_config(text.str(), env);
+  if (!cfg) return cfg.err().with_context(path);
+  return cfg;
+}
+
+std::string dump_config(const config& cfg) {
+  // Rebuilds nested YAML from the flat option paths, in table order.
+  YAML::Emitter out;
+  YAML::Node root;
+  for (const auto& row : option_table()) {
+    std::string value = row.get(cfg);
+    const std::string& path = row.info.path;
+    if (path == "database.postgres_url") value = redact_url_password(value);
+    auto dot = path.find('.');
+    if (dot == std::string::npos) {
+      root[path] = value;
+    } else {
+      root[path.substr(0, dot)][path.substr(dot + 1)] = value;
+    }
+  }
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace wattos::core

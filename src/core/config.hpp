@@ -1,0 +1,98 @@
+// File: core/config.hpp
+//
+// The typed configuration of a `wattos` process. It is read once at start from a
+// YAML file (see config/wattos.yaml, which documents every key) and then from
+// `WATTOS_*` environment variables, validated, and passed down by const reference.
+// Nothing looks configuration up globally. This module depends on nothing else in
+// the project but core/error.hpp.
+//
+// Every key has exactly one entry in the option table in config.cpp: its YAML path,
+// its environment name (WATTOS_ + path, dots as underscores, upper case), its type,
+// its default and its bounds. An unknown key in the file, an unknown WATTOS_
+// variable or a value out of bounds stops the start with a message naming the key.
+//
+// Example:
+//   auto cfg = core::load_config("config/wattos.yaml", core::environment_from(environ));
+//   if (!cfg) { std::cerr << cfg.err().message(); return 2; }
+//   run(*cfg);
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace wattos::core {
+
+struct server_settings {
+  std::string host = "127.0.0.1";               //!< address to listen on
+  std::uint16_t port = 3001;                    //!< TCP port (0: any free port)
+  int threads = 0;                              //!< I/O threads (0: one per core)
+  int read_timeout_ms = 15000;                  //!< deadline to read a request head and body
+  int idle_timeout_ms = 60000;                  //!< keep-alive connection idle limit
+  int write_timeout_ms = 30000;                 //!< deadline to write one response part
+  std::uint32_t max_header_bytes = 16 * 1024;   //!< request line plus headers
+  std::uint64_t max_body_bytes = 1024 * 1024;   //!< default body limit of a route
+  std::uint64_t max_upload_bytes = 256ull << 20;//!< limit of a multipart upload
+  int max_connections = 20000;                  //!< open connections before new ones are refused
+  int shutdown_grace_ms = 10000;                //!< time streams get to finish on SIGTERM
+  int sse_heartbeat_ms = 15000;                 //!< comment line sent on idle SSE streams
+  std::uint64_t max_websocket_message_bytes = 1024 * 1024;  //!< largest WebSocket message
+  std::string static_dir;                       //!< web UI files served at / (empty: none)
+};
+
+struct log_settings {
+  std::string level = "info";   //!< debug, info, warn, error
+  bool access_log = true;       //!< one line per request
+};
+
+struct database_settings {
+  std::string backend = "sqlite";     //!< sqlite or postgres
+  std::string sqlite_path;            //!< empty: <data_dir>/wattos.db
+  std::string postgres_url;           //!< libpq URL, e.g. postgresql://user@host:5432/db
+  int pool_size = 8;                  //!< connections kept open
+  int acquire_timeout_ms = 5000;      //!< wait for a free pooled connection
+  int busy_timeout_ms = 5000;         //!< SQLite: wait for a lock before SQLITE_BUSY
+};
+
+struct config {
+  std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
+  server_settings server;
+  log_settings log;
+  database_settings database;
+};
+
+// One documented option, for validation and for `wattos config` output.
+struct option_info {
+  std::string path;         //!< YAML path, e.g. "server.port"
+  std::string env_name;     //!< e.g. "WATTOS_SERVER_PORT"
+  std::string type;         //!< "string", "int", "bool", ...
+  std::string default_value;
+  std::string description;
+};
+
+// The full option table, in file order.
+const std::vector<option_info>& config_options();
+
+using environment = std::map<std::string, std::string, std::less<>>;
+
+// Builds an environment map from a `char** environ`-style array.
+environment environment_from(char** envp);
+
+// Parses YAML text (may be empty) and applies environment overrides, then validates.
+result<config> parse_config(std::string_view yaml_text, const environment& env);
+
+// Reads the file (if `path` is empty, starts from defaults), then as parse_config.
+result<config> load_config(const std::string& path, const environment& env);
+
+// Hides the password of a URL's user part, for logs and `wattos config`.
+std::string redact_url_password(std::string_view url);
+
+// Renders the effective configuration as YAML (for `wattos config`); secrets redacted.
+std::string dump_config(const config& cfg);
+
+}  // namespace wattos::core
