@@ -1,1 +1,188 @@
-// placeholder
+#include "app/commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "api/health_routes.hpp"
+#include "api/middleware.hpp"
+#include "core/config.hpp"
+#include "core/id.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/version.hpp"
+#include "infra/db/database.hpp"
+#include "infra/db/migrations.hpp"
+#include "net/http_server.hpp"
+
+namespace wattos::app {
+namespace {
+
+// The services of the platform and their ports when run alone (docs/architecture.md).
+struct service_info {
+  const char* name;
+  std::uint16_t port;
+};
+constexpr service_info services[] = {
+    {"gateway", 3001}, {"admin", 3002}, {"chat", 3006},    {"rag", 3007},       {"agent", 3008},
+    {"persona", 3009}, {"voice", 3010}, {"llm", 3011},     {"ingestion", 8001},
+};
+
+// Migrations of the kernel itself; each service adds its own component.
+const std::vector<infra::db::migration>& core_migrations() {
+  static const std::vector<infra::db::migration> list = {
+      {1, "instance",
+       "CREATE TABLE instance (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)", ""},
+  };
+  return list;
+}
+
+core::result<core::config> load(const std::string& config_path, char** envp) {
+  auto env = core::environment_from(envp);
+  std::string path = config_path;
+  if (path.empty()) {
+    auto it = env.find("WATTOS_CONFIG");
+    if (it != env.end()) path = it->second;
+  }
+  WATTOS_ASSIGN_OR_RETURN(auto cfg, core::load_config(path, env));
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return core::error::unavailable("cannot create data_dir " + cfg.data_dir + ": " + ec.message());
+  if (cfg.database.sqlite_path.empty()) {
+    cfg.database.sqlite_path = (std::filesystem::path(cfg.data_dir) / "wattos.db").string();
+  }
+  return cfg;
+}
+
+// Opens the database and applies the kernel's migrations.
+core::result<std::unique_ptr<infra::db::database>> open_store(const core::config& cfg) {
+  WATTOS_ASSIGN_OR_RETURN(auto db, infra::db::database::open(cfg.database));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "core", core_migrations()));
+  return db;
+}
+
+// The instance id is made once, on the first start against an empty store.
+core::result<std::string> instance_id(infra::db::database& db) {
+  WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute("SELECT id FROM instance", {}));
+  if (!rows.rows.empty()) return rows.rows.front().get_text(0);
+  std::string id = core::new_uuid_v7();
+  WATTOS_RETURN_IF_ERROR(db.execute("INSERT INTO instance (id, created_at) VALUES (?, CURRENT_TIMESTAMP)",
+                                    {infra::db::value(id)}));
+  return id;
+}
+
+int fail(const core::error& err) {
+  core::log_error("start failed", {{"code", core::errc_name(err.code())}, {"error", err.message()}});
+  return err.code() == core::errc::invalid_argument ? 2 : 1;
+}
+
+int serve(const std::string& config_path, const std::string& service, std::optional<int> port_override,
+          char** envp) {
+  auto cfg = load(config_path, envp);
+  if (!cfg) return fail(cfg.err());
+  core::set_log_level(core::parse_log_level(cfg->log.level));
+
+  std::vector<std::string> served = {"all"};
+  if (!service.empty() && service != "all") {
+    auto it = std::find_if(std::begin(services), std::end(services),
+                           [&](const service_info& s) { return service == s.name; });
+    if (it == std::end(services)) return fail(core::error::invalid_argument("unknown service '" + service + "'"));
+    served = {service};
+    cfg->server.port = it->port;
+  }
+  if (port_override) cfg->server.port = static_cast<std::uint16_t>(*port_override);
+
+  auto db = open_store(*cfg);
+  if (!db) return fail(db.err());
+  auto id = instance_id(**db);
+  if (!id) return fail(id.err());
+
+  const int threads = cfg->server.threads > 0 ? cfg->server.threads
+                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  boost::asio::io_context io(threads);
+  core::metrics_registry metrics;
+  net::router routes;
+  api::readiness_checks checks;
+  checks.add("database", [store = db->get()] { return store->ping(); });
+  api::add_health_routes(routes, checks, metrics, {served, *id});
+
+  net::server_hooks hooks;
+  hooks.upload_dir = std::filesystem::path(cfg->data_dir) / "uploads" / "incoming";
+  hooks.static_dir = cfg->server.static_dir;
+  hooks.access_log = cfg->log.access_log;
+  net::http_server server(io, cfg->server, routes, metrics, hooks);
+  server.use(api::security_headers());
+  if (auto st = server.listen(); !st.ok()) return fail(st.err());
+  server.shutdown_on_signals();
+  core::log_info("listening", {{"host", cfg->server.host}, {"port", server.port()}, {"threads", threads},
+                               {"services", served.front()}, {"data_dir", cfg->data_dir},
+                               {"database", cfg->database.backend}, {"version", core::version_string}});
+
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& w : workers) w.join();
+  core::log_info("stopped");
+  return 0;
+}
+
+int migrate_command(const std::string& config_path, char** envp) {
+  auto cfg = load(config_path, envp);
+  if (!cfg) return fail(cfg.err());
+  auto db = open_store(*cfg);
+  if (!db) return fail(db.err());
+  auto applied = infra::db::applied_migrations(**db, "core");
+  if (!applied) return fail(applied.err());
+  for (const auto& m : *applied) std::printf("core %d %s\n", m.version, m.name.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv, char** envp) {
+  CLI::App cli{"WattOS KI: self-hosted AI platform"};
+  cli.require_subcommand(1);
+  std::string config_path;
+  std::string service;
+  std::optional<int> port;
+
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the platform (all services in one process by default)");
+  serve_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+  serve_cmd->add_option("--service", service, "Run only this service on its own port")
+      ->check(CLI::IsMember({"all", "gateway", "admin", "chat", "rag", "agent", "persona", "voice", "llm", "ingestion"}));
+  serve_cmd->add_option("--port", port, "Listen on this port (0: any free port)")->check(CLI::Range(0, 65535));
+
+  auto* migrate_cmd = cli.add_subcommand("migrate", "Apply pending database migrations and list them");
+  migrate_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+
+  auto* config_cmd = cli.add_subcommand("config", "Print the effective configuration (secrets redacted)");
+  config_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+
+  cli.add_subcommand("version", "Print the version");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  if (*serve_cmd) return serve(config_path, service, port, envp);
+  if (*migrate_cmd) return migrate_command(config_path, envp);
+  if (*config_cmd) {
+    auto env = core::environment_from(envp);
+    std::string path = config_path;
+    if (path.empty() && env.count("WATTOS_CONFIG")) path = env.at("WATTOS_CONFIG");
+    auto cfg = core::load_config(path, env);
+    if (!cfg) return fail(cfg.err());
+    std::cout << core::dump_config(*cfg);
+    return 0;
+  }
+  std::printf("wattos %s\n", core::version_string);
+  return 0;
+}
+
+}  // namespace wattos::app

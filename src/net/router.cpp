@@ -1,1 +1,114 @@
-// placeholder
+#include "net/router.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace wattos::net {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (true) {
+    auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+bool is_param(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+
+route compile(std::string method, std::string pattern, route_options options) {
+  if (pattern.empty() || pattern.front() != '/') {
+    std::fprintf(stderr, "router: pattern must start with '/': %s\n", pattern.c_str());
+    std::abort();
+  }
+  route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.options = options;
+  auto parts = split_path(r.pattern);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    std::string seg(parts[i]);
+    if (is_param(seg) && seg[1] == '*') {
+      if (i + 1 != parts.size()) {
+        std::fprintf(stderr, "router: {*rest} must be last: %s\n", r.pattern.c_str());
+        std::abort();
+      }
+      r.has_rest = true;
+    } else if (!is_param(seg)) {
+      ++r.literal_count;
+    }
+    r.segments.push_back(std::move(seg));
+  }
+  return r;
+}
+
+// Matches `path` against a compiled route; fills params on success.
+bool match_route(const route& r, const std::vector<std::string_view>& parts,
+                 std::vector<std::pair<std::string, std::string>>& params, std::string_view full_path) {
+  params.clear();
+  for (std::size_t i = 0; i < r.segments.size(); ++i) {
+    const std::string& seg = r.segments[i];
+    if (is_param(seg) && seg[1] == '*') {
+      // The rest of the path, possibly empty, without the leading slash.
+      std::size_t offset = 1;
+      for (std::size_t j = 0; j < i && j < parts.size(); ++j) offset += parts[j].size() + 1;
+      std::string rest = offset <= full_path.size() ? std::string(full_path.substr(offset)) : std::string();
+      params.emplace_back(seg.substr(2, seg.size() - 3), std::move(rest));
+      return true;
+    }
+    if (i >= parts.size()) return false;
+    if (is_param(seg)) {
+      if (parts[i].empty()) return false;
+      params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  return parts.size() == r.segments.size();
+}
+
+}  // namespace
+
+void router::add(std::string method, std::string pattern, handler h, route_options options) {
+  route r = compile(std::move(method), std::move(pattern), options);
+  r.http_handler = std::move(h);
+  routes_.push_back(std::move(r));
+}
+
+void router::add_websocket(std::string pattern, websocket_handler h, route_options options) {
+  route r = compile({}, std::move(pattern), options);
+  r.ws_handler = std::move(h);
+  routes_.push_back(std::move(r));
+}
+
+route_match router::find(std::string_view method, std::string_view path, bool websocket) const {
+  route_match best;
+  auto parts = split_path(path);
+  std::vector<std::pair<std::string, std::string>> params;
+  int best_score = -1;
+  std::string allowed;
+  for (const auto& r : routes_) {
+    if (websocket != static_cast<bool>(r.ws_handler)) continue;
+    if (!match_route(r, parts, params, path)) continue;
+    bool method_ok = websocket || r.method == method || (method == "HEAD" && r.method == "GET");
+    if (!method_ok) {
+      if (allowed.find(r.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + r.method;
+      continue;
+    }
+    // More literal segments first; then a fixed-length route before a {*rest} one.
+    int score = r.literal_count * 2 + (r.has_rest ? 0 : 1);
+    if (score > best_score) {
+      best_score = score;
+      best.matched = &r;
+      best.params = params;
+    }
+  }
+  if (!best.matched) best.allowed_methods = std::move(allowed);
+  return best;
+}
+
+}  // namespace wattos::net

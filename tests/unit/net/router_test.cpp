@@ -1,1 +1,84 @@
-// placeholder
+#include "net/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace wattos::net {
+namespace {
+
+handler noop() {
+  return [](request&) -> boost::asio::awaitable<response> { co_return response::no_content(); };
+}
+
+TEST(router, literal_beats_parameter) {
+  router r;
+  r.add("GET", "/spaces/{id}", noop());
+  r.add("GET", "/spaces/new", noop());
+  auto m = r.find("GET", "/spaces/new");
+  ASSERT_NE(m.matched, nullptr);
+  EXPECT_EQ(m.matched->pattern, "/spaces/new");
+  auto p = r.find("GET", "/spaces/42");
+  ASSERT_NE(p.matched, nullptr);
+  EXPECT_EQ(p.matched->pattern, "/spaces/{id}");
+  ASSERT_EQ(p.params.size(), 1u);
+  EXPECT_EQ(p.params[0].first, "id");
+  EXPECT_EQ(p.params[0].second, "42");
+}
+
+TEST(router, method_mismatch_lists_allowed) {
+  router r;
+  r.add("GET", "/a", noop());
+  r.add("POST", "/a", noop());
+  auto m = r.find("DELETE", "/a");
+  EXPECT_EQ(m.matched, nullptr);
+  EXPECT_EQ(m.allowed_methods, "GET, POST");
+}
+
+TEST(router, head_matches_get) {
+  router r;
+  r.add("GET", "/a", noop());
+  EXPECT_NE(r.find("HEAD", "/a").matched, nullptr);
+}
+
+TEST(router, rest_parameter_takes_remaining_path) {
+  router r;
+  r.add("GET", "/files/{*path}", noop());
+  auto m = r.find("GET", "/files/a/b/c.txt");
+  ASSERT_NE(m.matched, nullptr);
+  EXPECT_EQ(m.params[0].second, "a/b/c.txt");
+  auto empty = r.find("GET", "/files/");
+  ASSERT_NE(empty.matched, nullptr);
+  EXPECT_EQ(empty.params[0].second, "");
+}
+
+TEST(router, no_partial_or_extra_segments) {
+  router r;
+  r.add("GET", "/a/{id}", noop());
+  EXPECT_EQ(r.find("GET", "/a").matched, nullptr);
+  EXPECT_EQ(r.find("GET", "/a/").matched, nullptr);  // an empty parameter does not match
+  EXPECT_EQ(r.find("GET", "/a/1/2").matched, nullptr);
+  EXPECT_EQ(r.find("GET", "/b/1").matched, nullptr);
+  EXPECT_TRUE(r.find("GET", "/b/1").allowed_methods.empty());
+}
+
+TEST(router, websocket_routes_are_separate) {
+  router r;
+  r.add("GET", "/ws", noop());
+  r.add_websocket("/ws", [](request&, websocket_stream&) -> boost::asio::awaitable<void> { co_return; });
+  auto ws = r.find("GET", "/ws", true);
+  ASSERT_NE(ws.matched, nullptr);
+  EXPECT_TRUE(static_cast<bool>(ws.matched->ws_handler));
+  auto plain = r.find("GET", "/ws", false);
+  ASSERT_NE(plain.matched, nullptr);
+  EXPECT_TRUE(static_cast<bool>(plain.matched->http_handler));
+}
+
+TEST(sse_format, multiline_data_and_fields) {
+  EXPECT_EQ(format_sse_event({"7", "token", "a\nb", std::nullopt}), "id: 7\nevent: token\ndata: a\ndata: b\n\n");
+  EXPECT_EQ(format_sse_event({"", "", "", 1500}), "retry: 1500\ndata: \n\n");
+  EXPECT_EQ(format_sse_event({"", "", "x\r\ny", std::nullopt}), "data: x\ndata: y\n\n");
+  // A line break in the event name must not forge extra fields.
+  EXPECT_EQ(format_sse_event({"1\nevent: evil", "", "d", std::nullopt}), "id: 1 event: evil\ndata: d\n\n");
+}
+
+}  // namespace
+}  // namespace wattos::net

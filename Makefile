@@ -1,0 +1,37 @@
+# WattOS KI. The two commands of the README:
+#   make run    install what is missing, build, start `wattos serve` on port 3001 (embedded defaults)
+#   make test   install what is missing, build with sanitizers, start PostgreSQL and Redis on
+#               loopback, run every test, fuzz briefly, stop the servers
+.PHONY: run test build deps bench fuzz lint format clean
+
+JOBS ?= $(shell nproc)
+BUILD_DIR ?= build/release
+
+deps:
+	scripts/deps.sh build
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OFF -DWATTOS_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target wattos
+
+run: build
+	$(BUILD_DIR)/src/app/wattos serve --config config/wattos.yaml
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/deps.sh bench
+	bench/run.sh
+
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh
+
+lint:
+	scripts/lint.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build

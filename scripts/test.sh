@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command (`make test`): builds with warnings as errors and ASan+UBSan, starts
+# throw-away PostgreSQL and Redis servers on loopback, runs every test with ctest, runs
+# each fuzz target briefly, and stops the servers however the tests end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh test
+
+jobs=$(nproc)
+build_dir=build/asan
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWATTOS_WERROR=ON -DWATTOS_SANITIZE=ON \
+  -DWATTOS_BENCH=ON >/dev/null
+cmake --build "$build_dir" -j "$jobs"
+
+state_dir=$(mktemp -d /tmp/wattos-test.XXXXXX)
+cleanup() {
+  scripts/test-services.sh stop "$state_dir" || true
+  rm -rf "$state_dir"
+}
+trap cleanup EXIT
+eval "$(scripts/test-services.sh start "$state_dir")"
+# Tests that need these servers fail instead of skipping when they are missing.
+export WATTOS_TEST_REQUIRE_SERVERS=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

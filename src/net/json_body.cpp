@@ -1,0 +1,33 @@
+#include "net/json_body.hpp"
+
+#include <boost/json/stream_parser.hpp>
+
+namespace wattos::net {
+
+core::result<boost::json::value> parse_json(std::string_view text, json_limits limits) {
+  boost::json::parse_options options;
+  options.max_depth = limits.max_depth;
+  boost::json::stream_parser parser({}, options);
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
+  if (!ec && consumed < text.size()) ec = boost::json::error::extra_data;
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    return core::error::invalid_argument("invalid JSON at byte " + std::to_string(consumed) + ": " + ec.message());
+  }
+  return parser.release();
+}
+
+core::result<boost::json::value> parse_json_body(const request& req, json_limits limits) {
+  std::string_view type = req.header("Content-Type");
+  auto semi = type.find(';');
+  std::string_view media = type.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (!iequals(media, "application/json") && !(media.size() > 5 && iequals(media.substr(media.size() - 5), "+json"))) {
+    return core::error::unsupported_media("expected Content-Type application/json");
+  }
+  if (req.body.empty()) return core::error::invalid_argument("empty JSON body");
+  return parse_json(req.body, limits);
+}
+
+}  // namespace wattos::net

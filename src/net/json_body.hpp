@@ -1,0 +1,31 @@
+// File: net/json_body.hpp
+//
+// Parses a request body as JSON with limits, for handlers: content type checked,
+// nesting depth bounded, errors as values that become 400/415 JSON answers.
+//
+// Example:
+//   auto body = net::parse_json_body(req);
+//   if (!body) co_return net::error_response(body.err(), req.request_id);
+//   const boost::json::object* obj = body->if_object();
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <string_view>
+
+#include "core/error.hpp"
+#include "net/http_types.hpp"
+
+namespace wattos::net {
+
+struct json_limits {
+  std::size_t max_depth = 32;
+};
+
+// Parses `text` as one JSON document; invalid_argument with the position on failure.
+core::result<boost::json::value> parse_json(std::string_view text, json_limits limits = {});
+
+// As parse_json, after checking that the Content-Type is JSON (415 otherwise).
+core::result<boost::json::value> parse_json_body(const request& req, json_limits limits = {});
+
+}  // namespace wattos::net
