@@ -212,7 +212,9 @@ result<config> parse_config(std::string_view yaml_text, const environment& env) 
   } catch (const YAML::Exception& e) {
     return error::invalid_argument(std::string("config: YAML syntax: ") + e.what());
   }
-  for (const auto& [name, value] : env) {
+  for (const auto& entry : env) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
+    const std::string& value = entry.second;
     if (!name.starts_with("WATTOS_") || is_reserved_env(name)) continue;
     auto row = std::find_if(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.env_name == name; });
     if (row == rows.end()) {

@@ -111,39 +111,36 @@ std::string metrics_registry::render() const {
   std::lock_guard lock(mutex_);
   // Merge the three kinds into one name-ordered exposition.
   std::map<std::string, std::string> blocks;
-  for (const auto& [name, family] : counters_) {
+  auto render_family = [&blocks](const auto& family, std::string_view type, auto&& render_child) {
     std::string out;
-    render_header(out, *family, "counter");
-    family->for_each([&](const std::vector<std::string>& labels, const core::counter& c) {
-      out += name + label_set(family->label_names(), labels) + " " + format_value(c.value()) + "\n";
+    render_header(out, family, type);
+    family.for_each([&](const std::vector<std::string>& labels, const auto& metric) {
+      render_child(out, family.name(), family.label_names(), labels, metric);
     });
-    blocks[name] = std::move(out);
-  }
-  for (const auto& [name, family] : gauges_) {
-    std::string out;
-    render_header(out, *family, "gauge");
-    family->for_each([&](const std::vector<std::string>& labels, const core::gauge& g) {
-      out += name + label_set(family->label_names(), labels) + " " + format_value(g.value()) + "\n";
-    });
-    blocks[name] = std::move(out);
-  }
-  for (const auto& [name, family] : histograms_) {
-    std::string out;
-    render_header(out, *family, "histogram");
-    family->for_each([&](const std::vector<std::string>& labels, const core::histogram& h) {
-      const auto& bounds = h.upper_bounds();
-      for (std::size_t i = 0; i <= bounds.size(); ++i) {
-        std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
-        out += name + "_bucket" + label_set(family->label_names(), labels, "le", le) + " " +
-               std::to_string(h.cumulative_count(i)) + "\n";
-      }
-      out += name + "_sum" + label_set(family->label_names(), labels) + " " + format_value(h.sum()) + "\n";
-      out += name + "_count" + label_set(family->label_names(), labels) + " " + std::to_string(h.count()) + "\n";
-    });
-    blocks[name] = std::move(out);
+    blocks[family.name()] = std::move(out);
+  };
+  auto render_single = [](std::string& out, const std::string& name, const std::vector<std::string>& label_names,
+                          const std::vector<std::string>& labels, const auto& metric) {
+    out += name + label_set(label_names, labels) + " " + format_value(metric.value()) + "\n";
+  };
+  for (const auto& entry : counters_) render_family(*entry.second, "counter", render_single);
+  for (const auto& entry : gauges_) render_family(*entry.second, "gauge", render_single);
+  for (const auto& entry : histograms_) {
+    render_family(*entry.second, "histogram",
+                  [](std::string& out, const std::string& name, const std::vector<std::string>& label_names,
+                     const std::vector<std::string>& labels, const core::histogram& h) {
+                    const auto& bounds = h.upper_bounds();
+                    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+                      std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
+                      out += name + "_bucket" + label_set(label_names, labels, "le", le) + " " +
+                             std::to_string(h.cumulative_count(i)) + "\n";
+                    }
+                    out += name + "_sum" + label_set(label_names, labels) + " " + format_value(h.sum()) + "\n";
+                    out += name + "_count" + label_set(label_names, labels) + " " + std::to_string(h.count()) + "\n";
+                  });
   }
   std::string text;
-  for (auto& [name, block] : blocks) text += block;
+  for (auto& block : blocks) text += block.second;
   return text;
 }
 
