@@ -142,15 +142,17 @@ class [[nodiscard]] status {
 #define WATTOS_CONCAT_(a, b) WATTOS_CONCAT_INNER_(a, b)
 
 // Returns the error of a failed status or result from the enclosing function.
-#define WATTOS_RETURN_IF_ERROR(expr)                            \
-  do {                                                          \
-    auto&& wattos_status_ = (expr);                             \
-    if (!wattos_status_.ok()) return std::move(wattos_status_).err(); \
+// (__COUNTER__ keeps names unique when one use nests inside another's lambda.)
+#define WATTOS_RETURN_IF_ERROR(expr) WATTOS_RETURN_IF_ERROR_IMPL_(WATTOS_CONCAT_(wattos_status_, __COUNTER__), expr)
+#define WATTOS_RETURN_IF_ERROR_IMPL_(tmp, expr) \
+  do {                                          \
+    auto&& tmp = (expr);                        \
+    if (!tmp.ok()) return std::move(tmp).err(); \
   } while (false)
 
 // Declares `lhs` from a result's value, or returns its error.
 #define WATTOS_ASSIGN_OR_RETURN(lhs, expr) \
-  WATTOS_ASSIGN_OR_RETURN_IMPL_(WATTOS_CONCAT_(wattos_result_, __LINE__), lhs, expr)
+  WATTOS_ASSIGN_OR_RETURN_IMPL_(WATTOS_CONCAT_(wattos_result_, __COUNTER__), lhs, expr)
 #define WATTOS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return std::move(tmp).err();         \
