@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -51,13 +52,19 @@ inline reply to_reply(http::response<http::string_body>& res) {
   return r;
 }
 
+// co_spawn needs a default-constructible value; core::result deliberately is not one.
+template <typename T>
+asio::awaitable<std::optional<T>> as_optional(asio::awaitable<T> op) {
+  co_return co_await std::move(op);
+}
+
 // Runs a client coroutine to completion on a private io_context.
 template <typename T>
 T run_client(asio::awaitable<T> op) {
   asio::io_context io;
-  auto fut = asio::co_spawn(io, std::move(op), asio::use_future);
+  auto fut = asio::co_spawn(io, as_optional(std::move(op)), asio::use_future);
   io.run();
-  return fut.get();
+  return std::move(*fut.get());
 }
 
 // A connected client stream (to be used inside run_client coroutines).
