@@ -35,8 +35,9 @@ int main(int argc, char** argv) {
   boost::asio::io_context io(settings.threads);
   core::metrics_registry metrics;
   net::router routes;
+  api::route_table table(routes);
   api::readiness_checks checks;
-  api::add_health_routes(routes, checks, metrics, {{"bench"}, {}});
+  api::add_health_routes(table, checks, metrics, {{"bench"}, {}});
   routes.add("GET", "/json", [](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::json(200, R"({"status":"ok"})");
   });

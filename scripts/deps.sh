@@ -12,6 +12,7 @@ build_pkgs=(
   libssl-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev
   libyaml-cpp-dev libcli11-dev
+  libsodium-dev libhiredis-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev

@@ -25,13 +25,14 @@ readiness_checks::outcome readiness_checks::run() const {
   return out;
 }
 
-void add_health_routes(net::router& routes, const readiness_checks& checks, core::metrics_registry& metrics,
+void add_health_routes(route_table& routes, const readiness_checks& checks, core::metrics_registry& metrics,
                        process_info info) {
-  routes.add("GET", "/healthz", [](net::request&) -> boost::asio::awaitable<net::response> {
+  const auto open = access_rule::open_to_all();
+  routes.add("GET", "/healthz", open, [](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::json(200, R"({"status":"ok"})");
   });
 
-  routes.add("GET", "/readyz", [&checks](net::request&) -> boost::asio::awaitable<net::response> {
+  routes.add("GET", "/readyz", open, [&checks](net::request&) -> boost::asio::awaitable<net::response> {
     auto outcome = checks.run();
     boost::json::object body;
     body["status"] = outcome.ready ? "ready" : "not_ready";
@@ -41,7 +42,7 @@ void add_health_routes(net::router& routes, const readiness_checks& checks, core
     co_return net::response::json(outcome.ready ? 200 : 503, boost::json::serialize(body));
   });
 
-  routes.add("GET", "/metrics", [&metrics](net::request&) -> boost::asio::awaitable<net::response> {
+  routes.add("GET", "/metrics", open, [&metrics](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
@@ -52,7 +53,7 @@ void add_health_routes(net::router& routes, const readiness_checks& checks, core
   for (const auto& s : info.services) services.emplace_back(s);
   version["services"] = std::move(services);
   if (!info.instance_id.empty()) version["instance_id"] = info.instance_id;
-  routes.add("GET", "/api/v1/version",
+  routes.add("GET", "/api/v1/version", open,
              [body = boost::json::serialize(version)](net::request&) -> boost::asio::awaitable<net::response> {
                co_return net::response::json(200, body);
              });

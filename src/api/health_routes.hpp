@@ -9,7 +9,7 @@
 // Example:
 //   api::readiness_checks checks;
 //   checks.add("database", [&db] { return db->ping(); });
-//   api::add_health_routes(routes, checks, metrics, {.services = {"all"}});
+//   api::add_health_routes(route_table, checks, metrics, {.services = {"all"}});
 #pragma once
 
 #include <functional>
@@ -18,7 +18,7 @@
 
 #include "core/error.hpp"
 #include "core/metrics.hpp"
-#include "net/router.hpp"
+#include "api/gateway.hpp"
 
 namespace wattos::api {
 
@@ -43,8 +43,8 @@ struct process_info {
   std::string instance_id;
 };
 
-// The checks and registry must outlive the router.
-void add_health_routes(net::router& routes, const readiness_checks& checks, core::metrics_registry& metrics,
+// The checks and registry must outlive the router. All four routes are open to all.
+void add_health_routes(route_table& routes, const readiness_checks& checks, core::metrics_registry& metrics,
                        process_info info);
 
 }  // namespace wattos::api

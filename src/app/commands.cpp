@@ -9,13 +9,17 @@
 #include <optional>
 #include <thread>
 
+#include "api/audit_log.hpp"
+#include "api/gateway.hpp"
 #include "api/health_routes.hpp"
-#include "api/middleware.hpp"
+#include "api/identity/identity_service.hpp"
+#include "api/identity_routes.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/version.hpp"
+#include "infra/cache/rate_limiter.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "net/http_server.hpp"
@@ -59,11 +63,18 @@ core::result<core::config> load(const std::string& config_path, char** envp) {
   return cfg;
 }
 
-// Opens the database and applies the kernel's migrations.
+// Opens the database and applies the kernel's and the audit log's migrations (the
+// identity service applies its own when it is created).
 core::result<std::unique_ptr<infra::db::database>> open_store(const core::config& cfg) {
   WATTOS_ASSIGN_OR_RETURN(auto db, infra::db::database::open(cfg.database));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "core", core_migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "audit", api::audit_log::migrations()));
   return db;
+}
+
+core::result<std::unique_ptr<infra::rate_limiter>> make_limiter(const core::rate_limit_settings& settings) {
+  if (settings.backend == "redis") return infra::make_redis_rate_limiter(settings.redis_url);
+  return infra::make_memory_rate_limiter();
 }
 
 // The instance id is made once, on the first start against an empty store.
@@ -102,26 +113,44 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   auto id = instance_id(**db);
   if (!id) return fail(id.err());
 
+  api::audit_log audit(**db);
+  auto identity = api::identity_service::create(**db, audit, cfg->auth, cfg->data_dir);
+  if (!identity) return fail(identity.err());
+  auto one_time_password = (*identity)->bootstrap();
+  if (!one_time_password) return fail(one_time_password.err());
+  if (*one_time_password) {
+    // Printed once, on the first start against an empty store; only its hash is kept.
+    std::printf("\n  Initial admin account: %s\n  One-time password:     %s\n  Change it after the first login.\n\n",
+                cfg->auth.initial_admin_email.c_str(), one_time_password->value().c_str());
+    std::fflush(stdout);
+  }
+  auto limiter = make_limiter(cfg->rate_limit);
+  if (!limiter) return fail(limiter.err());
+
   const int threads = cfg->server.threads > 0 ? cfg->server.threads
                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   boost::asio::io_context io(threads);
   core::metrics_registry metrics;
-  net::router routes;
+  net::router router;
+  api::route_table routes(router);
   api::readiness_checks checks;
   checks.add("database", [store = db->get()] { return store->ping(); });
   api::add_health_routes(routes, checks, metrics, {served, *id});
+  api::add_identity_routes(routes, **identity, audit);
 
   net::server_hooks hooks;
   hooks.upload_dir = std::filesystem::path(cfg->data_dir) / "uploads" / "incoming";
   hooks.static_dir = cfg->server.static_dir;
   hooks.access_log = cfg->log.access_log;
-  net::http_server server(io, cfg->server, routes, metrics, hooks);
-  server.use(api::security_headers());
+  net::http_server server(io, cfg->server, router, metrics, hooks);
+  api::gateway gateway(routes, **identity, audit, **limiter, cfg->rate_limit, cfg->cors);
+  gateway.install(server);
   if (auto st = server.listen(); !st.ok()) return fail(st.err());
   server.shutdown_on_signals();
   core::log_info("listening", {{"host", cfg->server.host}, {"port", server.port()}, {"threads", threads},
                                {"services", served.front()}, {"data_dir", cfg->data_dir},
-                               {"database", cfg->database.backend}, {"version", core::version_string}});
+                               {"database", cfg->database.backend}, {"rate_limit", cfg->rate_limit.backend},
+                               {"version", core::version_string}});
 
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
@@ -140,6 +169,24 @@ int migrate_command(const std::string& config_path, char** envp) {
   if (!applied) return fail(applied.err());
   for (const auto& m : *applied) std::printf("core %d %s\n", m.version, m.name.c_str());
   return 0;
+}
+
+int audit_verify_command(const std::string& config_path, char** envp) {
+  auto cfg = load(config_path, envp);
+  if (!cfg) return fail(cfg.err());
+  auto db = open_store(*cfg);
+  if (!db) return fail(db.err());
+  api::audit_log audit(**db);
+  auto report = audit.verify();
+  if (!report) return fail(report.err());
+  if (report->intact) {
+    std::printf("audit log intact: %lld rows, last hash %s\n", static_cast<long long>(report->rows),
+                report->last_hash.c_str());
+    return 0;
+  }
+  std::printf("audit log BROKEN at row %lld: %s\n", static_cast<long long>(report->first_broken_seq),
+              report->problem.c_str());
+  return 3;
 }
 
 }  // namespace
@@ -163,6 +210,11 @@ int run_cli(int argc, char** argv, char** envp) {
   auto* config_cmd = cli.add_subcommand("config", "Print the effective configuration (secrets redacted)");
   config_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
 
+  auto* audit_cmd = cli.add_subcommand("audit", "Audit log tools");
+  auto* verify_cmd = audit_cmd->add_subcommand("verify", "Check the hash chain; exit 3 if a row was edited or deleted");
+  verify_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+  audit_cmd->require_subcommand(1);
+
   cli.add_subcommand("version", "Print the version");
 
   try {
@@ -172,6 +224,7 @@ int run_cli(int argc, char** argv, char** envp) {
   }
   if (*serve_cmd) return serve(config_path, service, port, envp);
   if (*migrate_cmd) return migrate_command(config_path, envp);
+  if (*verify_cmd) return audit_verify_command(config_path, envp);
   if (*config_cmd) {
     auto env = core::environment_from(envp);
     std::string path = config_path;

@@ -118,6 +118,27 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<int>("database.pool_size", WATTOS_FIELD(database.pool_size), 1, 1000, "Connections kept open"));
     r.push_back(int_option<int>("database.acquire_timeout_ms", WATTOS_FIELD(database.acquire_timeout_ms), 1, max_ms, "Wait for a free pooled connection"));
     r.push_back(int_option<int>("database.busy_timeout_ms", WATTOS_FIELD(database.busy_timeout_ms), 0, max_ms, "SQLite: wait for a lock before failing"));
+    r.push_back(string_option("auth.issuer", WATTOS_FIELD(auth.issuer), {}, "Issuer (iss) of access tokens"));
+    r.push_back(string_option("auth.audience", WATTOS_FIELD(auth.audience), {}, "Audience (aud) of access tokens"));
+    r.push_back(int_option<int>("auth.access_ttl_s", WATTOS_FIELD(auth.access_ttl_s), 30, 24 * 3600, "Lifetime of an access token in seconds"));
+    r.push_back(int_option<int>("auth.refresh_ttl_s", WATTOS_FIELD(auth.refresh_ttl_s), 60, 365 * 24 * 3600, "Lifetime of a refresh token in seconds"));
+    r.push_back(string_option("auth.hs256_secret", WATTOS_FIELD(auth.hs256_secret), {}, "Sign tokens with HS256 and this secret instead of EdDSA; empty: EdDSA"));
+    r.push_back(int_option<int>("auth.lockout_threshold", WATTOS_FIELD(auth.lockout_threshold), 1, 1000, "Failed logins before an account locks"));
+    r.push_back(int_option<int>("auth.lockout_max_s", WATTOS_FIELD(auth.lockout_max_s), 1, 24 * 3600, "Longest account lock in seconds"));
+    r.push_back(int_option<int>("auth.password_min_length", WATTOS_FIELD(auth.password_min_length), 8, 256, "Minimum password length"));
+    r.push_back(string_option("auth.initial_admin_email", WATTOS_FIELD(auth.initial_admin_email), {}, "Login of the admin account made on first start"));
+    r.push_back(string_option("rate_limit.backend", WATTOS_FIELD(rate_limit.backend), {"memory", "redis"}, "Where token buckets live"));
+    r.push_back(string_option("rate_limit.redis_url", WATTOS_FIELD(rate_limit.redis_url), {}, "redis://host:port for the redis backend"));
+    r.push_back(int_option<int>("rate_limit.login_per_minute", WATTOS_FIELD(rate_limit.login_per_minute), 1, 1000000, "Login attempts per minute per IP and per account"));
+    r.push_back(int_option<int>("rate_limit.login_burst", WATTOS_FIELD(rate_limit.login_burst), 1, 1000000, "Login burst"));
+    r.push_back(int_option<int>("rate_limit.chat_per_minute", WATTOS_FIELD(rate_limit.chat_per_minute), 1, 1000000, "Chat requests per minute per principal"));
+    r.push_back(int_option<int>("rate_limit.chat_burst", WATTOS_FIELD(rate_limit.chat_burst), 1, 1000000, "Chat burst"));
+    r.push_back(int_option<int>("rate_limit.upload_per_minute", WATTOS_FIELD(rate_limit.upload_per_minute), 1, 1000000, "Uploads per minute per principal"));
+    r.push_back(int_option<int>("rate_limit.upload_burst", WATTOS_FIELD(rate_limit.upload_burst), 1, 1000000, "Upload burst"));
+    r.push_back(int_option<int>("rate_limit.default_per_minute", WATTOS_FIELD(rate_limit.default_per_minute), 1, 1000000, "Other requests per minute per principal or IP"));
+    r.push_back(int_option<int>("rate_limit.default_burst", WATTOS_FIELD(rate_limit.default_burst), 1, 1000000, "Default burst"));
+    r.push_back(string_option("cors.allowed_origins", WATTOS_FIELD(cors.allowed_origins), {}, "Comma-separated origins allowed by CORS; empty: none"));
+    r.push_back(bool_option("cors.allow_credentials", WATTOS_FIELD(cors.allow_credentials), "Send Access-Control-Allow-Credentials"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
     return r;
@@ -160,6 +181,12 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
 
 status validate(const config& cfg) {
   if (cfg.data_dir.empty()) return error::invalid_argument("config: data_dir must not be empty");
+  if (cfg.rate_limit.backend == "redis" && cfg.rate_limit.redis_url.empty()) {
+    return error::invalid_argument("config: rate_limit.redis_url is required when rate_limit.backend is redis");
+  }
+  if (!cfg.auth.hs256_secret.empty() && cfg.auth.hs256_secret.size() < 32) {
+    return error::invalid_argument("config: auth.hs256_secret must have at least 32 characters");
+  }
   if (cfg.database.backend == "postgres" && cfg.database.postgres_url.empty()) {
     return error::invalid_argument("config: database.postgres_url is required when database.backend is postgres");
   }
@@ -244,7 +271,8 @@ std::string dump_config(const config& cfg) {
   for (const auto& row : option_table()) {
     std::string value = row.get(cfg);
     const std::string& path = row.info.path;
-    if (path == "database.postgres_url") value = redact_url_password(value);
+    if (path == "database.postgres_url" || path == "rate_limit.redis_url") value = redact_url_password(value);
+    if (path == "auth.hs256_secret" && !value.empty()) value = "***";
     auto dot = path.find('.');
     if (dot == std::string::npos) {
       root[path] = value;

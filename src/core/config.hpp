@@ -59,11 +59,44 @@ struct database_settings {
   int busy_timeout_ms = 5000;         //!< SQLite: wait for a lock before SQLITE_BUSY
 };
 
+struct auth_settings {
+  std::string issuer = "wattos";          //!< JWT iss
+  std::string audience = "wattos";        //!< JWT aud
+  int access_ttl_s = 900;                 //!< lifetime of an access token
+  int refresh_ttl_s = 30 * 24 * 3600;     //!< lifetime of a refresh token (rotated on use)
+  std::string hs256_secret;               //!< set: sign with HS256 instead of EdDSA (not recommended)
+  int lockout_threshold = 5;              //!< failed logins before the account locks
+  int lockout_max_s = 900;                //!< longest lock (it doubles per further failure)
+  int password_min_length = 12;           //!< password policy
+  std::string initial_admin_email = "admin@localhost";  //!< account made on first start
+};
+
+struct rate_limit_settings {
+  std::string backend = "memory";  //!< memory (one process) or redis (shared by processes)
+  std::string redis_url;           //!< redis://host:port when backend is redis
+  int login_per_minute = 10;       //!< per IP and per account
+  int login_burst = 5;
+  int chat_per_minute = 60;        //!< per principal
+  int chat_burst = 20;
+  int upload_per_minute = 30;      //!< per principal
+  int upload_burst = 10;
+  int default_per_minute = 600;    //!< per principal (or IP when anonymous)
+  int default_burst = 100;
+};
+
+struct cors_settings {
+  std::string allowed_origins;     //!< comma-separated; empty: no CORS headers
+  bool allow_credentials = false;
+};
+
 struct config {
   std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
   log_settings log;
   database_settings database;
+  auth_settings auth;
+  rate_limit_settings rate_limit;
+  cors_settings cors;
 };
 
 // One documented option, for validation and for `wattos config` output.

@@ -1,0 +1,248 @@
+#include "api/gateway.hpp"
+
+#include <cmath>
+
+#include "api/identity/permissions.hpp"
+#include "api/middleware.hpp"
+#include "core/log.hpp"
+#include "net/http_error.hpp"
+
+namespace wattos::api {
+namespace {
+
+using boost::asio::awaitable;
+
+bool is_api_path(std::string_view path) { return path.starts_with("/api/") || path.starts_with("/v1/"); }
+
+bool is_state_changing(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// Principal fields travel as request attributes (the transport type knows no principals).
+void attach(net::request& req, const principal& p) {
+  req.attributes.emplace_back("principal.kind", p.kind);
+  req.attributes.emplace_back("principal.user_id", p.user_id);
+  req.attributes.emplace_back("principal.email", p.email);
+  req.attributes.emplace_back("principal.session_id", p.session_id);
+  req.attributes.emplace_back("principal.api_key_id", p.api_key_id);
+  req.attributes.emplace_back("principal.roles", join_permissions(p.roles));
+  req.attributes.emplace_back("principal.permissions", join_permissions(p.permissions));
+}
+
+std::string_view bearer_credential(const net::request& req) {
+  std::string_view auth = req.header("Authorization");
+  if (auth.size() > 7 && net::iequals(auth.substr(0, 7), "Bearer ")) {
+    auto token = auth.substr(7);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    return token;
+  }
+  return req.header("X-API-Key");
+}
+
+std::vector<std::string> split_origins(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+void route_table::add(std::string method, std::string pattern, access_rule rule, net::handler h,
+                      net::route_options options) {
+  rules_.emplace(std::make_pair(method, pattern), std::move(rule));
+  router_.add(std::move(method), std::move(pattern), std::move(h), options);
+}
+
+void route_table::add_websocket(std::string pattern, access_rule rule, net::websocket_handler h,
+                                net::route_options options) {
+  rules_.emplace(std::make_pair(std::string("WEBSOCKET"), pattern), std::move(rule));
+  router_.add_websocket(std::move(pattern), std::move(h), options);
+}
+
+const access_rule* route_table::rule_for(std::string_view method, std::string_view pattern) const {
+  auto key = std::make_pair(std::string(method == "HEAD" ? "GET" : method), std::string(pattern));
+  auto it = rules_.find(key);
+  return it == rules_.end() ? nullptr : &it->second;
+}
+
+std::optional<principal> principal_of(const net::request& req) {
+  auto kind = req.attribute("principal.kind");
+  if (kind.empty()) return std::nullopt;
+  principal p;
+  p.kind = std::string(kind);
+  p.user_id = std::string(req.attribute("principal.user_id"));
+  p.email = std::string(req.attribute("principal.email"));
+  p.session_id = std::string(req.attribute("principal.session_id"));
+  p.api_key_id = std::string(req.attribute("principal.api_key_id"));
+  p.roles = split_permissions(req.attribute("principal.roles"));
+  p.permissions = split_permissions(req.attribute("principal.permissions"));
+  return p;
+}
+
+gateway::gateway(route_table& routes, identity_service& identity, audit_log& audit, infra::rate_limiter& limiter,
+                 core::rate_limit_settings limits, core::cors_settings cors)
+    : routes_(routes), identity_(identity), audit_(audit), limiter_(limiter), limits_(std::move(limits)),
+      allowed_origins_(split_origins(cors.allowed_origins)), allow_credentials_(cors.allow_credentials) {}
+
+void gateway::install(net::http_server& server) {
+  // CORS preflights for every path: answered by the cors middleware before routing rules.
+  routes_.add("OPTIONS", "/{*path}", access_rule::open_to_all(),
+              [](net::request&) -> awaitable<net::response> { co_return net::response::no_content(); });
+  server.use(security_headers());
+  server.use(cors());
+  server.use(authenticate());
+  server.use(rate_limit());
+  server.use(audit());
+  server.use(authorize());
+}
+
+net::middleware gateway::cors() {
+  return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
+    std::string origin(req.header("Origin"));
+    const bool allowed = !origin.empty() &&
+                         std::find(allowed_origins_.begin(), allowed_origins_.end(), origin) != allowed_origins_.end();
+    net::response res;
+    if (req.method == "OPTIONS") {
+      res = net::response::no_content();
+      if (allowed) {
+        res.headers.set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+        res.headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id, Last-Event-ID");
+        res.headers.set("Access-Control-Max-Age", "600");
+      }
+    } else {
+      res = co_await next(req);
+    }
+    if (allowed) {
+      res.headers.set("Access-Control-Allow-Origin", origin);
+      res.headers.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
+      if (allow_credentials_) res.headers.set("Access-Control-Allow-Credentials", "true");
+    }
+    if (!allowed_origins_.empty()) res.headers.add("Vary", "Origin");
+    co_return res;
+  };
+}
+
+net::middleware gateway::authenticate() {
+  return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
+    std::string_view credential = bearer_credential(req);
+    if (!credential.empty()) {
+      auto who = identity_.authenticate(credential);
+      if (!who) {
+        auto res = net::error_response(who.err(), req.request_id);
+        res.headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        co_return res;
+      }
+      attach(req, *who);
+    }
+    co_return co_await next(req);
+  };
+}
+
+net::middleware gateway::rate_limit() {
+  return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
+    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    if (!rule || req.method == "OPTIONS") co_return co_await next(req);
+    infra::rate_limit_rule limit;
+    const char* bucket = "default";
+    switch (rule->rate) {
+      case rate_class::login:
+        limit = {static_cast<double>(limits_.login_per_minute), static_cast<double>(limits_.login_burst)};
+        bucket = "login";
+        break;
+      case rate_class::chat:
+        limit = {static_cast<double>(limits_.chat_per_minute), static_cast<double>(limits_.chat_burst)};
+        bucket = "chat";
+        break;
+      case rate_class::upload:
+        limit = {static_cast<double>(limits_.upload_per_minute), static_cast<double>(limits_.upload_burst)};
+        bucket = "upload";
+        break;
+      case rate_class::standard:
+        limit = {static_cast<double>(limits_.default_per_minute), static_cast<double>(limits_.default_burst)};
+        break;
+    }
+    auto who = principal_of(req);
+    // Login attempts count per IP whoever claims to be logging in; the account lock
+    // covers guessing against one account from many IPs.
+    std::string key = std::string(bucket) + ":" +
+                      ((who && rule->rate != rate_class::login) ? who->actor() : "ip:" + req.remote_address);
+    auto decision = limiter_.take(key, limit);
+    if (!decision) {
+      // A limiter that cannot answer (Redis down) lets the request through: the
+      // platform stays usable, and the failure is logged loudly.
+      core::log_error("rate limiter unavailable", {{"request_id", req.request_id}, {"error", decision.err().message()}});
+      co_return co_await next(req);
+    }
+    auto add_headers = [&](net::response& res) {
+      res.headers.set("RateLimit-Limit", std::to_string(static_cast<long long>(limit.burst)));
+      res.headers.set("RateLimit-Remaining", std::to_string(decision->remaining));
+      res.headers.set("RateLimit-Reset", std::to_string((decision->reset_ms + 999) / 1000));
+    };
+    if (!decision->allowed) {
+      auto res = net::error_response(core::error::rate_limited("too many requests"), req.request_id);
+      res.headers.set("Retry-After", std::to_string(std::max<std::int64_t>(1, (decision->retry_after_ms + 999) / 1000)));
+      add_headers(res);
+      co_return res;
+    }
+    auto res = co_await next(req);
+    add_headers(res);
+    co_return res;
+  };
+}
+
+net::middleware gateway::audit() {
+  return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
+    if (!is_state_changing(req.method) || !is_api_path(req.path)) co_return co_await next(req);
+    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    auto res = co_await next(req);
+    if (rule && rule->audited_by_handler) co_return res;
+    auto who = principal_of(req);
+    audit_event event{who ? who->actor() : "anonymous",
+                      req.method + " " + req.route_pattern,
+                      req.path,
+                      std::to_string(res.status),
+                      req.request_id,
+                      req.remote_address,
+                      {}};
+    if (auto st = audit_.append(event); !st.ok()) {
+      // An action that cannot be audited is not acknowledged as a success.
+      core::log_error("audit append failed", {{"request_id", req.request_id}, {"error", st.err().message()}});
+      co_return net::error_response(core::error::unavailable("audit log unavailable"), req.request_id);
+    }
+    co_return res;
+  };
+}
+
+net::middleware gateway::authorize() {
+  return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
+    if (req.route_pattern == "unmatched" || req.route_pattern == "static") co_return co_await next(req);
+    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    if (!rule) {
+      if (!is_api_path(req.path)) co_return co_await next(req);  // health, metrics, UI
+      core::log_error("route without access rule refused", {{"route", req.route_pattern}, {"method", req.method}});
+      co_return net::error_response(core::error::permission_denied("no access rule for this route"), req.request_id);
+    }
+    if (rule->who == access_rule::kind::open) co_return co_await next(req);
+    auto who = principal_of(req);
+    if (!who) {
+      auto res = net::error_response(core::error::unauthenticated("sign in or send an API key"), req.request_id);
+      res.headers.set("WWW-Authenticate", "Bearer");
+      co_return res;
+    }
+    if (rule->who == access_rule::kind::permission && !who->can(rule->permission)) {
+      co_return net::error_response(core::error::permission_denied("missing permission " + rule->permission),
+                                    req.request_id);
+    }
+    co_return co_await next(req);
+  };
+}
+
+}  // namespace wattos::api

@@ -1,0 +1,54 @@
+// File: api/identity/jwt.hpp
+//
+// JSON Web Tokens (RFC 7519) in compact JWS form, signed with EdDSA (Ed25519, the
+// default) or HS256 (only when configured). Verification takes the algorithm from the
+// key, never from the token: a token whose header names another algorithm (`none`
+// included) is refused, as is a bad signature, a wrong issuer or audience, an expired
+// or not-yet-valid token, or a malformed one. Every refusal is errc::unauthenticated.
+//
+// Example:
+//   api::jwt_signer signer = api::jwt_signer::eddsa(keys, "key-1");
+//   std::string token = signer.sign(claims);
+//   auto verified = signer.verify(token, {.issuer = "wattos", .audience = "wattos", .now = now});
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/crypto.hpp"
+#include "core/error.hpp"
+
+namespace wattos::api {
+
+struct jwt_expectations {
+  std::string issuer;
+  std::string audience;
+  std::int64_t now = 0;           // seconds since the epoch
+  std::int64_t leeway_s = 30;     // clock skew allowed on exp and nbf
+};
+
+class jwt_signer {
+ public:
+  static jwt_signer eddsa(core::ed25519_keypair keys, std::string key_id);
+  static jwt_signer hs256(std::string secret, std::string key_id);
+
+  // Signs the claims; the header carries alg, typ and kid.
+  std::string sign(const boost::json::object& claims) const;
+
+  // The verified claims, or unauthenticated with the reason.
+  core::result<boost::json::object> verify(std::string_view token, const jwt_expectations& expect) const;
+
+  std::string_view algorithm() const noexcept { return algorithm_; }
+  const std::string& key_id() const noexcept { return key_id_; }
+
+ private:
+  std::string algorithm_;  // "EdDSA" or "HS256"
+  std::string key_id_;
+  core::ed25519_keypair keys_;
+  std::string secret_;
+};
+
+}  // namespace wattos::api
