@@ -79,7 +79,7 @@ class gateway {
   gateway(route_table& routes, identity_service& identity, audit_log& audit, infra::rate_limiter& limiter,
           core::rate_limit_settings limits, core::cors_settings cors);
 
-  // Adds the middleware chain to the server and the CORS preflight route to the table.
+  // Adds the middleware chain to the server.
   void install(net::http_server& server);
 
   net::middleware cors();

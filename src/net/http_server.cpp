@@ -290,9 +290,15 @@ struct http_server::impl {
   asio::awaitable<void> run_sse(connection_state& conn, request& req, response& res, unsigned version);
   asio::awaitable<void> run_websocket(std::shared_ptr<connection_state> conn, http::request<http::empty_body> head,
                                       request& req, const route& r);
-  asio::awaitable<std::optional<response>> read_multipart(connection_state& conn, beast::flat_buffer& buffer,
-                                                          http::request_parser<http::empty_body>& head, request& req,
-                                                          const route& r);
+  // How reading an upload ended: stored (neither set), refused with an answer, or the
+  // client went away (nothing to answer).
+  struct upload_outcome {
+    std::optional<response> answer;
+    bool client_gone = false;
+  };
+  asio::awaitable<upload_outcome> read_multipart(connection_state& conn, beast::flat_buffer& buffer,
+                                                 http::request_parser<http::empty_body>& head, request& req,
+                                                 const route& r);
   void unregister(connection_state* conn);
   void close_idle_connections(bool force);
 };
@@ -381,11 +387,11 @@ asio::awaitable<response> http_server::impl::invoke(request& req, const handler&
   co_return error_response(500, "internal", "internal error", req.request_id);
 }
 
-asio::awaitable<std::optional<response>> http_server::impl::read_multipart(
+asio::awaitable<http_server::impl::upload_outcome> http_server::impl::read_multipart(
     connection_state& conn, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& head, request& req,
     const route& r) {
   auto boundary = multipart_boundary(head.get()[http::field::content_type]);
-  if (!boundary) co_return error_response(boundary.err(), req.request_id);
+  if (!boundary) co_return upload_outcome{error_response(boundary.err(), req.request_id)};
   std::uint64_t limit = r.options.upload_limit.value_or(settings.max_upload_bytes);
   multipart_limits limits;
   limits.max_file_bytes = limit;
@@ -402,24 +408,25 @@ asio::awaitable<std::optional<response>> http_server::impl::read_multipart(
     auto [ec, n] = co_await http::async_read(conn.stream, buffer, body, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::body_limit) {
-      co_return error_response(413, "payload_too_large", "upload larger than " + std::to_string(limit) + " bytes",
-                               req.request_id);
+      co_return upload_outcome{error_response(413, "payload_too_large",
+                                              "upload larger than " + std::to_string(limit) + " bytes", req.request_id)};
     }
-    if (ec) co_return std::optional<response>{};  // the client is gone or too slow: nothing to answer
+    if (ec) co_return upload_outcome{std::nullopt, true};  // the client is gone or too slow
     std::size_t filled = chunk.size() - body.get().body().size;
     if (auto st = writer.feed(std::string_view(chunk.data(), filled)); !st.ok()) {
-      co_return error_response(st.err(), req.request_id);
+      co_return upload_outcome{error_response(st.err(), req.request_id)};
     }
   }
-  if (auto st = writer.finish(); !st.ok()) co_return error_response(st.err(), req.request_id);
+  if (auto st = writer.finish(); !st.ok()) co_return upload_outcome{error_response(st.err(), req.request_id)};
   req.files = writer.take_files();
   req.form = writer.take_fields();
-  co_return std::nullopt;
+  co_return upload_outcome{};
 }
 
 asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connection_state> conn) {
   beast::flat_buffer buffer;
   bool first = true;
+  bool linger = false;  // an unread body is pending: drain it before closing (see below)
   auto& stream = conn->stream;
   std::string remote;
   {
@@ -496,6 +503,7 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     // The parser knows the announced body; msg.payload_size() would ask the empty body type.
     const auto content_length = head.content_length();
     const bool has_body = head.chunked() || (content_length && *content_length > 0);
+    bool body_read = false;
     if (early && has_body) keep_alive = false;  // the body is not read: the connection cannot be reused
 
     if (!early && is_ws && matched) {
@@ -517,12 +525,13 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
         }
       }
       if (multipart) {
-        auto failed = co_await read_multipart(*conn, buffer, head, req, *matched);
-        if (failed) {
-          early = std::move(failed);
+        auto upload = co_await read_multipart(*conn, buffer, head, req, *matched);
+        if (upload.client_gone) break;
+        if (upload.answer) {
+          early = std::move(upload.answer);
           keep_alive = false;
-        } else if (!head.is_done() && req.files.empty() && req.form.empty()) {
-          break;  // the client went away mid-upload
+        } else {
+          body_read = true;
         }
       } else if (has_body) {
         if (content_length && *content_length > limit) {
@@ -545,18 +554,23 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
             break;
           } else {
             req.body = std::move(body.get().body());
+            body_read = true;
           }
         }
       }
     }
 
-    // Not a conditional expression: g++ 12 miscompiles co_await inside ?:.
+    // Early answers (404, 405, 413, static files...) pass through the middleware too, so
+    // that security headers and CORS apply to every response. (An if, not ?: around the
+    // co_await: g++ 12 miscompiles co_await inside a conditional expression.)
     response res;
     if (early) {
-      res = std::move(*early);
+      const handler answer_early = [&early](request&) -> asio::awaitable<response> { co_return std::move(*early); };
+      res = co_await invoke(req, answer_early);
     } else {
       res = co_await invoke(req, matched->http_handler);
     }
+    if (!keep_alive && has_body && !body_read) linger = true;
     // Uploaded files the handler did not move away are removed before the client hears back.
     for (const auto& f : req.files) {
       std::error_code ignored;
@@ -579,6 +593,19 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
   if (stream.socket().is_open()) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (linger) {
+      // Lingering close, as nginx does: closing with unread request bytes makes the
+      // kernel send a reset, which can destroy the error response before the client
+      // reads it. Read and discard (bounded in time and bytes) until the client is done.
+      char sink[16384];
+      std::size_t drained = 0;
+      stream.expires_after(milliseconds(1000));
+      while (drained < (8u << 20)) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+        if (ec) break;
+        drained += n;
+      }
+    }
     stream.socket().close(ignored);
   }
   unregister(conn.get());
