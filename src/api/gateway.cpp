@@ -14,6 +14,11 @@ using boost::asio::awaitable;
 
 bool is_api_path(std::string_view path) { return path.starts_with("/api/") || path.starts_with("/v1/"); }
 
+// WebSocket routes have their rules under the pseudo-method WEBSOCKET.
+std::string_view rule_method(const net::request& req) {
+  return req.websocket_upgrade ? std::string_view("WEBSOCKET") : std::string_view(req.method);
+}
+
 bool is_state_changing(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
@@ -146,7 +151,7 @@ net::middleware gateway::authenticate() {
 
 net::middleware gateway::rate_limit() {
   return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
-    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    const access_rule* rule = routes_.rule_for(rule_method(req), req.route_pattern);
     if (!rule || req.method == "OPTIONS") co_return co_await next(req);
     infra::rate_limit_rule limit;
     const char* bucket = "default";
@@ -199,7 +204,7 @@ net::middleware gateway::rate_limit() {
 net::middleware gateway::audit() {
   return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
     if (!is_state_changing(req.method) || !is_api_path(req.path)) co_return co_await next(req);
-    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    const access_rule* rule = routes_.rule_for(rule_method(req), req.route_pattern);
     auto res = co_await next(req);
     if (rule && rule->audited_by_handler) co_return res;
     auto who = principal_of(req);
@@ -222,7 +227,7 @@ net::middleware gateway::audit() {
 net::middleware gateway::authorize() {
   return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
     if (req.route_pattern == "unmatched" || req.route_pattern == "static") co_return co_await next(req);
-    const access_rule* rule = routes_.rule_for(req.method, req.route_pattern);
+    const access_rule* rule = routes_.rule_for(rule_method(req), req.route_pattern);
     if (!rule) {
       if (!is_api_path(req.path)) co_return co_await next(req);  // health, metrics, UI
       core::log_error("route without access rule refused", {{"route", req.route_pattern}, {"method", req.method}});

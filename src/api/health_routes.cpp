@@ -37,7 +37,7 @@ void add_health_routes(route_table& routes, const readiness_checks& checks, core
     boost::json::object body;
     body["status"] = outcome.ready ? "ready" : "not_ready";
     boost::json::object details;
-    for (const auto& [name, state] : outcome.details) details[name] = state;
+    for (const auto& detail : outcome.details) details[detail.first] = detail.second;
     body["checks"] = std::move(details);
     co_return net::response::json(outcome.ready ? 200 : 503, boost::json::serialize(body));
   });

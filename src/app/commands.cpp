@@ -14,6 +14,7 @@
 #include "api/health_routes.hpp"
 #include "api/identity/identity_service.hpp"
 #include "api/identity_routes.hpp"
+#include "api/proxy.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
@@ -137,6 +138,11 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   checks.add("database", [store = db->get()] { return store->ping(); });
   api::add_health_routes(routes, checks, metrics, {served, *id});
   api::add_identity_routes(routes, **identity, audit);
+  const auto upstreams = api::configured_upstreams(cfg->services);
+  api::add_proxy_routes(routes, upstreams, cfg->gateway);
+  for (const auto& up : upstreams) {
+    core::log_info("forwarding service", {{"service", up.service}, {"url", up.base_url}});
+  }
 
   net::server_hooks hooks;
   hooks.upload_dir = std::filesystem::path(cfg->data_dir) / "uploads" / "incoming";

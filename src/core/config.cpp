@@ -139,6 +139,18 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<int>("rate_limit.default_burst", WATTOS_FIELD(rate_limit.default_burst), 1, 1000000, "Default burst"));
     r.push_back(string_option("cors.allowed_origins", WATTOS_FIELD(cors.allowed_origins), {}, "Comma-separated origins allowed by CORS; empty: none"));
     r.push_back(bool_option("cors.allow_credentials", WATTOS_FIELD(cors.allow_credentials), "Send Access-Control-Allow-Credentials"));
+    r.push_back(string_option("services.chat_url", WATTOS_FIELD(services.chat_url), {}, "URL of the chat service when it runs elsewhere"));
+    r.push_back(string_option("services.rag_url", WATTOS_FIELD(services.rag_url), {}, "URL of the RAG service when it runs elsewhere"));
+    r.push_back(string_option("services.agent_url", WATTOS_FIELD(services.agent_url), {}, "URL of the agent service when it runs elsewhere"));
+    r.push_back(string_option("services.persona_url", WATTOS_FIELD(services.persona_url), {}, "URL of the persona service when it runs elsewhere"));
+    r.push_back(string_option("services.voice_url", WATTOS_FIELD(services.voice_url), {}, "URL of the voice service when it runs elsewhere"));
+    r.push_back(string_option("services.llm_url", WATTOS_FIELD(services.llm_url), {}, "URL of the LLM gateway when it runs elsewhere"));
+    r.push_back(string_option("services.ingestion_url", WATTOS_FIELD(services.ingestion_url), {}, "URL of the ingestion service when it runs elsewhere"));
+    r.push_back(string_option("gateway.identity_secret", WATTOS_FIELD(gateway.identity_secret), {}, "HMAC key for the identity header sent to services (>= 32 chars when services are remote)"));
+    r.push_back(int_option<int>("gateway.upstream_connect_timeout_ms", WATTOS_FIELD(gateway.upstream_connect_timeout_ms), 10, max_ms, "Connect timeout to a service"));
+    r.push_back(int_option<int>("gateway.upstream_first_byte_timeout_ms", WATTOS_FIELD(gateway.upstream_first_byte_timeout_ms), 10, max_ms, "Time until a service starts answering"));
+    r.push_back(int_option<int>("gateway.upstream_idle_timeout_ms", WATTOS_FIELD(gateway.upstream_idle_timeout_ms), 10, max_ms, "Silence allowed within a streamed answer"));
+    r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
     return r;
@@ -186,6 +198,20 @@ status validate(const config& cfg) {
   }
   if (!cfg.auth.hs256_secret.empty() && cfg.auth.hs256_secret.size() < 32) {
     return error::invalid_argument("config: auth.hs256_secret must have at least 32 characters");
+  }
+  const auto& sv = cfg.services;
+  const bool remote_services = !sv.chat_url.empty() || !sv.rag_url.empty() || !sv.agent_url.empty() ||
+                               !sv.persona_url.empty() || !sv.voice_url.empty() || !sv.llm_url.empty() ||
+                               !sv.ingestion_url.empty();
+  if (remote_services && cfg.gateway.identity_secret.size() < 32) {
+    return error::invalid_argument(
+        "config: gateway.identity_secret (at least 32 characters) is required when services.* URLs are set");
+  }
+  for (const auto* url : {&sv.chat_url, &sv.rag_url, &sv.agent_url, &sv.persona_url, &sv.voice_url, &sv.llm_url,
+                          &sv.ingestion_url}) {
+    if (!url->empty() && !url->starts_with("http://") && !url->starts_with("https://")) {
+      return error::invalid_argument("config: services URL '" + *url + "' must start with http:// or https://");
+    }
   }
   if (cfg.database.backend == "postgres" && cfg.database.postgres_url.empty()) {
     return error::invalid_argument("config: database.postgres_url is required when database.backend is postgres");
@@ -272,7 +298,7 @@ std::string dump_config(const config& cfg) {
     std::string value = row.get(cfg);
     const std::string& path = row.info.path;
     if (path == "database.postgres_url" || path == "rate_limit.redis_url") value = redact_url_password(value);
-    if (path == "auth.hs256_secret" && !value.empty()) value = "***";
+    if ((path == "auth.hs256_secret" || path == "gateway.identity_secret") && !value.empty()) value = "***";
     auto dot = path.find('.');
     if (dot == std::string::npos) {
       root[path] = value;

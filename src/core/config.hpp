@@ -89,6 +89,25 @@ struct cors_settings {
   bool allow_credentials = false;
 };
 
+// Where services run when not in this process; empty: in process (or not served).
+struct services_settings {
+  std::string chat_url;       //!< e.g. http://chat.internal:3006
+  std::string rag_url;
+  std::string agent_url;
+  std::string persona_url;
+  std::string voice_url;
+  std::string llm_url;
+  std::string ingestion_url;
+};
+
+struct gateway_settings {
+  std::string identity_secret;              //!< HMAC key signing X-WattOS-Identity for upstreams
+  int upstream_connect_timeout_ms = 5000;   //!< connecting to a service
+  int upstream_first_byte_timeout_ms = 60000;  //!< until the service starts answering
+  int upstream_idle_timeout_ms = 120000;    //!< silence within a streamed answer
+  std::uint64_t proxy_body_limit_bytes = 32ull << 20;  //!< request bodies forwarded to services
+};
+
 struct config {
   std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
@@ -97,6 +116,8 @@ struct config {
   auth_settings auth;
   rate_limit_settings rate_limit;
   cors_settings cors;
+  services_settings services;
+  gateway_settings gateway;
 };
 
 // One documented option, for validation and for `wattos config` output.

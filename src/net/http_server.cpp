@@ -89,6 +89,14 @@ class sse_stream_impl final : public sse_stream {
     return wait_for_space();
   }
 
+  asio::awaitable<bool> send_raw(std::string framed) override {
+    if (!closed_) {
+      queue_ += framed;
+      wake_.cancel();
+    }
+    return wait_for_space();
+  }
+
   asio::awaitable<bool> wait_for_space() {
     while (queue_.size() > sse_queue_limit && !closed_) {
       space_.expires_at(asio::steady_timer::time_point::max());
@@ -506,12 +514,26 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     bool body_read = false;
     if (early && has_body) keep_alive = false;  // the body is not read: the connection cannot be reused
 
+    std::optional<response> decided;  // a final answer that must not run the chain again
     if (!early && is_ws && matched) {
-      co_await run_websocket(conn, head.release(), req, *matched);
-      co_return unregister(conn.get());
+      // The middleware decides on the handshake like on any request (authentication,
+      // rate limits); a 101 from the endpoint means "upgrade".
+      req.websocket_upgrade = true;
+      const handler accept_upgrade = [](request&) -> asio::awaitable<response> {
+        response upgrade;
+        upgrade.status = 101;
+        co_return upgrade;
+      };
+      response verdict = co_await invoke(req, accept_upgrade);
+      if (verdict.status == 101) {
+        co_await run_websocket(conn, head.release(), req, *matched);
+        co_return unregister(conn.get());
+      }
+      decided = std::move(verdict);  // already through the middleware
+      keep_alive = false;
     }
 
-    if (!early && matched) {
+    if (!early && !decided && matched) {
       const bool multipart = matched->options.multipart_upload &&
                              msg[http::field::content_type].starts_with("multipart/form-data");
       const std::uint64_t limit = matched->options.body_limit.value_or(settings.max_body_bytes);
@@ -564,7 +586,9 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     // that security headers and CORS apply to every response. (An if, not ?: around the
     // co_await: g++ 12 miscompiles co_await inside a conditional expression.)
     response res;
-    if (early) {
+    if (decided) {
+      res = std::move(*decided);
+    } else if (early) {
       const handler answer_early = [&early](request&) -> asio::awaitable<response> { co_return std::move(*early); };
       res = co_await invoke(req, answer_early);
     } else {

@@ -77,6 +77,7 @@ struct request {
   std::string request_id;       // from a valid X-Request-Id, else generated
   std::string remote_address;   // peer IP
   std::string route_pattern;    // e.g. "/api/v1/spaces/{id}", for metrics and logs
+  bool websocket_upgrade = false;  // a WebSocket handshake: the middleware decides, then the socket is upgraded
   // Values middleware hands to handlers (the authenticated principal, for example).
   std::vector<std::pair<std::string, std::string>> attributes;
 
@@ -106,6 +107,8 @@ class sse_stream {
   // Queues an event; suspends while the client is too slow (back-pressure).
   // Returns false once the client is gone: the producer should return.
   virtual boost::asio::awaitable<bool> send(sse_event event) = 0;
+  // Queues bytes that are already SSE-framed (a relay of an upstream stream).
+  virtual boost::asio::awaitable<bool> send_raw(std::string framed) = 0;
   // True once the client disconnected or a write failed.
   virtual bool closed() const noexcept = 0;
   // True once the server is shutting down: finish soon.

@@ -1,0 +1,50 @@
+// File: api/proxy.hpp
+//
+// The gateway's proxy to services that run in other processes (`services.*_url`).
+// For each configured service its path prefixes are forwarded with the request id, a
+// W3C traceparent, X-Forwarded-For, and the authenticated identity in
+// `X-WattOS-Identity`, signed with `gateway.identity_secret` so the service can trust
+// it (verify_identity). The caller's own credentials are not forwarded, and an
+// identity header arriving from outside is dropped. Server-Sent Events are relayed
+// as they arrive, WebSockets message by message; a service that is down answers 502,
+// one that is too slow 504, both as JSON errors.
+//
+// Example:
+//   api::add_proxy_routes(routes, api::configured_upstreams(cfg.services), cfg.gateway);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/gateway.hpp"
+#include "api/identity/identity_service.hpp"
+#include "core/config.hpp"
+
+namespace wattos::api {
+
+struct upstream {
+  std::string service;               // "chat", "rag", ...
+  std::string base_url;              // http://host:port, no trailing slash
+  std::vector<std::string> prefixes; // "/api/v1/chat", ...
+  rate_class rate = rate_class::standard;
+};
+
+// The upstreams of the services whose URL is set.
+std::vector<upstream> configured_upstreams(const core::services_settings& services);
+
+// Adds GET/POST/PUT/PATCH/DELETE routes and a WebSocket route for every prefix.
+void add_proxy_routes(route_table& routes, const std::vector<upstream>& upstreams,
+                      const core::gateway_settings& settings);
+
+// The signed identity header, and its check on the service side (max_age_s bounds
+// replay of a captured header).
+std::string sign_identity(const principal& who, std::string_view request_id, std::int64_t now_s,
+                          std::string_view secret);
+core::result<principal> verify_identity(std::string_view header, std::string_view secret, std::int64_t now_s,
+                                        std::int64_t max_age_s = 300);
+
+// A traceparent for the next hop: the incoming trace continued, or a new one.
+std::string next_traceparent(std::string_view incoming);
+
+}  // namespace wattos::api
