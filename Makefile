@@ -22,7 +22,8 @@ test:
 
 bench:
 	scripts/deps.sh bench
-	bench/run.sh
+	bench/run.sh --record
+	bench/gateway.sh --record
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh

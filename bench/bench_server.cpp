@@ -1,6 +1,7 @@
 // A wattos HTTP server with the benchmark routes the platform itself does not have yet:
 //   GET /json   a small JSON body (same bytes as the nginx static file it is compared to)
 //   GET /sse    an SSE stream that only ever sends heartbeats (an idle chat stream)
+//   GET /api/v1/chat/json  the same JSON, as the upstream of the proxy benchmark
 // It is the same net::http_server, middleware and metrics as `wattos serve`.
 // Usage: bench_server PORT THREADS HEARTBEAT_MS
 #include <boost/asio/io_context.hpp>
@@ -39,6 +40,10 @@ int main(int argc, char** argv) {
   api::readiness_checks checks;
   api::add_health_routes(table, checks, metrics, {{"bench"}, {}});
   routes.add("GET", "/json", [](net::request&) -> boost::asio::awaitable<net::response> {
+    co_return net::response::json(200, R"({"status":"ok"})");
+  });
+  // The upstream of the proxy benchmark: the gateway forwards /api/v1/chat/* here.
+  routes.add("GET", "/api/v1/chat/json", [](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::json(200, R"({"status":"ok"})");
   });
   routes.add("GET", "/sse", [](net::request&) -> boost::asio::awaitable<net::response> {

@@ -23,6 +23,37 @@ void global_init_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// One connection cache and DNS cache for every client of the process: short-lived
+// clients (one per proxied request) still reuse kept-alive connections to a service.
+// curl calls the lock functions around every access to the shared data.
+class shared_caches {
+ public:
+  static CURLSH* get() {
+    static shared_caches instance;
+    return instance.share_;
+  }
+
+ private:
+  shared_caches() {
+    global_init_once();
+    share_ = curl_share_init();
+    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &shared_caches::lock);
+    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &shared_caches::unlock);
+    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  }
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* userp) {
+    static_cast<shared_caches*>(userp)->mutexes_[data % lock_slots].lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* userp) {
+    static_cast<shared_caches*>(userp)->mutexes_[data % lock_slots].unlock();
+  }
+  static constexpr int lock_slots = 8;
+  std::mutex mutexes_[lock_slots];
+  CURLSH* share_ = nullptr;  // lives for the process
+};
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -307,6 +338,7 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_SHARE, shared_caches::get());
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, r.follow_redirects ? 1L : 0L);

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Gateway benchmarks (issue: identity and API gateway), side by side in one run:
+#   (a) the cost of authentication + rate limit + audit per request, at p50/p99:
+#       GET /api/v1/version anonymous (gateway chain, no credential) vs the same route
+#       with an API key (+ key lookup and permission cut, + rate limit per principal) vs
+#       a POST under /api with the key (+ hash-chained audit append in SQLite)
+#   (b) the proxy: `wattos serve` forwarding /api/v1/chat/* to an upstream vs nginx
+#       proxy_pass (upstream keepalive) to the same upstream; throughput and latency,
+#       and each one's added latency over calling the upstream directly.
+# One server thread and one nginx worker; wrk -t1 -c16. `--record` appends to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=${1:-}
+duration=${BENCH_SECONDS:-5}
+build_dir=build/bench
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OFF -DWATTOS_BENCH=ON >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target wattos bench_server >/dev/null
+
+work=$(mktemp -d /tmp/wattos-gwbench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+upstream_port=18181
+gateway_port=18182
+nginx_port=18183
+secret=benchmark-identity-secret-0123456789abcdef
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$1$2" && return 0
+    sleep 0.05  # waiting for a server process to start listening
+  done
+  echo "server on port $1 did not start" >&2
+  return 1
+}
+
+"$build_dir/bench/bench_server" "$upstream_port" 1 15000 >"$work/upstream.log" &
+pids+=($!)
+WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$gateway_port WATTOS_SERVER_THREADS=1 WATTOS_LOG_ACCESS_LOG=false \
+  WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=100000000 WATTOS_RATE_LIMIT_DEFAULT_BURST=100000000 \
+  WATTOS_RATE_LIMIT_CHAT_PER_MINUTE=100000000 WATTOS_RATE_LIMIT_CHAT_BURST=100000000 \
+  WATTOS_SERVICES_CHAT_URL="http://127.0.0.1:$upstream_port" WATTOS_GATEWAY_IDENTITY_SECRET=$secret \
+  "$build_dir/src/app/wattos" serve >"$work/gateway.out" 2>"$work/gateway.log" &
+pids+=($!)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream service { server 127.0.0.1:$upstream_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location /api/v1/chat/ {
+      proxy_pass http://service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Request-Id \$request_id;
+    }
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+wait_port $upstream_port /json
+wait_port $gateway_port /healthz
+wait_port $nginx_port /api/v1/chat/json
+
+password=$(awk '/One-time password/ {print $3}' "$work/gateway.out")
+token=$(curl -s -X POST "http://127.0.0.1:$gateway_port/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+key=$(curl -s -X POST "http://127.0.0.1:$gateway_port/api/v1/api-keys" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' -d '{"name":"bench","permissions":["*"]}' | sed 's/.*"key":"\([^"]*\)".*/\1/')
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+run_wrk() {  # label url [wrk args...] -> "label rps p50_ms p99_ms"
+  local label=$1 url=$2
+  shift 2
+  wrk -t1 -c16 -d"${duration}s" --latency "$@" "$url" >"$work/wrk.out"
+  awk -v label="$label" '
+    function ms(v) { if (v ~ /us$/) { sub(/us/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms/, "", v); return v }
+                     if (v ~ /s$/) { sub(/s/, "", v); return v * 1000 } return v }
+    /^Requests\/sec:/ { rps = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+    END { printf "%s %s %.3f %.3f\n", label, rps, p50, p99 }' "$work/wrk.out"
+}
+
+gw="http://127.0.0.1:$gateway_port"
+rows=""
+for round in 1 2; do
+  rows+="$(run_wrk anonymous "$gw/api/v1/version")"$'\n'
+  rows+="$(run_wrk api_key "$gw/api/v1/version" -H "X-API-Key: $key")"$'\n'
+  rows+="$(run_wrk api_key_audited "$gw/api/v1/bench-audit" -H "X-API-Key: $key" -s "$work/post.lua")"$'\n'
+done
+proxy_rows=""
+for round in 1 2; do
+  proxy_rows+="$(run_wrk direct "http://127.0.0.1:$upstream_port/api/v1/chat/json")"$'\n'
+  proxy_rows+="$(run_wrk nginx "http://127.0.0.1:$nginx_port/api/v1/chat/json")"$'\n'
+  proxy_rows+="$(run_wrk wattos "$gw/api/v1/chat/json" -H "X-API-Key: $key")"$'\n'
+done
+
+table() {  # rows -> markdown table rows, averaged per label
+  echo "$1" | awk 'NF == 4 { n[$1]++; r[$1] += $2; a[$1] += $3; b[$1] += $4; if (!($1 in order)) { order[$1] = ++k; names[k] = $1 } }
+    END { for (i = 1; i <= k; i++) { l = names[i]; printf "| %s | %.0f | %.3f | %.3f |\n", l, r[l] / n[l], a[l] / n[l], b[l] / n[l] } }'
+}
+auth_table=$(table "$rows")
+proxy_table=$(table "$proxy_rows")
+ratio=$(echo "$proxy_rows" | awk 'NF == 4 { r[$1] += $2 } END { printf "%.2f", r["wattos"] / r["nginx"] }')
+audit_rows=$(curl -s "$gw/api/v1/admin/audit/verify" -H "Authorization: Bearer $token")
+
+section=$(cat <<MD
+
+## Gateway: $(date -u +%Y-%m-%d) ($(nproc) cores)
+Command: \`bench/gateway.sh\`, commit $(git rev-parse --short HEAD). wrk -t1 -c16 -d${duration}s, two rounds averaged;
+\`wattos serve\` with one I/O thread, SQLite store, rate limits on (in memory, limits raised so nothing is refused).
+
+(a) Cost of the gateway's checks on one route (\`/api/v1/version\`); the POST answers 404 after the
+audit row is written (hash-chained, one SQLite transaction per request).
+
+| request | req/s | p50 ms | p99 ms |
+|---|---|---|---|
+${auth_table}
+
+(b) Proxy to the same upstream (bench_server \`/api/v1/chat/json\`, one thread): directly, through nginx
+$(nginx -v 2>&1 | sed 's/nginx version: //') (\`proxy_pass\`, upstream keepalive, one worker), and through the
+wattos gateway (API key checked, identity signed, request id and traceparent added).
+
+| path | req/s | p50 ms | p99 ms |
+|---|---|---|---|
+${proxy_table}
+
+Proxy throughput ratio wattos/nginx: **${ratio}** (goal >= 1.0). Audit chain after the run: \`${audit_rows}\`.
+MD
+)
+echo "$section"
+if [ "$record" = "--record" ]; then echo "$section" >>bench/RESULTS.md; fi
