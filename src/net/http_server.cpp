@@ -240,6 +240,18 @@ class websocket_stream_impl final : public websocket_stream {
   bool writing_ = false;
 };
 
+// Writes a prepared response; for HEAD only its head (the length stays that of the body).
+template <typename Body>
+asio::awaitable<bool> send_message(beast::tcp_stream& stream, http::response<Body>& msg, bool head_only) {
+  if (head_only) {
+    http::response_serializer<Body> sr(msg);
+    auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow);
+    co_return !ec;
+  }
+  auto [ec, n] = co_await http::async_write(stream, msg, use_nothrow);
+  co_return !ec;
+}
+
 }  // namespace
 
 struct http_server::impl {
@@ -656,26 +668,14 @@ asio::awaitable<bool> http_server::impl::write_response(connection_state& conn, 
     } else {
       apply_headers(msg);
       msg.prepare_payload();
-      if (head_only) {
-        http::response_serializer<http::file_body> sr(msg);
-        auto [wec, n] = co_await http::async_write_header(conn.stream, sr, use_nothrow);
-        co_return !wec;
-      }
-      auto [wec, n] = co_await http::async_write(conn.stream, msg, use_nothrow);
-      co_return !wec;
+      co_return co_await send_message(conn.stream, msg, head_only);
     }
   }
   http::response<http::string_body> msg{static_cast<http::status>(res.status), version};
   apply_headers(msg);
   msg.body() = std::move(res.body);
   msg.prepare_payload();
-  if (head_only) {
-    http::response_serializer<http::string_body> sr(msg);
-    auto [wec, n] = co_await http::async_write_header(conn.stream, sr, use_nothrow);
-    co_return !wec;
-  }
-  auto [wec, n] = co_await http::async_write(conn.stream, msg, use_nothrow);
-  co_return !wec;
+  co_return co_await send_message(conn.stream, msg, head_only);
 }
 
 asio::awaitable<void> http_server::impl::run_sse(connection_state& conn, request& req, response& res,
