@@ -17,6 +17,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OF
 cmake --build "$build_dir" -j "$(nproc)" --target wattos bench_server >/dev/null
 
 work=$(mktemp -d /tmp/wattos-gwbench.XXXXXX)
+chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -42,8 +43,8 @@ wait_port() {
 "$build_dir/bench/bench_server" "$upstream_port" 1 15000 >"$work/upstream.log" &
 pids+=($!)
 WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$gateway_port WATTOS_SERVER_THREADS=1 WATTOS_LOG_ACCESS_LOG=false \
-  WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=100000000 WATTOS_RATE_LIMIT_DEFAULT_BURST=100000000 \
-  WATTOS_RATE_LIMIT_CHAT_PER_MINUTE=100000000 WATTOS_RATE_LIMIT_CHAT_BURST=100000000 \
+  WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=1000000 WATTOS_RATE_LIMIT_DEFAULT_BURST=1000000 \
+  WATTOS_RATE_LIMIT_CHAT_PER_MINUTE=1000000 WATTOS_RATE_LIMIT_CHAT_BURST=1000000 \
   WATTOS_SERVICES_CHAT_URL="http://127.0.0.1:$upstream_port" WATTOS_GATEWAY_IDENTITY_SECRET=$secret \
   "$build_dir/src/app/wattos" serve >"$work/gateway.out" 2>"$work/gateway.log" &
 pids+=($!)

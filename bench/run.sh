@@ -19,6 +19,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OF
 cmake --build "$build_dir" -j "$(nproc)" --target wattos bench_server sse_flood >/dev/null
 
 work=$(mktemp -d /tmp/wattos-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the file
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -94,7 +95,7 @@ overall=$(awk -v w="$wattos_total" -v n="$nginx_total" 'BEGIN {printf "%.2f", w 
 
 # (b) idle RSS of `wattos serve` with embedded defaults (SQLite, migrations applied).
 WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$wattos_port WATTOS_LOG_ACCESS_LOG=false \
-  "$build_dir/src/app/wattos" serve 2>"$work/wattos.log" &
+  "$build_dir/src/app/wattos" serve >"$work/wattos.out" 2>"$work/wattos.log" &
 wattos_pid=$!
 pids+=($wattos_pid)
 wait_port $wattos_port /healthz

@@ -127,6 +127,7 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<int>("auth.lockout_max_s", WATTOS_FIELD(auth.lockout_max_s), 1, 24 * 3600, "Longest account lock in seconds"));
     r.push_back(int_option<int>("auth.password_min_length", WATTOS_FIELD(auth.password_min_length), 8, 256, "Minimum password length"));
     r.push_back(string_option("auth.initial_admin_email", WATTOS_FIELD(auth.initial_admin_email), {}, "Login of the admin account made on first start"));
+    r.push_back(int_option<int>("auth.principal_cache_ms", WATTOS_FIELD(auth.principal_cache_ms), 0, 60000, "How long a checked token or API key is trusted without asking the store; 0: always ask"));
     r.push_back(string_option("rate_limit.backend", WATTOS_FIELD(rate_limit.backend), {"memory", "redis"}, "Where token buckets live"));
     r.push_back(string_option("rate_limit.redis_url", WATTOS_FIELD(rate_limit.redis_url), {}, "redis://host:port for the redis backend"));
     r.push_back(int_option<int>("rate_limit.login_per_minute", WATTOS_FIELD(rate_limit.login_per_minute), 1, 1000000, "Login attempts per minute per IP and per account"));

@@ -69,6 +69,7 @@ struct auth_settings {
   int lockout_max_s = 900;                //!< longest lock (it doubles per further failure)
   int password_min_length = 12;           //!< password policy
   std::string initial_admin_email = "admin@localhost";  //!< account made on first start
+  int principal_cache_ms = 1000;          //!< how long a checked credential is trusted without the store (0: never)
 };
 
 struct rate_limit_settings {

@@ -273,6 +273,7 @@ core::result<std::pair<token_pair, user_info>> identity_service::login(std::stri
 }
 
 core::result<token_pair> identity_service::refresh(std::string_view refresh_token, const client_context& ctx) {
+  forget_cached_principals();
   if (refresh_token.size() > 128 || !refresh_token.starts_with("wr_")) {
     return core::error::unauthenticated("invalid refresh token");
   }
@@ -320,6 +321,7 @@ core::result<token_pair> identity_service::refresh(std::string_view refresh_toke
 }
 
 core::status identity_service::logout(const principal& who, const client_context& ctx) {
+  forget_cached_principals();
   if (who.kind != "user" || who.session_id.empty()) {
     return core::error::invalid_argument("only a logged-in user can log out");
   }
@@ -348,6 +350,7 @@ core::status identity_service::change_password(const principal& who, std::string
 }
 
 core::status identity_service::reset_password(std::string_view id, std::string_view password) {
+  forget_cached_principals();
   WATTOS_ASSIGN_OR_RETURN(auto found, db_.execute("SELECT email FROM users WHERE id = ?", {std::string(id)}));
   if (found.rows.empty()) return not_found_user();
   WATTOS_ASSIGN_OR_RETURN(auto email, found.rows[0].get_text(0));
@@ -382,6 +385,27 @@ core::result<std::vector<std::string>> identity_service::permissions_of(connecti
 }
 
 core::result<principal> identity_service::authenticate(std::string_view credential) {
+  if (settings_.principal_cache_ms <= 0) return authenticate_uncached(credential);
+  const auto now_steady = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(std::string(credential));
+    if (it != cache_.end() && it->second.expires > now_steady) return it->second.who;
+  }
+  auto who = authenticate_uncached(credential);
+  if (!who) return who;  // refusals are not cached: a fixed credential works at once
+  std::lock_guard lock(cache_mutex_);
+  if (cache_.size() >= 10000) cache_.clear();  // bounded: start over rather than grow
+  cache_[std::string(credential)] = {*who, now_steady + std::chrono::milliseconds(settings_.principal_cache_ms)};
+  return who;
+}
+
+void identity_service::forget_cached_principals() {
+  std::lock_guard lock(cache_mutex_);
+  cache_.clear();
+}
+
+core::result<principal> identity_service::authenticate_uncached(std::string_view credential) {
   if (credential.starts_with("wk_")) return authenticate_api_key(credential);
   WATTOS_ASSIGN_OR_RETURN(auto claims, signer_.verify(credential, {settings_.issuer, settings_.audience, now(), 30}));
   principal p;
@@ -522,6 +546,7 @@ core::result<user_info> identity_service::get_user(std::string_view id) {
 
 core::result<user_info> identity_service::update_user(std::string_view id, std::optional<std::string> display_name,
                                                       std::optional<std::string> status) {
+  forget_cached_principals();
   if (status && *status != "active" && *status != "disabled") {
     return core::error::invalid_argument("status must be active or disabled");
   }
@@ -552,6 +577,7 @@ core::result<user_info> identity_service::update_user(std::string_view id, std::
 }
 
 core::result<user_info> identity_service::set_user_roles(std::string_view id, const std::vector<std::string>& roles) {
+  forget_cached_principals();
   user_info updated;
   WATTOS_RETURN_IF_ERROR(db_.transaction([&](connection& conn) -> core::status {
     WATTOS_ASSIGN_OR_RETURN(auto existing, load_user(conn, id));
@@ -569,6 +595,7 @@ core::result<user_info> identity_service::set_user_roles(std::string_view id, co
 }
 
 core::status identity_service::delete_user(std::string_view id) {
+  forget_cached_principals();
   WATTOS_ASSIGN_OR_RETURN(auto result, db_.execute("DELETE FROM users WHERE id = ?", {std::string(id)}));
   if (result.rows_affected == 0) return not_found_user();
   return {};
@@ -630,6 +657,7 @@ core::result<role_info> identity_service::create_role(std::string_view name, std
 
 core::result<role_info> identity_service::update_role(std::string_view id, std::optional<std::string> description,
                                                       std::optional<std::vector<std::string>> permissions) {
+  forget_cached_principals();
   WATTOS_ASSIGN_OR_RETURN(auto roles, list_roles());
   auto it = std::find_if(roles.begin(), roles.end(), [&](const role_info& r) { return r.id == id; });
   if (it == roles.end()) return core::error::not_found("no such role");
@@ -645,6 +673,7 @@ core::result<role_info> identity_service::update_role(std::string_view id, std::
 }
 
 core::status identity_service::delete_role(std::string_view id) {
+  forget_cached_principals();
   WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT builtin FROM roles WHERE id = ?", {std::string(id)}));
   if (rows.rows.empty()) return core::error::not_found("no such role");
   if (int_or_default(rows.rows[0], "builtin") != 0) return core::error::failed_precondition("built-in roles cannot be deleted");
@@ -711,6 +740,7 @@ core::result<std::vector<api_key_info>> identity_service::list_api_keys(std::opt
 }
 
 core::status identity_service::revoke_api_key(std::string_view id, std::optional<std::string> owner_id) {
+  forget_cached_principals();
   std::string sql = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0";
   std::vector<value> params{now(), std::string(id)};
   if (owner_id) {

@@ -18,11 +18,14 @@
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "api/audit_log.hpp"
@@ -111,7 +114,9 @@ class identity_service {
   core::status change_password(const principal& who, std::string_view current, std::string_view next,
                                const client_context& ctx);
 
-  // Resolves a bearer credential (access token or API key) to a principal.
+  // Resolves a bearer credential (access token or API key) to a principal. A result is
+  // reused for `principal_cache_ms`; every change made through this service empties
+  // the cache, so revocations here apply at once (other processes: within that time).
   core::result<principal> authenticate(std::string_view credential);
 
   // Users.
@@ -157,6 +162,8 @@ class identity_service {
   core::result<std::vector<std::string>> permissions_of(infra::db::connection& conn, const std::string& user_id,
                                                         std::vector<std::string>* role_names);
   core::result<principal> authenticate_api_key(std::string_view key);
+  core::result<principal> authenticate_uncached(std::string_view credential);
+  void forget_cached_principals();
   void audit_auth(const std::string& actor, const char* action, const std::string& target, const char* outcome,
                   const client_context& ctx, std::string details = {});
   std::int64_t now() const { return clock_(); }
@@ -166,6 +173,13 @@ class identity_service {
   core::auth_settings settings_;
   jwt_signer signer_;
   std::function<std::int64_t()> clock_;
+
+  struct cached_principal {
+    principal who;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, cached_principal> cache_;  // guarded by cache_mutex_
 };
 
 }  // namespace wattos::api
