@@ -152,7 +152,11 @@ net::middleware gateway::authenticate() {
 net::middleware gateway::rate_limit() {
   return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
     const access_rule* rule = routes_.rule_for(rule_method(req), req.route_pattern);
-    if (!rule || req.method == "OPTIONS") co_return co_await next(req);
+    if (req.method == "OPTIONS" || (!rule && !is_api_path(req.path))) co_return co_await next(req);
+    // API paths without a route (404s) count against the default bucket too: otherwise
+    // an anonymous flood of POSTs to made-up paths would fill the audit log unchecked.
+    static const access_rule unrouted = access_rule::open_to_all();
+    if (!rule) rule = &unrouted;
     infra::rate_limit_rule limit;
     const char* bucket = "default";
     switch (rule->rate) {

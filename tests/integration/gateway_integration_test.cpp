@@ -237,6 +237,19 @@ TEST_F(gateway_test, denied_and_successful_changes_are_audited_and_exported) {
   EXPECT_NE(check->captured.find("BROKEN"), std::string::npos);
 }
 
+TEST_F(gateway_test, requests_to_unknown_api_paths_are_rate_limited_too) {
+  boot({"WATTOS_RATE_LIMIT_DEFAULT_BURST=3", "WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=1"});
+  int not_found = 0;
+  int limited = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto r = call("POST", "/api/v1/made-up-" + std::to_string(i), {}, "{}");
+    if (r.status == 404) ++not_found;
+    if (r.status == 429) ++limited;
+  }
+  EXPECT_EQ(not_found, 3);
+  EXPECT_EQ(limited, 3);
+}
+
 TEST_F(gateway_test, cors_allows_only_configured_origins) {
   boot({"WATTOS_CORS_ALLOWED_ORIGINS=https://ki.example.eu"});
   auto preflight = send_request(port_, "OPTIONS", "/api/v1/auth/me", {},
