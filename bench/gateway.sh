@@ -12,33 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 duration=${BENCH_SECONDS:-5}
-build_dir=build/bench
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OFF -DWATTOS_BENCH=ON >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target wattos bench_server >/dev/null
-
-work=$(mktemp -d /tmp/wattos-gwbench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_build wattos bench_server
+bench_workdir
 
 upstream_port=18181
 gateway_port=18182
 nginx_port=18183
 secret=benchmark-identity-secret-0123456789abcdef
-
-wait_port() {
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$1$2" && return 0
-    sleep 0.05  # waiting for a server process to start listening
-  done
-  echo "server on port $1 did not start" >&2
-  return 1
-}
 
 "$build_dir/bench/bench_server" "$upstream_port" 1 15000 >"$work/upstream.log" &
 pids+=($!)
@@ -49,12 +30,7 @@ WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$gateway_port WATTOS_SERVER_THRE
   "$build_dir/src/app/wattos" serve >"$work/gateway.out" 2>"$work/gateway.log" &
 pids+=($!)
 mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
+{ nginx_preamble; cat <<CONF
 http {
   access_log off;
   upstream service { server 127.0.0.1:$upstream_port; keepalive 64; }
@@ -69,6 +45,7 @@ http {
   }
 }
 CONF
+} >"$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 wait_port $upstream_port /json

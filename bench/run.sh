@@ -13,20 +13,9 @@ cd "$(dirname "$0")/.."
 record=${1:-}
 duration=${BENCH_SECONDS:-5}
 streams=${BENCH_SSE_STREAMS:-10000}
-build_dir=build/bench
-
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OFF -DWATTOS_BENCH=ON >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target wattos bench_server sse_flood >/dev/null
-
-work=$(mktemp -d /tmp/wattos-bench.XXXXXX)
-chmod 755 "$work"  # nginx workers run as an unprivileged user and must read the file
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_build wattos bench_server sse_flood
+bench_workdir
 ulimit -n 65536 2>/dev/null || true  # 10,000 streams need more descriptors than the default
 
 nginx_port=18080
@@ -36,12 +25,7 @@ wattos_port=18082
 # nginx: one worker, static file with the same body as /json, no access log.
 mkdir -p "$work/nginx/html"
 printf '{"status":"ok"}' >"$work/nginx/html/json"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
+{ nginx_preamble; cat <<CONF
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -52,20 +36,13 @@ http {
   }
 }
 CONF
+} >"$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 "$build_dir/bench/bench_server" "$bench_port" 1 1000 >"$work/bench_server.log" &
 bench_pid=$!
 pids+=($bench_pid)
 
-wait_port() {
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0
-    sleep 0.05  # waiting for a server process to start listening
-  done
-  echo "server on port $1 did not start" >&2
-  return 1
-}
 wait_port $nginx_port /json
 wait_port $bench_port /json
 
