@@ -14,6 +14,7 @@
 #include "api/health_routes.hpp"
 #include "api/identity/identity_service.hpp"
 #include "api/identity_routes.hpp"
+#include "api/llm_routes.hpp"
 #include "api/proxy.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
@@ -23,6 +24,7 @@
 #include "infra/cache/rate_limiter.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
+#include "infra/llm/llm_gateway.hpp"
 #include "net/http_server.hpp"
 
 namespace wattos::app {
@@ -70,6 +72,7 @@ core::result<std::unique_ptr<infra::db::database>> open_store(const core::config
   WATTOS_ASSIGN_OR_RETURN(auto db, infra::db::database::open(cfg.database));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "core", core_migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "audit", api::audit_log::migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "llm", infra::llm::llm_gateway::migrations()));
   return db;
 }
 
@@ -127,6 +130,8 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   }
   auto limiter = make_limiter(cfg->rate_limit);
   if (!limiter) return fail(limiter.err());
+  auto llm = infra::llm::llm_gateway::create(*cfg, **db, core::environment_from(envp));
+  if (!llm) return fail(llm.err());
 
   const int threads = cfg->server.threads > 0 ? cfg->server.threads
                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -138,6 +143,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   checks.add("database", [store = db->get()] { return store->ping(); });
   api::add_health_routes(routes, checks, metrics, {served, *id});
   api::add_identity_routes(routes, **identity, audit);
+  api::add_llm_routes(routes, **llm);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {

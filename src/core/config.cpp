@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <cstdlib>
 #include <sstream>
 
 namespace wattos::core {
@@ -151,6 +152,21 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<int>("gateway.upstream_connect_timeout_ms", WATTOS_FIELD(gateway.upstream_connect_timeout_ms), 10, max_ms, "Connect timeout to a service"));
     r.push_back(int_option<int>("gateway.upstream_first_byte_timeout_ms", WATTOS_FIELD(gateway.upstream_first_byte_timeout_ms), 10, max_ms, "Time until a service starts answering"));
     r.push_back(int_option<int>("gateway.upstream_idle_timeout_ms", WATTOS_FIELD(gateway.upstream_idle_timeout_ms), 10, max_ms, "Silence allowed within a streamed answer"));
+    r.push_back(string_option("llm.default_model", WATTOS_FIELD(llm.default_model), {}, "Chat model used when a request names none"));
+    r.push_back(string_option("llm.embedding_model", WATTOS_FIELD(llm.embedding_model), {}, "Default embedding model"));
+    r.push_back(int_option<int>("llm.max_retries", WATTOS_FIELD(llm.max_retries), 0, 10, "Retries per model on 429, 5xx and connection errors"));
+    r.push_back(int_option<int>("llm.retry_base_ms", WATTOS_FIELD(llm.retry_base_ms), 1, 60000, "First retry backoff; doubles per retry, with full jitter"));
+    r.push_back(int_option<int>("llm.retry_max_ms", WATTOS_FIELD(llm.retry_max_ms), 1, 300000, "Longest backoff and longest Retry-After honoured"));
+    r.push_back(int_option<int>("llm.connect_timeout_ms", WATTOS_FIELD(llm.connect_timeout_ms), 10, max_ms, "Connect timeout to a provider"));
+    r.push_back(int_option<int>("llm.first_token_timeout_ms", WATTOS_FIELD(llm.first_token_timeout_ms), 10, max_ms, "Time until a provider starts answering"));
+    r.push_back(int_option<int>("llm.idle_timeout_ms", WATTOS_FIELD(llm.idle_timeout_ms), 10, max_ms, "Silence allowed within a streamed answer"));
+    r.push_back(int_option<int>("llm.breaker_failures", WATTOS_FIELD(llm.breaker_failures), 1, 1000, "Consecutive failures that open an endpoint's circuit breaker"));
+    r.push_back(int_option<int>("llm.breaker_open_ms", WATTOS_FIELD(llm.breaker_open_ms), 10, max_ms, "How long an open circuit refuses calls before one trial"));
+    r.push_back(bool_option("llm.redact_pii", WATTOS_FIELD(llm.redact_pii), "Redact PII before text goes to an external model; restore it in the answer"));
+    r.push_back(int_option<std::int64_t>("llm.user_daily_tokens", WATTOS_FIELD(llm.user_daily_tokens), 0, 1ll << 40, "Tokens per user and day; 0: unlimited"));
+    r.push_back(string_option("llm.role_daily_tokens", WATTOS_FIELD(llm.role_daily_tokens), {}, "Daily tokens per role, e.g. member=200000,editor=1000000 (a user gets the largest of their roles)"));
+    r.push_back(int_option<int>("llm.extractive_delay_ms", WATTOS_FIELD(llm.extractive_delay_ms), 0, 10000, "Pause between streamed words of the extractive model"));
+    r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024, 1ull << 30, "Body limit of /v1 requests"));
     r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
@@ -166,6 +182,8 @@ bool is_reserved_env(std::string_view name) {
   return name == "WATTOS_CONFIG" || name.starts_with("WATTOS_TEST_");
 }
 
+status parse_models(const YAML::Node& node, config& cfg);
+
 status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg,
                   const std::vector<option_row>& rows) {
   if (!node.IsMap()) {
@@ -174,6 +192,10 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
   }
   for (const auto& entry : node) {
     const std::string key = entry.first.as<std::string>();
+    if (prefix.empty() && key == "models") {
+      WATTOS_RETURN_IF_ERROR(parse_models(entry.second, cfg));
+      continue;
+    }
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     auto row = std::find_if(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.path == path; });
     if (row != rows.end()) {
@@ -192,7 +214,133 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
   return {};
 }
 
+const std::vector<std::string>& known_capabilities() {
+  static const std::vector<std::string> list = {"chat", "tools", "vision", "embeddings", "rerank", "speech", "transcription"};
+  return list;
+}
+
+status parse_model(const YAML::Node& node, std::size_t index, model_settings& m) {
+  const std::string where = "models[" + std::to_string(index) + "]";
+  if (!node.IsMap()) return error::invalid_argument("config: " + where + " must be a mapping");
+  auto scalar = [&](const YAML::Node& v, const std::string& key) -> result<std::string> {
+    if (!v.IsScalar()) return error::invalid_argument("config: " + where + "." + key + " must be a single value");
+    return v.Scalar();
+  };
+  auto list = [&](const YAML::Node& v, const std::string& key) -> result<std::vector<std::string>> {
+    if (!v.IsSequence()) return error::invalid_argument("config: " + where + "." + key + " must be a list");
+    std::vector<std::string> out;
+    for (const auto& item : v) {
+      if (!item.IsScalar()) return error::invalid_argument("config: " + where + "." + key + " must hold names");
+      out.push_back(item.Scalar());
+    }
+    return out;
+  };
+  auto number = [&](const std::string& raw, const std::string& key, double& out) -> status {
+    char* end = nullptr;
+    out = std::strtod(raw.c_str(), &end);
+    if (raw.empty() || end != raw.c_str() + raw.size() || !(out >= 0) || out > 1e9) {
+      return error::invalid_argument("config: " + where + "." + key + ": '" + raw + "' is not a price >= 0");
+    }
+    return {};
+  };
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    const YAML::Node& v = entry.second;
+    if (key == "capabilities" || key == "fallbacks") {
+      WATTOS_ASSIGN_OR_RETURN(auto names, list(v, key));
+      (key == "capabilities" ? m.capabilities : m.fallbacks) = std::move(names);
+      continue;
+    }
+    WATTOS_ASSIGN_OR_RETURN(auto raw, scalar(v, key));
+    if (key == "id") m.id = raw;
+    else if (key == "display_name") m.display_name = raw;
+    else if (key == "provider") m.provider = raw;
+    else if (key == "endpoint") m.endpoint = raw;
+    else if (key == "upstream_model") m.upstream_model = raw;
+    else if (key == "api_key_env") m.api_key_env = raw;
+    else if (key == "api_key_file") m.api_key_file = raw;
+    else if (key == "region") m.region = raw;
+    else if (key == "external") { WATTOS_RETURN_IF_ERROR(parse_bool(where + ".external", raw, m.external)); }
+    else if (key == "context_window") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".context_window", raw, 1, 100000000, m.context_window)); }
+    else if (key == "max_output_tokens") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".max_output_tokens", raw, 1, 10000000, m.max_output_tokens)); }
+    else if (key == "dimensions") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".dimensions", raw, 1, 65536, m.dimensions)); }
+    else if (key == "price_in_per_1m") { WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_in_per_1m)); }
+    else if (key == "price_out_per_1m") { WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_out_per_1m)); }
+    else return error::invalid_argument("config: unknown key '" + where + "." + key + "'");
+  }
+  if (m.id.empty()) return error::invalid_argument("config: " + where + ".id is required");
+  for (char c : m.id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':' || c == '/')) {
+      return error::invalid_argument("config: " + where + ".id '" + m.id + "' may hold only letters, digits and - _ . : /");
+    }
+  }
+  static const std::vector<std::string> providers = {"openai", "anthropic", "extractive", "embedder"};
+  if (std::find(providers.begin(), providers.end(), m.provider) == providers.end()) {
+    return error::invalid_argument("config: " + where + ".provider '" + m.provider +
+                                   "' is not one of: openai, anthropic, extractive, embedder");
+  }
+  if (m.provider == "openai" || m.provider == "anthropic") {
+    if (!m.endpoint.starts_with("http://") && !m.endpoint.starts_with("https://")) {
+      return error::invalid_argument("config: " + where + ".endpoint must start with http:// or https://");
+    }
+    while (m.endpoint.ends_with('/')) m.endpoint.pop_back();
+  } else {
+    m.external = false;  // built-in providers run in this process
+  }
+  if (m.display_name.empty()) m.display_name = m.id;
+  if (m.upstream_model.empty()) m.upstream_model = m.id;
+  if (m.region.empty()) return error::invalid_argument("config: " + where + ".region must not be empty");
+  for (const auto& c : m.capabilities) {
+    if (std::find(known_capabilities().begin(), known_capabilities().end(), c) == known_capabilities().end()) {
+      return error::invalid_argument("config: " + where + ".capabilities: unknown capability '" + c + "'");
+    }
+  }
+  if (m.capabilities.empty()) {
+    m.capabilities = {m.provider == "embedder" ? std::string("embeddings") : std::string("chat")};
+  }
+  return {};
+}
+
+status parse_models(const YAML::Node& node, config& cfg) {
+  if (node.IsNull()) return {};
+  if (!node.IsSequence()) return error::invalid_argument("config: models must be a list");
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    model_settings m;
+    WATTOS_RETURN_IF_ERROR(parse_model(item, index++, m));
+    for (const auto& other : cfg.models) {
+      if (other.id == m.id) return error::invalid_argument("config: models: id '" + m.id + "' appears twice");
+    }
+    cfg.models.push_back(std::move(m));
+  }
+  return {};
+}
+
+status validate_llm(const config& cfg) {
+  auto known = [&](const std::string& id) {
+    if (id == "extractive" || id == "wattos-embed") return true;
+    return std::any_of(cfg.models.begin(), cfg.models.end(), [&](const model_settings& m) { return m.id == id; });
+  };
+  for (const auto& m : cfg.models) {
+    for (const auto& f : m.fallbacks) {
+      if (!known(f) || f == m.id) {
+        return error::invalid_argument("config: models: fallback '" + f + "' of '" + m.id + "' is not another known model");
+      }
+    }
+  }
+  if (!known(cfg.llm.default_model)) {
+    return error::invalid_argument("config: llm.default_model '" + cfg.llm.default_model + "' is not a known model");
+  }
+  if (!known(cfg.llm.embedding_model)) {
+    return error::invalid_argument("config: llm.embedding_model '" + cfg.llm.embedding_model + "' is not a known model");
+  }
+  auto budgets = parse_role_budgets(cfg.llm.role_daily_tokens);
+  if (!budgets) return budgets.err();
+  return {};
+}
+
 status validate(const config& cfg) {
+  WATTOS_RETURN_IF_ERROR(validate_llm(cfg));
   if (cfg.data_dir.empty()) return error::invalid_argument("config: data_dir must not be empty");
   if (cfg.rate_limit.backend == "redis" && cfg.rate_limit.redis_url.empty()) {
     return error::invalid_argument("config: rate_limit.redis_url is required when rate_limit.backend is redis");
@@ -221,6 +369,29 @@ status validate(const config& cfg) {
 }
 
 }  // namespace
+
+result<std::map<std::string, std::int64_t>> parse_role_budgets(std::string_view text) {
+  std::map<std::string, std::int64_t> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    std::int64_t tokens = 0;
+    if (eq == std::string_view::npos || eq == 0 ||
+        !parse_int<std::int64_t>("llm.role_daily_tokens", std::string(item.substr(eq + 1)), 0, 1ll << 40, tokens).ok()) {
+      return error::invalid_argument("config: llm.role_daily_tokens: '" + std::string(item) +
+                                     "' is not role=tokens");
+    }
+    out[std::string(item.substr(0, eq))] = tokens;
+  }
+  return out;
+}
 
 std::string redact_url_password(std::string_view url) {
   // scheme://user:password@host -> scheme://user:***@host
@@ -306,6 +477,24 @@ std::string dump_config(const config& cfg) {
     } else {
       root[path.substr(0, dot)][path.substr(dot + 1)] = value;
     }
+  }
+  for (const auto& m : cfg.models) {
+    YAML::Node node;
+    node["id"] = m.id;
+    node["display_name"] = m.display_name;
+    node["provider"] = m.provider;
+    if (!m.endpoint.empty()) node["endpoint"] = m.endpoint;
+    node["upstream_model"] = m.upstream_model;
+    if (!m.api_key_env.empty()) node["api_key_env"] = m.api_key_env;
+    if (!m.api_key_file.empty()) node["api_key_file"] = m.api_key_file;
+    node["region"] = m.region;
+    node["external"] = m.external;
+    node["context_window"] = m.context_window;
+    for (const auto& c : m.capabilities) node["capabilities"].push_back(c);
+    node["price_in_per_1m"] = m.price_in_per_1m;
+    node["price_out_per_1m"] = m.price_out_per_1m;
+    for (const auto& f : m.fallbacks) node["fallbacks"].push_back(f);
+    root["models"].push_back(node);
   }
   out << root;
   return std::string(out.c_str()) + "\n";

@@ -109,6 +109,46 @@ struct gateway_settings {
   std::uint64_t proxy_body_limit_bytes = 32ull << 20;  //!< request bodies forwarded to services
 };
 
+// One model of the LLM gateway's registry (the `models:` list of the YAML file; not
+// settable from the environment). Built-in models (`extractive`, `wattos-embed`) are
+// always present unless an entry with the same id replaces them.
+struct model_settings {
+  std::string id;                       //!< the name clients ask for
+  std::string display_name;             //!< shown in pickers (default: id)
+  std::string provider;                 //!< openai, anthropic, extractive, embedder
+  std::string endpoint;                 //!< provider base URL, e.g. https://api.mistral.ai/v1
+  std::string upstream_model;           //!< the model's name at the provider (default: id)
+  std::string api_key_env;              //!< environment variable holding the API key
+  std::string api_key_file;             //!< or a file holding it (first line)
+  std::string region = "eu";            //!< eu, or where else the provider processes data (us, ...)
+  bool external = true;                 //!< text leaves the organisation: PII is redacted first
+  int context_window = 8192;            //!< tokens
+  std::vector<std::string> capabilities;  //!< chat, tools, vision, embeddings, rerank, speech, transcription
+  double price_in_per_1m = 0;           //!< currency units per 1M prompt tokens
+  double price_out_per_1m = 0;          //!< per 1M completion tokens
+  std::vector<std::string> fallbacks;   //!< models tried in order when this one fails
+  int dimensions = 0;                   //!< embedding size (embedding models)
+  int max_output_tokens = 4096;         //!< default max_tokens sent to providers that need one
+};
+
+struct llm_settings {
+  std::string default_model = "extractive";      //!< chat model when a request names none
+  std::string embedding_model = "wattos-embed";  //!< default embedding model
+  int max_retries = 2;                   //!< retries per model on 429, 5xx and connection errors
+  int retry_base_ms = 250;               //!< first backoff; doubles per retry, with full jitter
+  int retry_max_ms = 10000;              //!< longest backoff (and longest Retry-After honoured)
+  int connect_timeout_ms = 10000;        //!< connecting to a provider
+  int first_token_timeout_ms = 60000;    //!< until the provider starts answering
+  int idle_timeout_ms = 60000;           //!< silence within a streamed answer
+  int breaker_failures = 5;              //!< consecutive failures that open an endpoint's circuit
+  int breaker_open_ms = 30000;           //!< how long an open circuit refuses calls before a trial
+  bool redact_pii = true;                //!< redact PII before text goes to an external model
+  std::int64_t user_daily_tokens = 0;    //!< tokens per user and day (0: unlimited)
+  std::string role_daily_tokens;         //!< per-role daily tokens, e.g. "member=200000,editor=1000000"
+  int extractive_delay_ms = 0;           //!< pause between streamed words of the extractive model
+  std::uint64_t max_request_bytes = 8ull << 20;  //!< body limit of /v1 requests
+};
+
 struct config {
   std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
@@ -119,6 +159,8 @@ struct config {
   cors_settings cors;
   services_settings services;
   gateway_settings gateway;
+  llm_settings llm;
+  std::vector<model_settings> models;
 };
 
 // One documented option, for validation and for `wattos config` output.
@@ -143,6 +185,9 @@ result<config> parse_config(std::string_view yaml_text, const environment& env);
 
 // Reads the file (if `path` is empty, starts from defaults), then as parse_config.
 result<config> load_config(const std::string& path, const environment& env);
+
+// Parses llm.role_daily_tokens ("member=200000,editor=1000000").
+result<std::map<std::string, std::int64_t>> parse_role_budgets(std::string_view text);
 
 // Hides the password of a URL's user part, for logs and `wattos config`.
 std::string redact_url_password(std::string_view url);

@@ -1,5 +1,7 @@
 #include "core/crypto.hpp"
 
+#include <cstring>
+
 #include <sodium.h>
 
 #include <cstdlib>
@@ -60,6 +62,16 @@ bool constant_time_equals(std::string_view a, std::string_view b) noexcept {
   crypto_init();
   if (a.size() != b.size()) return false;
   return a.empty() || sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  crypto_init();
+  const auto variant = sodium_base64_VARIANT_ORIGINAL;
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    variant);
+  out.resize(std::strlen(out.c_str()));
+  return out;
 }
 
 std::string base64url_encode(std::string_view bytes) {

@@ -35,6 +35,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32
 bool constant_time_equals(std::string_view a, std::string_view b) noexcept;
 
 std::string base64url_encode(std::string_view bytes);
+// Standard base64 with padding (RFC 4648 section 4), as OpenAI's base64 embeddings use.
+std::string base64_encode(std::string_view bytes);
 result<std::string> base64url_decode(std::string_view text);
 
 struct ed25519_keypair {

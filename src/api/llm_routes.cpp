@@ -1,0 +1,383 @@
+#include "api/llm_routes.hpp"
+
+#include <boost/json.hpp>
+
+#include <ctime>
+#include <map>
+
+#include "api/identity/permissions.hpp"
+#include "core/crypto.hpp"
+#include "core/id.hpp"
+#include "infra/llm/json_wire.hpp"
+#include "net/http_error.hpp"
+#include "net/json_body.hpp"
+
+namespace wattos::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace llm = infra::llm;
+using asio::awaitable;
+
+llm::caller caller_of(const net::request& req) {
+  llm::caller who;
+  who.request_id = req.request_id;
+  if (auto p = principal_of(req)) {
+    who.user_id = p->user_id;
+    who.api_key_id = p->api_key_id;
+    who.roles = p->roles;
+  }
+  return who;
+}
+
+json::object model_json(const llm::model_view& v, bool admin) {
+  const auto& m = *v.settings;
+  json::object o{{"id", m.id},
+                 {"object", "model"},
+                 {"created", 0},
+                 {"owned_by", m.provider == "extractive" || m.provider == "embedder" ? "wattos" : m.provider},
+                 {"display_name", m.display_name},
+                 {"region", m.region},
+                 {"context_window", m.context_window},
+                 {"available", v.residency_ok}};
+  json::array caps;
+  for (const auto& c : m.capabilities) caps.emplace_back(c);
+  o["capabilities"] = std::move(caps);
+  if (m.dimensions > 0) o["dimensions"] = m.dimensions;
+  o["pricing"] = json::object{{"input_per_1m", m.price_in_per_1m}, {"output_per_1m", m.price_out_per_1m}};
+  if (admin) {
+    o["provider"] = m.provider;
+    o["endpoint"] = m.endpoint;
+    o["upstream_model"] = m.upstream_model;
+    o["external"] = m.external;
+    o["allowed_outside_eu"] = v.allowed_outside_eu;
+    json::array fallbacks;
+    for (const auto& f : m.fallbacks) fallbacks.emplace_back(f);
+    o["fallbacks"] = std::move(fallbacks);
+  }
+  return o;
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+json::object usage_json(const llm::token_usage& u) {
+  return json::object{{"prompt_tokens", u.prompt_tokens},
+                      {"completion_tokens", u.completion_tokens},
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+// One chat.completion.chunk for an event; the first one also carries the role.
+std::string chunk_for(const std::string& id, std::int64_t created, const std::string& model,
+                      const llm::chat_event& e, bool first) {
+  json::object delta;
+  if (first) delta["role"] = "assistant";
+  json::value finish = nullptr;
+  if (e.type == llm::chat_event::kind::text) {
+    delta["content"] = e.text;
+  } else if (e.type == llm::chat_event::kind::tool_call) {
+    json::object fn;
+    if (!e.tool_name.empty()) fn["name"] = e.tool_name;
+    fn["arguments"] = e.tool_arguments;
+    json::object call{{"index", e.tool_index}, {"function", std::move(fn)}};
+    if (!e.tool_id.empty()) {
+      call["id"] = e.tool_id;
+      call["type"] = "function";
+    }
+    delta["tool_calls"] = json::array{std::move(call)};
+  } else if (e.type == llm::chat_event::kind::finish) {
+    finish = json::string(e.finish_reason);
+  }
+  json::object chunk{{"id", id},
+                     {"object", "chat.completion.chunk"},
+                     {"created", created},
+                     {"model", model},
+                     {"choices", json::array{json::object{{"index", 0}, {"delta", std::move(delta)},
+                                                          {"finish_reason", std::move(finish)}}}}};
+  return "data: " + json::serialize(chunk) + "\n\n";
+}
+
+std::string error_chunk(const core::error& err) {
+  json::object o{{"error", json::object{{"code", std::string(core::errc_name(err.code()))},
+                                        {"message", err.message()},
+                                        {"type", std::string(core::errc_name(err.code()))}}}};
+  return "data: " + json::serialize(o) + "\n\n";
+}
+
+bool wants_usage_in_stream(const json::value& body) {
+  const auto* obj = body.if_object();
+  const auto* opts = obj != nullptr ? obj->if_contains("stream_options") : nullptr;
+  if (opts == nullptr || !opts->is_object()) return false;
+  const auto* inc = opts->get_object().if_contains("include_usage");
+  return inc != nullptr && inc->is_bool() && inc->get_bool();
+}
+
+net::response error_with_retry(const core::error& err, const net::request& req) {
+  auto res = net::error_response(err, req.request_id);
+  if (err.code() == core::errc::rate_limited || err.code() == core::errc::unavailable) {
+    res.headers.set("Retry-After", "5");
+  }
+  return res;
+}
+
+// The relay of one streamed answer; owns the stream so that a client that goes away
+// ends the provider call.
+struct stream_relay {
+  std::unique_ptr<llm::chat_stream> stream;
+  llm::chat_event first;
+  std::string id;
+  std::int64_t created = 0;
+  bool include_usage = false;
+};
+
+awaitable<void> relay(std::shared_ptr<stream_relay> r, net::sse_stream& sse) {
+  std::optional<llm::chat_event> event = std::move(r->first);
+  bool first = true;
+  llm::token_usage usage;
+  while (event) {
+    std::string framed;
+    if (event->type == llm::chat_event::kind::failure) {
+      framed = error_chunk(*event->error);
+    } else {
+      if (event->type == llm::chat_event::kind::finish) usage = event->usage;
+      framed = chunk_for(r->id, r->created, r->stream->model(), *event, first);
+      first = false;
+    }
+    if (!co_await sse.send_raw(std::move(framed))) co_return;  // the client left: the stream's end cancels
+    if (event->type == llm::chat_event::kind::failure) co_return;
+    event = co_await r->stream->next();
+  }
+  if (r->include_usage) {
+    json::object chunk{{"id", r->id},
+                       {"object", "chat.completion.chunk"},
+                       {"created", r->created},
+                       {"model", r->stream->model()},
+                       {"choices", json::array{}},
+                       {"usage", usage_json(usage)}};
+    std::string framed = "data: " + json::serialize(chunk) + "\n\n";
+    if (!co_await sse.send_raw(std::move(framed))) co_return;
+  }
+  std::string done = "data: [DONE]\n\n";
+  co_await sse.send_raw(std::move(done));
+}
+
+awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& req) {
+  auto body = net::parse_json_body(req);
+  if (!body) co_return net::error_response(body.err(), req.request_id);
+  bool stream = false;
+  auto parsed = llm::parse_openai_chat_request(*body, stream);
+  if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
+  const bool include_usage = wants_usage_in_stream(*body);
+  const llm::caller who = caller_of(req);
+  if (!stream) {
+    auto answer = co_await gw.complete(who, std::move(*parsed));
+    if (!answer) co_return error_with_retry(answer.err(), req);
+    json::object message{{"role", "assistant"}};
+    if (answer->content.empty() && !answer->tool_calls.empty()) message["content"] = nullptr;
+    else message["content"] = answer->content;
+    if (!answer->tool_calls.empty()) {
+      json::array calls;
+      for (const auto& c : answer->tool_calls) {
+        calls.push_back(json::object{{"id", c.id},
+                                     {"type", "function"},
+                                     {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      message["tool_calls"] = std::move(calls);
+    }
+    json::object out{{"id", "chatcmpl-" + core::new_uuid_v7()},
+                     {"object", "chat.completion"},
+                     {"created", unix_now()},
+                     {"model", answer->model},
+                     {"choices", json::array{json::object{{"index", 0},
+                                                          {"message", std::move(message)},
+                                                          {"finish_reason", answer->finish_reason}}}},
+                     {"usage", usage_json(answer->usage)}};
+    co_return net::response::json(200, json::serialize(out));
+  }
+  auto started = co_await gw.chat(who, std::move(*parsed));
+  if (!started) co_return error_with_retry(started.err(), req);
+  auto r = std::make_shared<stream_relay>();
+  r->stream = std::move(*started);
+  auto first = co_await r->stream->next();
+  if (!first) co_return net::error_response(core::error::bad_gateway("the model sent nothing"), req.request_id);
+  if (first->type == llm::chat_event::kind::failure) co_return error_with_retry(*first->error, req);
+  r->first = std::move(*first);
+  r->id = "chatcmpl-" + core::new_uuid_v7();
+  r->created = unix_now();
+  r->include_usage = include_usage;
+  co_return net::response::event_stream([r](net::sse_stream& sse) { return relay(r, sse); });
+}
+
+awaitable<net::response> embeddings(llm::llm_gateway& gw, net::request& req) {
+  auto body = net::parse_json_body(req);
+  if (!body) co_return net::error_response(body.err(), req.request_id);
+  bool base64 = false;
+  auto parsed = llm::parse_openai_embedding_request(*body, base64);
+  if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
+  auto result = co_await gw.embed(caller_of(req), std::move(*parsed));
+  if (!result) co_return error_with_retry(result.err(), req);
+  json::array data;
+  for (std::size_t i = 0; i < result->vectors.size(); ++i) {
+    const auto& v = result->vectors[i];
+    json::value embedding;
+    if (base64) {
+      // Little-endian float32, as OpenAI sends it (this platform only runs on little-endian).
+      std::string bytes(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+      embedding = json::string(core::base64_encode(bytes));
+    } else {
+      json::array values;
+      values.reserve(v.size());
+      for (float x : v) values.emplace_back(static_cast<double>(x));
+      embedding = std::move(values);
+    }
+    data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
+  }
+  json::object out{{"object", "list"},
+                   {"data", std::move(data)},
+                   {"model", result->model},
+                   {"usage", json::object{{"prompt_tokens", result->usage.prompt_tokens},
+                                          {"total_tokens", result->usage.prompt_tokens}}}};
+  co_return net::response::json(200, json::serialize(out));
+}
+
+awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
+  auto body = net::parse_json_body(req);
+  if (!body) co_return net::error_response(body.err(), req.request_id);
+  const auto* obj = body->if_object();
+  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  llm::rerank_request r;
+  r.model = llm::json_string(*obj, "model");
+  r.query = llm::json_string(*obj, "query");
+  const auto* docs = obj->if_contains("documents");
+  if (r.model.empty() || r.query.empty() || docs == nullptr || !docs->is_array() || docs->get_array().empty() ||
+      docs->get_array().size() > 1000) {
+    co_return net::error_response(
+        core::error::invalid_argument("model, query and documents (1 to 1000 strings) are required"), req.request_id);
+  }
+  for (const auto& d : docs->get_array()) {
+    if (!d.is_string()) co_return net::error_response(core::error::invalid_argument("documents must be strings"), req.request_id);
+    r.documents.emplace_back(d.get_string());
+  }
+  if (obj->contains("top_n")) {
+    auto n = llm::json_int(*obj, "top_n");
+    if (n < 1) co_return net::error_response(core::error::invalid_argument("top_n must be at least 1"), req.request_id);
+    r.top_n = static_cast<int>(n);
+  }
+  const std::size_t count = r.documents.size();
+  auto result = co_await gw.rerank(caller_of(req), std::move(r));
+  if (!result) co_return error_with_retry(result.err(), req);
+  json::array results;
+  for (const auto& item : result->results) {
+    results.push_back(json::object{{"index", item.index}, {"relevance_score", item.score}});
+  }
+  (void)count;
+  co_return net::response::json(200, json::serialize(json::object{{"model", result->model}, {"results", std::move(results)}}));
+}
+
+}  // namespace
+
+void add_llm_routes(route_table& routes, llm::llm_gateway& llm) {
+  llm::llm_gateway* gw = &llm;
+  const net::route_options big_body{.body_limit = llm.settings().max_request_bytes};
+
+  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw](net::request&) -> awaitable<net::response> {
+    json::array data;
+    for (const auto& v : gw->models()) data.push_back(model_json(v, false));
+    co_return net::response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+  });
+  routes.add("GET", "/v1/models/{id}", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
+    auto v = gw->model(req.param("id"));
+    if (!v) co_return net::error_response(v.err(), req.request_id);
+    co_return net::response::json(200, json::serialize(model_json(*v, false)));
+  });
+  routes.add("POST", "/v1/chat/completions", access_rule::needs(perm::chat_use, rate_class::chat),
+             [gw](net::request& req) { return chat_completions(*gw, req); }, big_body);
+  routes.add("POST", "/v1/embeddings", access_rule::needs(perm::chat_use),
+             [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
+  routes.add("POST", "/v1/rerank", access_rule::needs(perm::chat_use),
+             [gw](net::request& req) { return rerank(*gw, req); }, big_body);
+
+  routes.add("GET", "/api/v1/usage", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
+    auto p = principal_of(req);
+    if (!p) co_return net::error_response(core::error::unauthenticated("sign in first"), req.request_id);
+    auto used = gw->tokens_used_today(p->user_id);
+    if (!used) co_return net::error_response(used.err(), req.request_id);
+    llm::usage_filter filter;
+    filter.user_id = p->user_id;
+    filter.group_by = "model";
+    auto by_model = gw->usage(filter);
+    if (!by_model) co_return net::error_response(by_model.err(), req.request_id);
+    json::array models;
+    for (const auto& s : *by_model) {
+      models.push_back(json::object{{"model", s.key},
+                                    {"requests", s.requests},
+                                    {"prompt_tokens", s.prompt_tokens},
+                                    {"completion_tokens", s.completion_tokens},
+                                    {"cost", s.cost}});
+    }
+    const auto budget = gw->daily_budget(p->roles);
+    json::object out{{"tokens_today", *used},
+                     {"daily_budget", budget},
+                     {"remaining_today", budget > 0 ? json::value(std::max<std::int64_t>(0, budget - *used)) : json::value(nullptr)},
+                     {"by_model", std::move(models)}};
+    co_return net::response::json(200, json::serialize(out));
+  });
+
+  routes.add("GET", "/api/v1/admin/models", access_rule::needs(perm::models_admin),
+             [gw](net::request&) -> awaitable<net::response> {
+               json::array data;
+               for (const auto& v : gw->models()) {
+                 auto o = model_json(v, true);
+                 o["circuit"] = gw->breaker_state(v.settings->id);
+                 data.push_back(std::move(o));
+               }
+               co_return net::response::json(200, json::serialize(json::object{{"data", std::move(data)}}));
+             });
+  routes.add("PUT", "/api/v1/admin/models/{id}/residency", access_rule::needs(perm::models_admin),
+             [gw](net::request& req) -> awaitable<net::response> {
+               auto body = net::parse_json_body(req);
+               if (!body) co_return net::error_response(body.err(), req.request_id);
+               const auto* obj = body->if_object();
+               const auto* allowed = obj != nullptr ? obj->if_contains("allow_outside_eu") : nullptr;
+               if (allowed == nullptr || !allowed->is_bool()) {
+                 co_return net::error_response(core::error::invalid_argument("allow_outside_eu (boolean) is required"),
+                                               req.request_id);
+               }
+               auto p = principal_of(req);
+               auto st = gw->set_allowed_outside_eu(req.param("id"), allowed->get_bool(), p ? p->actor() : "unknown");
+               if (!st) co_return net::error_response(st.err(), req.request_id);
+               auto v = gw->model(req.param("id"));
+               if (!v) co_return net::error_response(v.err(), req.request_id);
+               co_return net::response::json(200, json::serialize(model_json(*v, true)));
+             });
+  routes.add("GET", "/api/v1/admin/usage", access_rule::needs(perm::usage_read),
+             [gw](net::request& req) -> awaitable<net::response> {
+               llm::usage_filter filter;
+               filter.user_id = std::string(req.query_param("user").value_or(""));
+               filter.model = std::string(req.query_param("model").value_or(""));
+               filter.from_day = std::string(req.query_param("from").value_or(""));
+               filter.to_day = std::string(req.query_param("to").value_or(""));
+               filter.group_by = std::string(req.query_param("group_by").value_or("model"));
+               for (const auto* day : {&filter.from_day, &filter.to_day}) {
+                 if (!day->empty() && (day->size() != 10 || (*day)[4] != '-' || (*day)[7] != '-')) {
+                   co_return net::error_response(core::error::invalid_argument("from and to must be YYYY-MM-DD"),
+                                                 req.request_id);
+                 }
+               }
+               auto rows = gw->usage(filter);
+               if (!rows) co_return net::error_response(rows.err(), req.request_id);
+               json::array data;
+               for (const auto& s : *rows) {
+                 data.push_back(json::object{{filter.group_by, s.key},
+                                             {"requests", s.requests},
+                                             {"failed", s.failed},
+                                             {"prompt_tokens", s.prompt_tokens},
+                                             {"completion_tokens", s.completion_tokens},
+                                             {"cost", s.cost},
+                                             {"avg_latency_ms", s.avg_latency_ms}});
+               }
+               co_return net::response::json(200, json::serialize(json::object{{"data", std::move(data)}}));
+             });
+}
+
+}  // namespace wattos::api

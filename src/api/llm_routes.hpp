@@ -1,0 +1,25 @@
+// File: api/llm_routes.hpp
+//
+// The LLM gateway's HTTP face:
+//   OpenAI-compatible, for existing clients and SDKs (authenticated by API keys or
+//   access tokens, permission chat:use):
+//     GET  /v1/models, POST /v1/chat/completions (streamed or not, tools),
+//     POST /v1/embeddings (float or base64), POST /v1/rerank
+//   WattOS:
+//     GET  /api/v1/usage                       one's own usage today and budget
+//     GET  /api/v1/admin/models                registry with policy and breaker state (models:admin)
+//     PUT  /api/v1/admin/models/{id}/residency allow a model outside the EU (models:admin)
+//     GET  /api/v1/admin/usage                 usage by model, user or day, filtered (usage:read)
+// Errors use the platform's JSON shape, whose `error.message` and `error.code` are
+// also what OpenAI clients read. A streamed answer answers its status only after the
+// first event: a provider that fails before the first token gets a proper 4xx/5xx.
+#pragma once
+
+#include "api/gateway.hpp"
+#include "infra/llm/llm_gateway.hpp"
+
+namespace wattos::api {
+
+void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm);
+
+}  // namespace wattos::api

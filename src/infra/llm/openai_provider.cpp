@@ -1,0 +1,250 @@
+// The OpenAI-compatible wire format (OpenAI, Azure OpenAI's v1 API, Mistral, vLLM,
+// Ollama, llama.cpp server, LM Studio, most EU clouds). Chat is always requested as a
+// stream and normalised into chat_events; usage comes from the final chunk
+// (stream_options.include_usage) or is estimated from the text.
+#include <boost/asio/this_coro.hpp>
+#include <boost/json.hpp>
+
+#include "infra/llm/json_wire.hpp"
+#include "infra/llm/provider.hpp"
+#include "net/http_client.hpp"
+#include "net/sse_parser.hpp"
+
+namespace wattos::infra::llm {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+constexpr std::size_t max_error_body = 64 * 1024;
+
+json::object request_body(const call_target& target, const chat_request& request) {
+  json::object body;
+  body["model"] = target.model->upstream_model;
+  body["messages"] = openai_messages(request.messages);
+  body["stream"] = true;
+  body["stream_options"] = json::object{{"include_usage", true}};
+  if (!request.tools.empty()) body["tools"] = openai_tools(request.tools);
+  if (!request.tool_choice.empty()) body["tool_choice"] = openai_tool_choice(request.tool_choice);
+  if (request.temperature) body["temperature"] = *request.temperature;
+  if (request.top_p) body["top_p"] = *request.top_p;
+  if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
+  if (!request.stop.empty()) {
+    json::array stop;
+    for (const auto& s : request.stop) stop.emplace_back(s);
+    body["stop"] = std::move(stop);
+  }
+  return body;
+}
+
+net::http_client_request http_request(const call_target& target, std::string path, std::string body) {
+  net::http_client_request req;
+  req.method = "POST";
+  req.url = target.model->endpoint + path;
+  req.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream, application/json"}};
+  if (!target.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + target.api_key);
+  req.body = std::move(body);
+  req.connect_timeout = target.connect_timeout;
+  req.first_byte_timeout = target.first_token_timeout;
+  req.idle_timeout = target.idle_timeout;
+  return req;
+}
+
+// The state of one streamed answer while its chunks arrive.
+struct stream_state {
+  event_sink* sink = nullptr;
+  int http_status = 0;
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string error_body;
+  net::sse_parser parser;
+  std::string finish_reason;
+  std::optional<token_usage> usage;
+  bool done = false;  // [DONE] seen
+  std::optional<core::error> failure;
+  std::size_t completion_bytes = 0;
+
+  bool on_event(const net::sse_parser::event& ev) {
+    if (ev.data == "[DONE]") {
+      done = true;
+      return true;
+    }
+    boost::system::error_code ec;
+    auto parsed = json::parse(ev.data, ec);
+    if (ec || !parsed.is_object()) {
+      failure = core::error::bad_gateway("the model provider sent a malformed stream chunk");
+      return false;
+    }
+    const auto& chunk = parsed.get_object();
+    if (const auto* err = chunk.if_contains("error")) {
+      std::string message = "the model provider reported an error";
+      if (const auto* obj = err->if_object()) {
+        if (const auto* m = obj->if_contains("message"); m != nullptr && m->is_string()) {
+          message += ": " + std::string(m->get_string().subview().substr(0, 300));
+        }
+      }
+      failure = core::error::bad_gateway(message);
+      return false;
+    }
+    if (const auto* u = chunk.if_contains("usage"); u != nullptr && u->is_object()) {
+      token_usage parsed_usage;
+      parsed_usage.prompt_tokens = json_int(u->get_object(), "prompt_tokens");
+      parsed_usage.completion_tokens = json_int(u->get_object(), "completion_tokens");
+      usage = parsed_usage;
+    }
+    const auto* choices = chunk.if_contains("choices");
+    if (choices == nullptr || !choices->is_array()) return true;
+    for (const auto& choice_value : choices->get_array()) {
+      const auto* choice = choice_value.if_object();
+      if (choice == nullptr) continue;
+      if (json_int(*choice, "index") != 0) continue;  // n > 1 is not offered
+      if (const auto* delta = choice->if_contains("delta"); delta != nullptr && delta->is_object()) {
+        const auto& d = delta->get_object();
+        if (const auto* content = d.if_contains("content"); content != nullptr && content->is_string() &&
+                                                            !content->get_string().empty()) {
+          completion_bytes += content->get_string().size();
+          if (!sink->push(chat_event::text_delta(std::string(content->get_string())))) return false;
+        }
+        if (const auto* calls = d.if_contains("tool_calls"); calls != nullptr && calls->is_array()) {
+          for (const auto& call_value : calls->get_array()) {
+            const auto* call = call_value.if_object();
+            if (call == nullptr) continue;
+            chat_event e;
+            e.type = chat_event::kind::tool_call;
+            e.tool_index = static_cast<int>(json_int(*call, "index"));
+            e.tool_id = json_string(*call, "id");
+            if (const auto* fn = call->if_contains("function"); fn != nullptr && fn->is_object()) {
+              e.tool_name = json_string(fn->get_object(), "name");
+              e.tool_arguments = json_string(fn->get_object(), "arguments");
+            }
+            completion_bytes += e.tool_arguments.size() + e.tool_name.size();
+            if (!sink->push(std::move(e))) return false;
+          }
+        }
+      }
+      if (const auto* reason = choice->if_contains("finish_reason"); reason != nullptr && reason->is_string()) {
+        finish_reason = std::string(reason->get_string());
+      }
+    }
+    return true;
+  }
+};
+
+class openai_provider final : public provider {
+ public:
+  asio::awaitable<call_outcome> chat(const call_target& target, const chat_request& request,
+                                     event_sink& sink) override {
+    auto state = std::make_shared<stream_state>();
+    state->sink = &sink;
+    net::http_client client(co_await asio::this_coro::executor);
+    auto req = http_request(target, "/chat/completions", json::serialize(request_body(target, request)));
+    net::http_client::headers_callback on_headers = [state](int status, const net::http_header_list& headers) {
+      state->http_status = status;
+      state->retry_after = retry_after_from(headers);
+    };
+    net::http_client::data_callback on_data = [state](std::string_view chunk) {
+      if (state->http_status != 200) {
+        if (state->error_body.size() < max_error_body) state->error_body.append(chunk.substr(0, max_error_body));
+        return true;
+      }
+      auto st = state->parser.feed(chunk, [&](const net::sse_parser::event& ev) { return state->on_event(ev); });
+      if (!st.ok() && !state->failure) state->failure = st.err();
+      return st.ok();
+    };
+    auto status = co_await client.stream(std::move(req), on_headers, on_data);
+    if (state->failure) {
+      // Malformed or error chunks: a retry cannot help once text went out, and the
+      // gateway knows whether any did.
+      co_return call_outcome::failed(*state->failure, true, state->http_status);
+    }
+    if (!status) {
+      const auto code = status.err().code();
+      const bool retry = code == core::errc::unavailable || code == core::errc::deadline_exceeded;
+      co_return call_outcome::failed(status.err(), retry);
+    }
+    if (*status != 200) co_return outcome_for_http_status(*status, state->error_body, state->retry_after);
+    if (state->finish_reason.empty() && !state->done) {
+      co_return call_outcome::failed(core::error::bad_gateway("the model provider's stream ended before the answer did"),
+                                     true);
+    }
+    token_usage usage;
+    if (state->usage) {
+      usage = *state->usage;
+    } else {
+      usage.estimated = true;
+      usage.prompt_tokens = estimate_prompt_tokens(request);
+      usage.completion_tokens = static_cast<std::int64_t>((state->completion_bytes + 3) / 4);
+    }
+    sink.push(chat_event::finished(state->finish_reason.empty() ? "stop" : state->finish_reason, usage));
+    co_return call_outcome::ok();
+  }
+
+  asio::awaitable<provider_result<embedding_result>> embed(const call_target& target,
+                                                           const embedding_request& request) override {
+    json::object body;
+    body["model"] = target.model->upstream_model;
+    json::array input;
+    for (const auto& text : request.inputs) input.emplace_back(text);
+    body["input"] = std::move(input);
+    body["encoding_format"] = "float";
+    if (request.dimensions) body["dimensions"] = *request.dimensions;
+    net::http_client client(co_await asio::this_coro::executor);
+    auto response = co_await client.send(http_request(target, "/embeddings", json::serialize(body)));
+    provider_result<embedding_result> out;
+    if (!response) {
+      const auto code = response.err().code();
+      out.outcome = call_outcome::failed(response.err(),
+                                         code == core::errc::unavailable || code == core::errc::deadline_exceeded);
+      co_return out;
+    }
+    if (response->status != 200) {
+      out.outcome = outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
+      co_return out;
+    }
+    auto parsed = parse_embeddings_response(response->body, request.inputs.size());
+    if (!parsed) {
+      out.outcome = call_outcome::failed(parsed.err(), false, 200);
+      co_return out;
+    }
+    out.value = std::move(*parsed);
+    out.value.model = target.model->id;
+    co_return out;
+  }
+
+  asio::awaitable<provider_result<rerank_result>> rerank(const call_target& target,
+                                                         const rerank_request& request) override {
+    json::object body;
+    body["model"] = target.model->upstream_model;
+    body["query"] = request.query;
+    json::array docs;
+    for (const auto& d : request.documents) docs.emplace_back(d);
+    body["documents"] = std::move(docs);
+    if (request.top_n) body["top_n"] = *request.top_n;
+    net::http_client client(co_await asio::this_coro::executor);
+    auto response = co_await client.send(http_request(target, "/rerank", json::serialize(body)));
+    provider_result<rerank_result> out;
+    if (!response) {
+      const auto code = response.err().code();
+      out.outcome = call_outcome::failed(response.err(),
+                                         code == core::errc::unavailable || code == core::errc::deadline_exceeded);
+      co_return out;
+    }
+    if (response->status != 200) {
+      out.outcome = outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
+      co_return out;
+    }
+    auto parsed = parse_rerank_response(response->body, request.documents.size());
+    if (!parsed) {
+      out.outcome = call_outcome::failed(parsed.err(), false, 200);
+      co_return out;
+    }
+    out.value = std::move(*parsed);
+    out.value.model = target.model->id;
+    co_return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<provider> make_openai_provider() { return std::make_unique<openai_provider>(); }
+
+}  // namespace wattos::infra::llm

@@ -1,0 +1,387 @@
+// The LLM gateway against a scripted provider: streams, tool calls split across
+// chunks, malformed chunks, a mid-stream disconnect, a 429 storm, a slow first token,
+// fallbacks, circuit breakers, PII redaction and restoration, residency, budgets and
+// usage, for the OpenAI and the Anthropic wire formats and the built-in models.
+#include "infra/llm/llm_gateway.hpp"
+
+#include <gtest/gtest.h>
+
+#include "db_backends.hpp"
+#include "infra/db/migrations.hpp"
+#include "scripted_provider.hpp"
+
+namespace wattos::infra::llm {
+namespace {
+
+using net::testing::run_client;
+using testing::scripted_provider;
+
+struct collected {
+  std::string text;
+  std::map<int, tool_call> calls;
+  std::string finish_reason;
+  token_usage usage;
+  std::optional<core::error> failure;
+  std::string model;
+  int events = 0;
+};
+
+class llm_gateway_test : public db::testing::backend_test {
+ protected:
+  void SetUp() override {
+    backend_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(db::migrate(db(), "llm", llm_gateway::migrations()).ok());
+    cfg_.llm.retry_base_ms = 1;
+    cfg_.llm.retry_max_ms = 20;
+    cfg_.llm.max_retries = 2;
+    cfg_.llm.first_token_timeout_ms = 300;
+    cfg_.llm.breaker_failures = 3;
+    cfg_.llm.breaker_open_ms = 60000;
+    for (const char* scenario : {"normal", "tools", "malformed", "malformed_first", "disconnect", "storm", "flaky",
+                                 "slow", "echo", "bad_request"}) {
+      add_model(std::string("s-") + scenario, scenario);
+    }
+    add_model("s-us", "normal").region = "us";
+    add_model("s-embed", "embed").capabilities = {"embeddings"};
+    add_model("s-rerank", "rerank").capabilities = {"rerank"};
+    auto& with_fallback = add_model("s-storm-then-normal", "storm");
+    with_fallback.fallbacks = {"s-normal"};
+    auto& claude = add_model("claude", "normal");
+    claude.provider = "anthropic";
+    claude.endpoint = provider_.anthropic_url();
+    auto& claude_tools = add_model("claude-tools", "tools");
+    claude_tools.provider = "anthropic";
+    claude_tools.endpoint = provider_.anthropic_url();
+  }
+
+  core::model_settings& add_model(const std::string& id, const std::string& upstream) {
+    core::model_settings m;
+    m.id = id;
+    m.display_name = id;
+    m.provider = "openai";
+    m.endpoint = provider_.base_url();
+    m.upstream_model = upstream;
+    m.region = "eu";
+    m.capabilities = {"chat", "tools"};
+    m.price_in_per_1m = 1.0;
+    m.price_out_per_1m = 2.0;
+    cfg_.models.push_back(m);
+    return cfg_.models.back();
+  }
+
+  llm_gateway& gateway() {
+    if (!gateway_) {
+      auto created = llm_gateway::create(cfg_, db(), {});
+      if (!created) throw std::runtime_error(created.err().message());
+      gateway_ = std::move(created).value();
+    }
+    return *gateway_;
+  }
+
+  static chat_request ask(std::string model, std::string text) {
+    chat_request r;
+    r.model = std::move(model);
+    r.messages.push_back({"user", std::move(text), {}, {}, {}});
+    return r;
+  }
+
+  // Starts a chat and drains its stream; the start error, if any, comes back as failure.
+  collected run_chat(chat_request request, caller who = {}) {
+    auto* gw = &gateway();
+    return run_client([](llm_gateway* g, chat_request r, caller c) -> boost::asio::awaitable<collected> {
+      collected out;
+      auto started = co_await g->chat(c, std::move(r));
+      if (!started) {
+        out.failure = started.err();
+        co_return out;
+      }
+      auto stream = std::move(*started);
+      while (auto e = co_await stream->next()) {
+        ++out.events;
+        if (e->type == chat_event::kind::text) out.text += e->text;
+        if (e->type == chat_event::kind::tool_call) {
+          auto& call = out.calls[e->tool_index];
+          if (!e->tool_id.empty()) call.id = e->tool_id;
+          if (!e->tool_name.empty()) call.name = e->tool_name;
+          call.arguments += e->tool_arguments;
+        }
+        if (e->type == chat_event::kind::finish) {
+          out.finish_reason = e->finish_reason;
+          out.usage = e->usage;
+        }
+        if (e->type == chat_event::kind::failure) out.failure = e->error;
+      }
+      out.model = stream->model();
+      co_return out;
+    }(gw, std::move(request), std::move(who)));
+  }
+
+  core::config cfg_;
+  scripted_provider provider_;
+  std::unique_ptr<llm_gateway> gateway_;
+};
+
+TEST_P(llm_gateway_test, openai_stream_normalised_with_usage) {
+  auto out = run_chat(ask("s-normal", "hi"));
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  EXPECT_EQ(out.text, "Hello world");
+  EXPECT_EQ(out.finish_reason, "stop");
+  EXPECT_EQ(out.usage.prompt_tokens, 11);
+  EXPECT_EQ(out.usage.completion_tokens, 7);
+  EXPECT_FALSE(out.usage.estimated);
+  EXPECT_EQ(out.model, "s-normal");
+}
+
+TEST_P(llm_gateway_test, tool_call_split_across_chunks_is_reassembled) {
+  auto request = ask("s-tools", "weather in Berlin?");
+  request.tools.push_back({"get_weather", "Current weather", R"({"type":"object","properties":{"city":{"type":"string"}}})"});
+  auto out = run_chat(request);
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  ASSERT_EQ(out.calls.size(), 1u);
+  EXPECT_EQ(out.calls[0].id, "call_1");
+  EXPECT_EQ(out.calls[0].name, "get_weather");
+  EXPECT_EQ(out.calls[0].arguments, R"({"city":"Berlin"})");
+  EXPECT_EQ(out.finish_reason, "tool_calls");
+  // The tool definition went out in OpenAI's shape.
+  EXPECT_NE(provider_.bodies().back().find(R"("tools":[{"type":"function","function":{"name":"get_weather")"),
+            std::string::npos);
+}
+
+TEST_P(llm_gateway_test, malformed_chunk_after_text_ends_the_answer_with_an_error_and_no_retry) {
+  auto out = run_chat(ask("s-malformed", "hi"));
+  EXPECT_EQ(out.text, "Hello");
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::bad_gateway);
+  EXPECT_EQ(provider_.calls("malformed"), 1);  // text had reached the caller: a retry would repeat it
+}
+
+TEST_P(llm_gateway_test, malformed_first_chunk_is_retried_then_reported) {
+  auto out = run_chat(ask("s-malformed_first", "hi"));
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::bad_gateway);
+  EXPECT_EQ(out.text, "");
+  EXPECT_EQ(provider_.calls("malformed_first"), 3);
+}
+
+TEST_P(llm_gateway_test, mid_stream_disconnect_is_a_failure_not_a_finished_answer) {
+  auto out = run_chat(ask("s-disconnect", "hi"));
+  EXPECT_EQ(out.text, "Hello");
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::bad_gateway);
+  EXPECT_TRUE(out.finish_reason.empty());
+}
+
+TEST_P(llm_gateway_test, rate_limit_storm_retries_with_backoff_then_fails_as_rate_limited) {
+  auto out = run_chat(ask("s-storm", "hi"));
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::rate_limited);
+  EXPECT_EQ(provider_.calls("storm"), 3);  // one call plus llm.max_retries
+}
+
+TEST_P(llm_gateway_test, flaky_provider_succeeds_after_retries) {
+  provider_.flaky_failures = 2;
+  auto out = run_chat(ask("s-flaky", "hi"));
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  EXPECT_EQ(out.text, "Hello world");
+  EXPECT_EQ(provider_.calls("flaky"), 3);
+}
+
+TEST_P(llm_gateway_test, slow_first_token_times_out_as_deadline_exceeded) {
+  cfg_.llm.max_retries = 0;
+  auto out = run_chat(ask("s-slow", "hi"));
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::deadline_exceeded) << out.failure->message();
+}
+
+TEST_P(llm_gateway_test, client_errors_are_not_retried) {
+  auto out = run_chat(ask("s-bad_request", "hi"));
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::invalid_argument);
+  EXPECT_EQ(provider_.calls("bad_request"), 1);
+}
+
+TEST_P(llm_gateway_test, fallback_chain_answers_when_the_primary_fails) {
+  cfg_.llm.breaker_failures = 10;  // both models share the scripted endpoint, hence its breaker
+  auto out = run_chat(ask("s-storm-then-normal", "hi"));
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  EXPECT_EQ(out.text, "Hello world");
+  EXPECT_EQ(out.model, "s-normal");
+  EXPECT_EQ(provider_.calls("storm"), 3);
+}
+
+TEST_P(llm_gateway_test, circuit_breaker_opens_after_consecutive_failures) {
+  cfg_.llm.max_retries = 0;
+  for (int i = 0; i < 3; ++i) run_chat(ask("s-storm", "hi"));
+  EXPECT_EQ(gateway().breaker_state("s-storm"), "open");
+  auto out = run_chat(ask("s-storm", "hi"));
+  ASSERT_TRUE(out.failure);
+  EXPECT_EQ(out.failure->code(), core::errc::unavailable);
+  EXPECT_EQ(provider_.calls("storm"), 3);  // the open circuit did not call
+  // The breaker is per endpoint: every model on the scripted server is now refused.
+  EXPECT_EQ(gateway().breaker_state("s-normal"), "open");
+}
+
+TEST_P(llm_gateway_test, pii_is_redacted_outbound_and_restored_in_the_streamed_answer) {
+  const std::string secret = "Mail max.mustermann@example.de, IBAN DE89 3704 0044 0532 0130 00";
+  auto out = run_chat(ask("s-echo", secret));
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  EXPECT_EQ(out.text, "You said: " + secret);
+  const auto sent = provider_.bodies().back();
+  EXPECT_EQ(sent.find("max.mustermann"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("3704"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("[EMAIL_1]"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("[IBAN_1]"), std::string::npos) << sent;
+}
+
+TEST_P(llm_gateway_test, pii_is_kept_for_a_model_that_is_not_external) {
+  cfg_.models[8].external = false;  // s-echo
+  ASSERT_EQ(cfg_.models[8].id, "s-echo");
+  auto out = run_chat(ask("s-echo", "max@example.de"));
+  ASSERT_FALSE(out.failure);
+  EXPECT_NE(provider_.bodies().back().find("max@example.de"), std::string::npos);
+}
+
+TEST_P(llm_gateway_test, model_outside_the_eu_needs_an_admin_allowance) {
+  auto refused = run_chat(ask("s-us", "hi"));
+  ASSERT_TRUE(refused.failure);
+  EXPECT_EQ(refused.failure->code(), core::errc::permission_denied);
+  EXPECT_EQ(provider_.calls("normal"), 0);
+  ASSERT_TRUE(gateway().set_allowed_outside_eu("s-us", true, "user:admin").ok());
+  auto allowed = run_chat(ask("s-us", "hi"));
+  EXPECT_FALSE(allowed.failure);
+  // The allowance is stored: a new gateway (a restart) still has it.
+  gateway_.reset();
+  EXPECT_TRUE(gateway().model("s-us")->residency_ok);
+  EXPECT_EQ(gateway().set_allowed_outside_eu("nope", true, "user:admin").err().code(), core::errc::not_found);
+}
+
+TEST_P(llm_gateway_test, daily_budget_per_role_stops_a_user_and_usage_is_queryable) {
+  cfg_.llm.role_daily_tokens = "member=20,editor=0";
+  caller member{"user-1", "", {"member"}, "req-1"};
+  auto first = run_chat(ask("s-normal", "hi"), member);  // 11 + 7 = 18 tokens
+  ASSERT_FALSE(first.failure);
+  auto second = run_chat(ask("s-normal", "hi"), member);  // 18 < 20: still admitted
+  ASSERT_FALSE(second.failure);
+  auto third = run_chat(ask("s-normal", "hi"), member);
+  ASSERT_TRUE(third.failure);
+  EXPECT_EQ(third.failure->code(), core::errc::resource_exhausted);
+  EXPECT_EQ(*gateway().tokens_used_today("user-1"), 36);
+  // A role without a limit (editor=0) wins over a limited one.
+  EXPECT_EQ(gateway().daily_budget({"member", "editor"}), 0);
+  EXPECT_EQ(gateway().daily_budget({"member"}), 20);
+
+  usage_filter by_user;
+  by_user.group_by = "user";
+  auto rows = gateway().usage(by_user);
+  ASSERT_TRUE(rows.ok()) << rows.err().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].key, "user-1");
+  EXPECT_EQ((*rows)[0].requests, 2);
+  EXPECT_EQ((*rows)[0].prompt_tokens, 22);
+  EXPECT_NEAR((*rows)[0].cost, (22 * 1.0 + 14 * 2.0) / 1e6, 1e-12);
+  usage_filter bad;
+  bad.group_by = "password";
+  EXPECT_FALSE(gateway().usage(bad).ok());
+}
+
+TEST_P(llm_gateway_test, failed_calls_are_recorded_as_failed) {
+  cfg_.llm.max_retries = 0;
+  run_chat(ask("s-bad_request", "hi"), caller{"user-2", "", {}, "r"});
+  usage_filter f;
+  f.user_id = "user-2";
+  auto rows = gateway().usage(f);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].failed, 1);
+}
+
+TEST_P(llm_gateway_test, anthropic_stream_and_tool_use_are_normalised) {
+  auto out = run_chat(ask("claude", "hi"));
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  EXPECT_EQ(out.text, "Bonjour le monde");
+  EXPECT_EQ(out.finish_reason, "stop");
+  EXPECT_EQ(out.usage.prompt_tokens, 21);
+  EXPECT_EQ(out.usage.completion_tokens, 4);
+
+  auto request = ask("claude-tools", "weather?");
+  request.messages.insert(request.messages.begin(), chat_message{"system", "Be brief.", {}, {}, {}});
+  request.tools.push_back({"get_weather", "", R"({"type":"object"})"});
+  auto tools = run_chat(request);
+  ASSERT_FALSE(tools.failure) << tools.failure->message();
+  EXPECT_EQ(tools.text, "Let me check.");
+  ASSERT_EQ(tools.calls.size(), 1u);
+  EXPECT_EQ(tools.calls[0].id, "toolu_1");
+  EXPECT_EQ(tools.calls[0].arguments, R"({"city": "Paris"})");
+  EXPECT_EQ(tools.finish_reason, "tool_calls");
+  const auto sent = provider_.bodies().back();
+  EXPECT_NE(sent.find(R"("system":"Be brief.")"), std::string::npos) << sent;
+  EXPECT_NE(sent.find(R"("input_schema")"), std::string::npos) << sent;
+}
+
+TEST_P(llm_gateway_test, extractive_model_answers_with_citations_offline) {
+  chat_request r;
+  r.model = "extractive";
+  r.messages.push_back({"system",
+                        "Answer from the sources.\n[1] Vertrag.pdf, Seite 2: Die Kündigungsfrist beträgt drei Monate.\n"
+                        "[2] Hausordnung.pdf: Haustiere sind erlaubt.",
+                        {}, {}, {}});
+  r.messages.push_back({"user", "Wie lang ist die Kündigungsfrist?", {}, {}, {}});
+  auto out = run_chat(r);
+  ASSERT_FALSE(out.failure);
+  EXPECT_NE(out.text.find("drei Monate [1]"), std::string::npos) << out.text;
+  EXPECT_GT(out.events, 3);  // streamed word by word
+  EXPECT_EQ(out.finish_reason, "stop");
+  // The extractive model cannot call tools: asking it to is a client error.
+  r.tools.push_back({"t", "", "{}"});
+  EXPECT_EQ(run_chat(r).failure->code(), core::errc::invalid_argument);
+}
+
+TEST_P(llm_gateway_test, policy_errors_come_back_before_any_stream) {
+  EXPECT_EQ(run_chat(ask("no-such-model", "hi")).failure->code(), core::errc::not_found);
+  EXPECT_EQ(run_chat(ask("s-embed", "hi")).failure->code(), core::errc::invalid_argument);
+  chat_request empty;
+  empty.model = "s-normal";
+  EXPECT_EQ(run_chat(empty).failure->code(), core::errc::invalid_argument);
+}
+
+TEST_P(llm_gateway_test, embeddings_builtin_and_remote_and_rerank) {
+  auto* gw = &gateway();
+  auto builtin = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<embedding_result>> {
+    const caller nobody;
+    embedding_request request{"", {"Kündigungsfrist", "Mietvertrag"}, std::nullopt};  // named: g++ 12 coroutines
+    auto result = co_await g->embed(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  ASSERT_TRUE(builtin.ok()) << builtin.err().message();
+  EXPECT_EQ(builtin->model, "wattos-embed");
+  ASSERT_EQ(builtin->vectors.size(), 2u);
+  EXPECT_EQ(builtin->vectors[0].size(), 384u);
+
+  auto remote = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<embedding_result>> {
+    const caller nobody;
+    embedding_request request{"s-embed", {"abc", "ab"}, std::nullopt};
+    auto result = co_await g->embed(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  ASSERT_TRUE(remote.ok()) << remote.err().message();
+  EXPECT_EQ(remote->vectors[0][0], 3.0f);
+  EXPECT_EQ(remote->vectors[1][0], 2.0f);
+  EXPECT_EQ(remote->usage.prompt_tokens, 5);
+
+  auto ranked = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<rerank_result>> {
+    const caller nobody;
+    rerank_request request{"s-rerank", "cat", {"a dog", "a cat", "a bird"}, std::nullopt};
+    auto result = co_await g->rerank(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  ASSERT_TRUE(ranked.ok()) << ranked.err().message();
+  ASSERT_EQ(ranked->results.size(), 3u);
+  EXPECT_EQ(ranked->results[0].index, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, llm_gateway_test, ::testing::Values("sqlite", "postgres"),
+                         db::testing::backend_name);
+
+}  // namespace
+}  // namespace wattos::infra::llm
