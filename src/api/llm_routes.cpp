@@ -205,7 +205,8 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& re
   r->id = "chatcmpl-" + core::new_uuid_v7();
   r->created = unix_now();
   r->include_usage = include_usage;
-  co_return net::response::event_stream([r](net::sse_stream& sse) { return relay(r, sse); });
+  net::sse_producer producer = [r](net::sse_stream& sse) { return relay(r, sse); };
+  co_return net::response::event_stream(std::move(producer));
 }
 
 awaitable<net::response> embeddings(llm::llm_gateway& gw, net::request& req) {
@@ -263,14 +264,12 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
     if (n < 1) co_return net::error_response(core::error::invalid_argument("top_n must be at least 1"), req.request_id);
     r.top_n = static_cast<int>(n);
   }
-  const std::size_t count = r.documents.size();
   auto result = co_await gw.rerank(caller_of(req), std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   json::array results;
   for (const auto& item : result->results) {
     results.push_back(json::object{{"index", item.index}, {"relevance_score", item.score}});
   }
-  (void)count;
   co_return net::response::json(200, json::serialize(json::object{{"model", result->model}, {"results", std::move(results)}}));
 }
 

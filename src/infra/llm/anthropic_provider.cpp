@@ -10,6 +10,7 @@
 
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/provider.hpp"
+#include "infra/llm/provider_http.hpp"
 #include "net/http_client.hpp"
 #include "net/sse_parser.hpp"
 
@@ -18,8 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-constexpr std::size_t max_error_body = 64 * 1024;
 
 json::value parsed_or_empty(const std::string& text) {
   boost::system::error_code ec;
@@ -93,18 +92,13 @@ std::string finish_reason_for(std::string_view stop_reason) {
 
 struct stream_state {
   event_sink* sink = nullptr;
-  int http_status = 0;
-  std::optional<std::chrono::milliseconds> retry_after;
-  std::string error_body;
-  net::sse_parser parser;
   std::map<std::int64_t, int> tool_index_of_block;  // content block index -> tool call index
   int tools = 0;
   token_usage usage;
   std::string finish_reason;
   bool stopped = false;  // message_stop seen
-  std::optional<core::error> failure;
 
-  bool on_event(const net::sse_parser::event& ev) {
+  bool on_event(const net::sse_parser::event& ev, std::optional<core::error>& failure) {
     boost::system::error_code ec;
     auto parsed = json::parse(ev.data, ec);
     if (ec || !parsed.is_object()) {
@@ -181,40 +175,17 @@ class anthropic_provider final : public provider {
                                      event_sink& sink) override {
     auto state = std::make_shared<stream_state>();
     state->sink = &sink;
-    net::http_client client(co_await asio::this_coro::executor);
-    net::http_client_request req;
-    req.method = "POST";
-    req.url = target.model->endpoint + "/messages";
-    req.headers = {{"Content-Type", "application/json"},
-                   {"Accept", "text/event-stream"},
-                   {"anthropic-version", "2023-06-01"}};
-    if (!target.api_key.empty()) req.headers.emplace_back("x-api-key", target.api_key);
-    req.body = json::serialize(request_body(target, request));
-    req.connect_timeout = target.connect_timeout;
-    req.first_byte_timeout = target.first_token_timeout;
-    req.idle_timeout = target.idle_timeout;
-    net::http_client::headers_callback on_headers = [state](int status, const net::http_header_list& headers) {
-      state->http_status = status;
-      state->retry_after = retry_after_from(headers);
+    net::http_header_list headers = {
+        {"Content-Type", "application/json"}, {"Accept", "text/event-stream"}, {"anthropic-version", "2023-06-01"}};
+    if (!target.api_key.empty()) headers.emplace_back("x-api-key", target.api_key);
+    auto req = provider_request(target, "/messages", json::serialize(request_body(target, request)), std::move(headers));
+    // Anthropic's 529 ("overloaded") is >= 500: retryable like a 503.
+    // Named, not a temporary in the co_await: g++ 12 mishandles those (docs/coroutines.md).
+    provider_event_handler on_event = [state](const net::sse_parser::event& ev, std::optional<core::error>& failure) {
+      return state->on_event(ev, failure);
     };
-    net::http_client::data_callback on_data = [state](std::string_view chunk) {
-      if (state->http_status != 200) {
-        if (state->error_body.size() < max_error_body) state->error_body.append(chunk.substr(0, max_error_body));
-        return true;
-      }
-      auto st = state->parser.feed(chunk, [&](const net::sse_parser::event& ev) { return state->on_event(ev); });
-      if (!st.ok() && !state->failure) state->failure = st.err();
-      return st.ok();
-    };
-    auto status = co_await client.stream(std::move(req), on_headers, on_data);
-    if (state->failure) co_return call_outcome::failed(*state->failure, true, state->http_status);
-    if (!status) {
-      const auto code = status.err().code();
-      co_return call_outcome::failed(status.err(),
-                                     code == core::errc::unavailable || code == core::errc::deadline_exceeded);
-    }
-    // 529 is Anthropic's "overloaded": retryable like a 503.
-    if (*status != 200) co_return outcome_for_http_status(*status, state->error_body, state->retry_after);
+    auto outcome = co_await stream_provider_events(std::move(req), std::move(on_event));
+    if (!outcome.status.ok()) co_return outcome;
     if (!state->stopped && state->finish_reason.empty()) {
       co_return call_outcome::failed(core::error::bad_gateway("the model provider's stream ended before the answer did"),
                                      true);

@@ -7,6 +7,7 @@
 
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/provider.hpp"
+#include "infra/llm/provider_http.hpp"
 #include "net/http_client.hpp"
 #include "net/sse_parser.hpp"
 
@@ -15,8 +16,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-constexpr std::size_t max_error_body = 64 * 1024;
 
 json::object request_body(const call_target& target, const chat_request& request) {
   json::object body;
@@ -38,32 +37,36 @@ json::object request_body(const call_target& target, const chat_request& request
 }
 
 net::http_client_request http_request(const call_target& target, std::string path, std::string body) {
-  net::http_client_request req;
-  req.method = "POST";
-  req.url = target.model->endpoint + path;
-  req.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream, application/json"}};
-  if (!target.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + target.api_key);
-  req.body = std::move(body);
-  req.connect_timeout = target.connect_timeout;
-  req.first_byte_timeout = target.first_token_timeout;
-  req.idle_timeout = target.idle_timeout;
-  return req;
+  net::http_header_list headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream, application/json"}};
+  if (!target.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + target.api_key);
+  return provider_request(target, std::move(path), std::move(body), std::move(headers));
+}
+
+// Sends a JSON request and parses a 200 answer; transport and status errors as outcomes.
+template <typename T, typename Parse>
+asio::awaitable<provider_result<T>> post_and_parse(net::http_client_request request, Parse parse) {
+  provider_result<T> out;
+  std::string body;
+  out.outcome = co_await post_provider_json(std::move(request), body);
+  if (!out.outcome.status.ok()) co_return out;
+  auto parsed = parse(body);
+  if (!parsed) {
+    out.outcome = call_outcome::failed(parsed.err(), false, 200);
+    co_return out;
+  }
+  out.value = std::move(*parsed);
+  co_return out;
 }
 
 // The state of one streamed answer while its chunks arrive.
 struct stream_state {
   event_sink* sink = nullptr;
-  int http_status = 0;
-  std::optional<std::chrono::milliseconds> retry_after;
-  std::string error_body;
-  net::sse_parser parser;
   std::string finish_reason;
   std::optional<token_usage> usage;
   bool done = false;  // [DONE] seen
-  std::optional<core::error> failure;
   std::size_t completion_bytes = 0;
 
-  bool on_event(const net::sse_parser::event& ev) {
+  bool on_event(const net::sse_parser::event& ev, std::optional<core::error>& failure) {
     if (ev.data == "[DONE]") {
       done = true;
       return true;
@@ -135,33 +138,13 @@ class openai_provider final : public provider {
                                      event_sink& sink) override {
     auto state = std::make_shared<stream_state>();
     state->sink = &sink;
-    net::http_client client(co_await asio::this_coro::executor);
     auto req = http_request(target, "/chat/completions", json::serialize(request_body(target, request)));
-    net::http_client::headers_callback on_headers = [state](int status, const net::http_header_list& headers) {
-      state->http_status = status;
-      state->retry_after = retry_after_from(headers);
+    // Named, not a temporary in the co_await: g++ 12 mishandles those (docs/coroutines.md).
+    provider_event_handler on_event = [state](const net::sse_parser::event& ev, std::optional<core::error>& failure) {
+      return state->on_event(ev, failure);
     };
-    net::http_client::data_callback on_data = [state](std::string_view chunk) {
-      if (state->http_status != 200) {
-        if (state->error_body.size() < max_error_body) state->error_body.append(chunk.substr(0, max_error_body));
-        return true;
-      }
-      auto st = state->parser.feed(chunk, [&](const net::sse_parser::event& ev) { return state->on_event(ev); });
-      if (!st.ok() && !state->failure) state->failure = st.err();
-      return st.ok();
-    };
-    auto status = co_await client.stream(std::move(req), on_headers, on_data);
-    if (state->failure) {
-      // Malformed or error chunks: a retry cannot help once text went out, and the
-      // gateway knows whether any did.
-      co_return call_outcome::failed(*state->failure, true, state->http_status);
-    }
-    if (!status) {
-      const auto code = status.err().code();
-      const bool retry = code == core::errc::unavailable || code == core::errc::deadline_exceeded;
-      co_return call_outcome::failed(status.err(), retry);
-    }
-    if (*status != 200) co_return outcome_for_http_status(*status, state->error_body, state->retry_after);
+    auto outcome = co_await stream_provider_events(std::move(req), std::move(on_event));
+    if (!outcome.status.ok()) co_return outcome;
     if (state->finish_reason.empty() && !state->done) {
       co_return call_outcome::failed(core::error::bad_gateway("the model provider's stream ended before the answer did"),
                                      true);
@@ -187,25 +170,10 @@ class openai_provider final : public provider {
     body["input"] = std::move(input);
     body["encoding_format"] = "float";
     if (request.dimensions) body["dimensions"] = *request.dimensions;
-    net::http_client client(co_await asio::this_coro::executor);
-    auto response = co_await client.send(http_request(target, "/embeddings", json::serialize(body)));
-    provider_result<embedding_result> out;
-    if (!response) {
-      const auto code = response.err().code();
-      out.outcome = call_outcome::failed(response.err(),
-                                         code == core::errc::unavailable || code == core::errc::deadline_exceeded);
-      co_return out;
-    }
-    if (response->status != 200) {
-      out.outcome = outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
-      co_return out;
-    }
-    auto parsed = parse_embeddings_response(response->body, request.inputs.size());
-    if (!parsed) {
-      out.outcome = call_outcome::failed(parsed.err(), false, 200);
-      co_return out;
-    }
-    out.value = std::move(*parsed);
+    const std::size_t expected = request.inputs.size();
+    auto parse = [expected](std::string_view text) { return parse_embeddings_response(text, expected); };
+    auto req = http_request(target, "/embeddings", json::serialize(body));
+    auto out = co_await post_and_parse<embedding_result>(std::move(req), parse);
     out.value.model = target.model->id;
     co_return out;
   }
@@ -219,25 +187,10 @@ class openai_provider final : public provider {
     for (const auto& d : request.documents) docs.emplace_back(d);
     body["documents"] = std::move(docs);
     if (request.top_n) body["top_n"] = *request.top_n;
-    net::http_client client(co_await asio::this_coro::executor);
-    auto response = co_await client.send(http_request(target, "/rerank", json::serialize(body)));
-    provider_result<rerank_result> out;
-    if (!response) {
-      const auto code = response.err().code();
-      out.outcome = call_outcome::failed(response.err(),
-                                         code == core::errc::unavailable || code == core::errc::deadline_exceeded);
-      co_return out;
-    }
-    if (response->status != 200) {
-      out.outcome = outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
-      co_return out;
-    }
-    auto parsed = parse_rerank_response(response->body, request.documents.size());
-    if (!parsed) {
-      out.outcome = call_outcome::failed(parsed.err(), false, 200);
-      co_return out;
-    }
-    out.value = std::move(*parsed);
+    const std::size_t documents = request.documents.size();
+    auto parse = [documents](std::string_view text) { return parse_rerank_response(text, documents); };
+    auto req = http_request(target, "/rerank", json::serialize(body));
+    auto out = co_await post_and_parse<rerank_result>(std::move(req), parse);
     out.value.model = target.model->id;
     co_return out;
   }

@@ -1,8 +1,12 @@
 #include "infra/llm/provider.hpp"
 
+#include <boost/asio/this_coro.hpp>
+
 #include <boost/json.hpp>
 
 #include <charconv>
+
+#include "infra/llm/provider_http.hpp"
 
 namespace wattos::infra::llm {
 
@@ -85,6 +89,75 @@ call_outcome outcome_for_http_status(int status, std::string_view body,
     out.status = core::error::bad_gateway("the model provider answered HTTP " + std::to_string(status) + suffix);
   }
   return out;
+}
+
+net::http_client_request provider_request(const call_target& target, std::string path, std::string body,
+                                          net::http_header_list headers) {
+  net::http_client_request req;
+  req.method = "POST";
+  req.url = target.model->endpoint + path;
+  req.headers = std::move(headers);
+  req.body = std::move(body);
+  req.connect_timeout = target.connect_timeout;
+  req.first_byte_timeout = target.first_token_timeout;
+  req.idle_timeout = target.idle_timeout;
+  return req;
+}
+
+namespace {
+
+constexpr std::size_t max_error_body = 64 * 1024;
+
+call_outcome transport_failure(const core::error& err) {
+  const auto code = err.code();
+  return call_outcome::failed(err, code == core::errc::unavailable || code == core::errc::deadline_exceeded);
+}
+
+struct stream_state {
+  int http_status = 0;
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string error_body;
+  net::sse_parser parser;
+  std::optional<core::error> failure;
+};
+
+}  // namespace
+
+boost::asio::awaitable<call_outcome> stream_provider_events(net::http_client_request request,
+                                                            provider_event_handler on_event) {
+  auto state = std::make_shared<stream_state>();
+  net::http_client client(co_await boost::asio::this_coro::executor);
+  net::http_client::headers_callback on_headers = [state](int status, const net::http_header_list& headers) {
+    state->http_status = status;
+    state->retry_after = retry_after_from(headers);
+  };
+  net::http_client::data_callback on_data = [state, on_event](std::string_view chunk) {
+    if (state->http_status != 200) {
+      if (state->error_body.size() < max_error_body) state->error_body.append(chunk.substr(0, max_error_body));
+      return true;
+    }
+    auto st = state->parser.feed(chunk, [&](const net::sse_parser::event& ev) { return on_event(ev, state->failure); });
+    if (!st.ok() && !state->failure) state->failure = st.err();
+    return st.ok();
+  };
+  auto status = co_await client.stream(std::move(request), on_headers, on_data);
+  // A malformed or error chunk: retryable, but the gateway retries only while
+  // nothing reached the caller.
+  if (state->failure) co_return call_outcome::failed(*state->failure, true, state->http_status);
+  if (!status) co_return transport_failure(status.err());
+  if (*status != 200) co_return outcome_for_http_status(*status, state->error_body, state->retry_after);
+  co_return call_outcome::ok();
+}
+
+boost::asio::awaitable<call_outcome> post_provider_json(net::http_client_request request, std::string& body_out) {
+  net::http_client client(co_await boost::asio::this_coro::executor);
+  auto response = co_await client.send(std::move(request));
+  if (!response) co_return transport_failure(response.err());
+  if (response->status != 200) {
+    co_return outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
+  }
+  body_out = std::move(response->body);
+  co_return call_outcome::ok();
 }
 
 }  // namespace wattos::infra::llm
