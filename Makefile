@@ -24,6 +24,7 @@ bench:
 	scripts/deps.sh bench
 	bench/run.sh --record
 	bench/gateway.sh --record
+	bench/llm.sh --record
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh

@@ -2,6 +2,10 @@
 //   GET /json   a small JSON body (same bytes as the nginx static file it is compared to)
 //   GET /sse    an SSE stream that only ever sends heartbeats (an idle chat stream)
 //   GET /api/v1/chat/json  the same JSON, as the upstream of the proxy benchmark
+//   POST /v1/chat/completions  a scripted OpenAI-compatible model: streams BENCH_TOKENS
+//               chunks (default 20), one every BENCH_TOKEN_INTERVAL_MS (default 50), each
+//               chunk's content the CLOCK_MONOTONIC nanoseconds at which it was sent,
+//               so a client on this machine can tell each token's one-way delay
 // It is the same net::http_server, middleware and metrics as `wattos serve`.
 // Usage: bench_server PORT THREADS HEARTBEAT_MS
 #include <boost/asio/io_context.hpp>
@@ -12,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <thread>
 
 #include "api/health_routes.hpp"
@@ -45,6 +50,34 @@ int main(int argc, char** argv) {
   // The upstream of the proxy benchmark: the gateway forwards /api/v1/chat/* here.
   routes.add("GET", "/api/v1/chat/json", [](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::json(200, R"({"status":"ok"})");
+  });
+  const int tokens = std::getenv("BENCH_TOKENS") ? std::atoi(std::getenv("BENCH_TOKENS")) : 20;
+  const int interval_ms =
+      std::getenv("BENCH_TOKEN_INTERVAL_MS") ? std::atoi(std::getenv("BENCH_TOKEN_INTERVAL_MS")) : 50;
+  routes.add("POST", "/v1/chat/completions", [tokens, interval_ms](net::request&) -> boost::asio::awaitable<net::response> {
+    net::sse_producer producer = [tokens, interval_ms](net::sse_stream& out) -> boost::asio::awaitable<void> {
+      boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+      auto chunk = [](const std::string& delta, const char* finish) {
+        return std::string(R"(data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":)") +
+               delta + R"(,"finish_reason":)" + finish + "}]}\n\n";
+      };
+      for (int i = 0; i < tokens; ++i) {
+        if (i > 0) {
+          wait.expires_after(std::chrono::milliseconds(interval_ms));
+          co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const long long ns = static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec;
+        std::string framed = chunk(R"({"content":"t)" + std::to_string(ns) + R"( "})", "null");
+        if (!co_await out.send_raw(std::move(framed))) co_return;
+      }
+      std::string last = chunk("{}", R"("stop")") +
+                         "data: {\"id\":\"b\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":" +
+                         std::to_string(tokens) + "}}\n\ndata: [DONE]\n\n";
+      co_await out.send_raw(std::move(last));
+    };
+    co_return net::response::event_stream(std::move(producer));
   });
   routes.add("GET", "/sse", [](net::request&) -> boost::asio::awaitable<net::response> {
     co_return net::response::event_stream([](net::sse_stream& out) -> boost::asio::awaitable<void> {

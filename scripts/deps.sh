@@ -32,6 +32,30 @@ case "$set_name" in
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac
 
+# npm packages of a folder (real clients and peers for tests), installed from its lock
+# file; skipped when node_modules already matches the lock file.
+npm_install() {
+  local dir=$1
+  local stamp="$dir/node_modules/.wattos-lock-sha256"
+  local want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  echo "deps.sh: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" >"$stamp"
+}
+
+install_npm_sets() {
+  case "$set_name" in
+    test|bench) npm_install "$(dirname "$0")/../tests/sdk" ;;
+  esac
+}
+
+# Node.js and npm: the machine's own when present, Debian's otherwise.
+if [ "$set_name" != build ] && ! command -v npm >/dev/null 2>&1; then
+  wanted+=(nodejs npm)
+fi
+
 missing=()
 for pkg in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -40,6 +64,7 @@ for pkg in "${wanted[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  install_npm_sets
   exit 0
 fi
 
@@ -50,3 +75,4 @@ export DEBIAN_FRONTEND=noninteractive
 # The package lists may be absent on a fresh machine; refresh them once.
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm_sets

@@ -143,7 +143,8 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   checks.add("database", [store = db->get()] { return store->ping(); });
   api::add_health_routes(routes, checks, metrics, {served, *id});
   api::add_identity_routes(routes, **identity, audit);
-  api::add_llm_routes(routes, **llm);
+  // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
+  if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {

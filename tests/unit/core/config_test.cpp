@@ -110,6 +110,76 @@ TEST(config, shipped_default_file_is_valid) {
   ASSERT_TRUE(cfg.ok()) << cfg.err().message();
 }
 
+TEST(config, models_list_is_parsed_with_defaults) {
+  auto cfg = parse_config(R"(
+models:
+  - id: mistral-large
+    provider: openai
+    endpoint: https://api.mistral.example/v1/
+    api_key_env: MISTRAL_API_KEY
+    capabilities: [chat, tools]
+    price_in_per_1m: 2
+    price_out_per_1m: 6.5
+    fallbacks: [extractive]
+  - id: claude
+    provider: anthropic
+    endpoint: https://anthropic.example/v1
+    region: us
+    context_window: 200000
+llm:
+  default_model: mistral-large
+  role_daily_tokens: "member=200000, editor=0"
+)", {});
+  ASSERT_TRUE(cfg.ok()) << cfg.err().message();
+  ASSERT_EQ(cfg->models.size(), 2u);
+  const auto& m = cfg->models[0];
+  EXPECT_EQ(m.endpoint, "https://api.mistral.example/v1");  // trailing slash dropped
+  EXPECT_EQ(m.upstream_model, "mistral-large");
+  EXPECT_EQ(m.display_name, "mistral-large");
+  EXPECT_EQ(m.region, "eu");
+  EXPECT_TRUE(m.external);
+  EXPECT_DOUBLE_EQ(m.price_out_per_1m, 6.5);
+  EXPECT_EQ(m.fallbacks, std::vector<std::string>{"extractive"});
+  EXPECT_EQ(cfg->models[1].capabilities, std::vector<std::string>{"chat"});
+  EXPECT_EQ(cfg->models[1].region, "us");
+  EXPECT_EQ(cfg->llm.default_model, "mistral-large");
+  auto budgets = parse_role_budgets(cfg->llm.role_daily_tokens);
+  ASSERT_TRUE(budgets.ok());
+  EXPECT_EQ(budgets->at("member"), 200000);
+  EXPECT_EQ(budgets->at("editor"), 0);
+  EXPECT_NE(dump_config(*cfg).find("mistral-large"), std::string::npos);
+}
+
+TEST(config, bad_models_are_named) {
+  struct bad_case {
+    const char* yaml;
+    const char* names;
+  };
+  const bad_case cases[] = {
+      {"models:\n  - provider: openai\n    endpoint: http://x\n", "models[0].id"},
+      {"models:\n  - id: a\n    provider: magic\n", "models[0].provider"},
+      {"models:\n  - id: a\n    provider: openai\n", "models[0].endpoint"},
+      {"models:\n  - id: a\n    provider: openai\n    endpoint: ftp://x\n", "models[0].endpoint"},
+      {"models:\n  - id: a\n    provider: extractive\n    colour: red\n", "models[0].colour"},
+      {"models:\n  - id: a\n    provider: extractive\n    capabilities: [telepathy]\n", "telepathy"},
+      {"models:\n  - id: a\n    provider: extractive\n    price_in_per_1m: -1\n", "price_in_per_1m"},
+      {"models:\n  - id: a b\n    provider: extractive\n", "models[0].id"},
+      {"models:\n  - id: a\n    provider: extractive\n  - id: a\n    provider: extractive\n", "twice"},
+      {"models:\n  - id: a\n    provider: extractive\n    fallbacks: [ghost]\n", "ghost"},
+      {"models:\n  - id: a\n    provider: extractive\n    fallbacks: [a]\n", "fallback 'a'"},
+      {"models: {id: a}\n", "models must be a list"},
+      {"llm:\n  default_model: ghost\n", "llm.default_model"},
+      {"llm:\n  role_daily_tokens: member\n", "llm.role_daily_tokens"},
+      {"llm:\n  max_retries: 99\n", "llm.max_retries"},
+  };
+  for (const auto& c : cases) {
+    auto cfg = parse_config(c.yaml, {});
+    ASSERT_FALSE(cfg.ok()) << c.yaml;
+    EXPECT_EQ(cfg.err().code(), errc::invalid_argument);
+    EXPECT_NE(cfg.err().message().find(c.names), std::string::npos) << c.yaml << " -> " << cfg.err().message();
+  }
+}
+
 TEST(config, missing_file_is_not_found) {
   auto cfg = load_config("/nonexistent/wattos.yaml", {});
   ASSERT_FALSE(cfg.ok());

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# LLM gateway benchmark (issue: LLM gateway), side by side in one run against the same
+# scripted provider (bench_server's POST /v1/chat/completions: BENCH_TOKENS chunks, one
+# every BENCH_TOKEN_INTERVAL_MS, each stamped with its send time):
+#   direct   llm_load -> provider
+#   gateway  llm_load -> wattos /v1/chat/completions (API key auth, rate limit, audit,
+#            policy, usage row) -> provider
+# at 1, 100 and 1,000 concurrent streams, reporting time to first token and each token's
+# one-way delay at p50/p99, and the gateway's added latency (gateway minus direct).
+# `--record` appends the table to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=${1:-}
+source bench/lib.sh
+bench_build wattos bench_server llm_load
+bench_workdir
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+provider_port=18191
+gateway_port=18192
+export BENCH_TOKENS=${BENCH_TOKENS:-20}
+export BENCH_TOKEN_INTERVAL_MS=${BENCH_TOKEN_INTERVAL_MS:-50}
+
+"$build_dir/bench/bench_server" "$provider_port" 1 15000 >"$work/provider.log" &
+pids+=($!)
+cat >"$work/wattos.yaml" <<CONF
+log: {level: warn, access_log: false}
+server: {max_connections: 100000}
+rate_limit: {chat_per_minute: 1000000, chat_burst: 1000000, default_per_minute: 1000000, default_burst: 1000000}
+llm: {max_retries: 0}
+models:
+  - id: bench
+    provider: openai
+    endpoint: http://127.0.0.1:$provider_port/v1
+    external: false
+    capabilities: [chat]
+CONF
+WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$gateway_port \
+  "$build_dir/src/app/wattos" serve --config "$work/wattos.yaml" >"$work/gateway.out" 2>"$work/gateway.log" &
+pids+=($!)
+wait_port "$provider_port" /healthz
+wait_port "$gateway_port" /healthz
+password=$(sed -n 's/.*One-time password: *//p' "$work/gateway.out")
+token=$(curl -s -X POST "127.0.0.1:$gateway_port/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+key=$(curl -s -X POST "127.0.0.1:$gateway_port/api/v1/api-keys" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' -d '{"name":"bench","permissions":["chat:use"]}' | sed 's/.*"key":"\([^"]*\)".*/\1/')
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+rows=()
+for streams in 1 100 1000; do
+  ramp=$(( streams == 1 ? 0 : streams * 2 ))
+  # Warm both paths (connection pools, page cache) with a few streams first.
+  "$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /v1/chat/completions 4 0 "$key" >/dev/null
+  direct=$("$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp")
+  via=$("$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /v1/chat/completions "$streams" "$ramp" "$key")
+  echo "direct  $direct"
+  echo "gateway $via"
+  row="| $streams | $(field ttft_p50_ms "$direct") / $(field ttft_p99_ms "$direct") | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via")"
+  row+=" | $(field token_p50_ms "$direct") / $(field token_p99_ms "$direct") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via")"
+  added_ttft=$(awk -v a="$(field ttft_p99_ms "$via")" -v b="$(field ttft_p99_ms "$direct")" 'BEGIN{printf "%.2f", a-b}')
+  added_token=$(awk -v a="$(field token_p99_ms "$via")" -v b="$(field token_p99_ms "$direct")" 'BEGIN{printf "%.2f", a-b}')
+  row+=" | $added_ttft | $added_token | $(field completed "$via")/$streams |"
+  rows+=("$row")
+done
+rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[1]}/status")
+
+table=$(cat <<TABLE
+| streams | direct TTFT p50 / p99 ms | gateway TTFT p50 / p99 ms | direct token p50 / p99 ms | gateway token p50 / p99 ms | added TTFT p99 ms | added token p99 ms | completed |
+|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+TABLE
+)
+echo "$table"
+echo "gateway RSS after the run: $((rss / 1024)) MiB"
+if [ "$record" = "--record" ]; then
+  {
+    echo
+    echo "## LLM gateway relay vs direct ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
+    echo
+    echo "Command: \`bench/llm.sh --record\` ($BENCH_TOKENS tokens per stream, one every ${BENCH_TOKEN_INTERVAL_MS} ms;"
+    echo "streams started evenly over 2 ms per stream; provider, gateway and load client share the machine's $(nproc) cores)."
+    echo
+    echo "$table"
+    echo
+    echo "Gateway RSS after the run: $((rss / 1024)) MiB."
+  } >>bench/RESULTS.md
+fi

@@ -1,0 +1,205 @@
+// The official `openai` SDK as a client of WattOS's /v1 API, against a real
+// `wattos serve` with a fresh data directory: models, chat (streamed and not, tools),
+// embeddings in both encodings, and the errors an SDK user sees. A scripted
+// OpenAI-compatible provider (below) stands in for a remote model that calls tools.
+//
+// Run by ctest (tests/CMakeLists.txt) with WATTOS_TEST_BINARY set; `npm test` by hand.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import OpenAI from 'openai';
+
+const binary = process.env.WATTOS_TEST_BINARY;
+if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
+
+let dir, server, provider, baseURL, apiKey, client;
+const providerRequests = [];
+
+// Streams OpenAI chunks: a tool call split across chunks when tools are offered,
+// plain text otherwise.
+function startProvider() {
+  return new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const parsed = JSON.parse(body);
+        providerRequests.push(parsed);
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        const chunk = (delta, finish = null) =>
+          res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: parsed.model,
+                                               choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+        if (parsed.tools) {
+          chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_7', type: 'function',
+                                                     function: { name: 'lookup_contract', arguments: '' } }] });
+          chunk({ tool_calls: [{ index: 0, function: { arguments: '{"nu' } }] });
+          chunk({ tool_calls: [{ index: 0, function: { arguments: 'mber":"V-42"}' } }] });
+          chunk({}, 'tool_calls');
+        } else {
+          chunk({ role: 'assistant', content: 'Guten' });
+          chunk({ content: ' Tag' });
+          chunk({}, 'stop');
+        }
+        res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 9, completion_tokens: 3 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      });
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+function startWattos(configPath) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ['serve', '--config', configPath, '--port', '0'], {
+      env: { ...process.env, WATTOS_DATA_DIR: join(dir, 'data'), WATTOS_LOG_ACCESS_LOG: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let password;
+    const timer = setTimeout(() => reject(new Error(`wattos did not start:\n${out}`)), 30000);
+    const onData = (d) => {
+      out += d;
+      const pw = out.match(/One-time password:\s+(\S+)/);
+      if (pw) password = pw[1];
+      for (const line of out.split('\n')) {
+        if (!line.includes('"msg":"listening"')) continue;
+        clearTimeout(timer);
+        resolve({ child, port: JSON.parse(line).port, password });
+        return;
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`wattos exited with ${code}:\n${out}`)));
+  });
+}
+
+async function call(method, path, body, token) {
+  const res = await fetch(`${baseURL.replace(/\/v1$/, '')}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'wattos-sdk-'));
+  provider = await startProvider();
+  const config = join(dir, 'wattos.yaml');
+  writeFileSync(config, [
+    'models:',
+    '  - id: scripted-tools',
+    '    provider: openai',
+    `    endpoint: http://127.0.0.1:${provider.address().port}/v1`,
+    '    region: eu',
+    '    capabilities: [chat, tools]',
+    '',
+  ].join('\n'));
+  server = await startWattos(config);
+  baseURL = `http://127.0.0.1:${server.port}/v1`;
+  const login = await call('POST', '/api/v1/auth/login', { email: 'admin@localhost', password: server.password });
+  assert.equal(login.status, 200, JSON.stringify(login.json));
+  const key = await call('POST', '/api/v1/api-keys', { name: 'sdk', permissions: ['chat:use'] }, login.json.access_token);
+  assert.equal(key.status, 201, JSON.stringify(key.json));
+  apiKey = key.json.key;
+  client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+});
+
+after(() => {
+  server?.child.kill('SIGTERM');
+  provider?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const sources = 'Antworte aus den Quellen.\n' +
+  '[1] Mietvertrag.pdf, Seite 3: Die Kündigungsfrist beträgt drei Monate zum Monatsende.\n' +
+  '[2] Hausordnung.pdf, Seite 1: Die Nachtruhe gilt von 22 bis 6 Uhr.';
+
+test('models lists the built-in and configured models', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  for (const id of ['extractive', 'wattos-embed', 'scripted-tools']) assert.ok(ids.includes(id), ids.join(','));
+});
+
+test('chat completion (not streamed) answers with a citation', async () => {
+  const res = await client.chat.completions.create({
+    model: 'extractive',
+    messages: [{ role: 'system', content: sources }, { role: 'user', content: 'Wie lang ist die Kündigungsfrist?' }],
+  });
+  assert.equal(res.object, 'chat.completion');
+  assert.match(res.choices[0].message.content, /drei Monate.*\[1\]/);
+  assert.equal(res.choices[0].finish_reason, 'stop');
+  assert.ok(res.usage.total_tokens > 0);
+});
+
+test('chat completion streamed with usage', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'extractive',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'system', content: sources }, { role: 'user', content: 'Wann gilt die Nachtruhe?' }],
+  });
+  let text = '';
+  let chunks = 0;
+  let usage;
+  let finish;
+  for await (const chunk of stream) {
+    chunks++;
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    text += choice.delta.content ?? '';
+    if (choice.finish_reason) finish = choice.finish_reason;
+  }
+  assert.ok(chunks > 3, `only ${chunks} chunks`);
+  assert.match(text, /22 bis 6 Uhr.*\[2\]/);
+  assert.equal(finish, 'stop');
+  assert.ok(usage && usage.completion_tokens > 0);
+});
+
+test('tool calls, streamed and not, reach the SDK whole', async () => {
+  const tools = [{ type: 'function', function: { name: 'lookup_contract', description: 'Finds a contract',
+                                                 parameters: { type: 'object', properties: { number: { type: 'string' } } } } }];
+  const messages = [{ role: 'user', content: 'Zeig mir Vertrag V-42' }];
+  const res = await client.chat.completions.create({ model: 'scripted-tools', messages, tools });
+  const call = res.choices[0].message.tool_calls[0];
+  assert.equal(call.id, 'call_7');
+  assert.equal(call.function.name, 'lookup_contract');
+  assert.deepEqual(JSON.parse(call.function.arguments), { number: 'V-42' });
+  assert.equal(res.choices[0].finish_reason, 'tool_calls');
+  assert.equal(providerRequests.at(-1).tools[0].function.name, 'lookup_contract');
+
+  const runner = client.beta.chat.completions.stream({ model: 'scripted-tools', messages, tools });
+  const final = await runner.finalChatCompletion();
+  assert.deepEqual(JSON.parse(final.choices[0].message.tool_calls[0].function.arguments), { number: 'V-42' });
+});
+
+test('embeddings in float and base64 encodings agree', async () => {
+  const input = ['Die Kündigungsfrist beträgt drei Monate.', 'Nachtruhe'];
+  const asFloat = await client.embeddings.create({ model: 'wattos-embed', input, encoding_format: 'float' });
+  const asBase64 = await client.embeddings.create({ model: 'wattos-embed', input }); // the SDK asks for base64
+  assert.equal(asFloat.data.length, 2);
+  assert.equal(asFloat.data[0].embedding.length, 384);
+  assert.equal(asBase64.data[0].embedding.length, 384);
+  for (let i = 0; i < 384; i++) {
+    assert.ok(Math.abs(asFloat.data[0].embedding[i] - asBase64.data[0].embedding[i]) < 1e-6);
+  }
+  const norm = Math.sqrt(asFloat.data[0].embedding.reduce((s, x) => s + x * x, 0));
+  assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
+});
+
+test('errors arrive as the SDK\'s typed errors', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.NotFoundError && /does not exist/.test(e.message));
+  await assert.rejects(
+    client.chat.completions.create({ model: 'extractive', messages: [] }),
+    (e) => e instanceof OpenAI.BadRequestError);
+  const anonymous = new OpenAI({ apiKey: 'wk_not_a_real_key', baseURL, maxRetries: 0 });
+  await assert.rejects(anonymous.models.list(), (e) => e instanceof OpenAI.AuthenticationError);
+});
