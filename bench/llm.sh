@@ -35,7 +35,7 @@ models:
     external: false
     capabilities: [chat]
 CONF
-WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$gateway_port \
+WATTOS_DATA_DIR="${BENCH_DATA_DIR:-$work/data}" WATTOS_SERVER_PORT=$gateway_port \
   "$build_dir/src/app/wattos" serve --config "$work/wattos.yaml" >"$work/gateway.out" 2>"$work/gateway.log" &
 pids+=($!)
 wait_port "$provider_port" /healthz
@@ -50,8 +50,10 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 rows=()
 for streams in 1 100 1000; do
   ramp=$(( streams == 1 ? 0 : streams * 2 ))
-  # Warm both paths (connection pools, page cache) with a few streams first.
-  "$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /v1/chat/completions 4 0 "$key" >/dev/null
+  # Warm both paths at this concurrency first (upstream connections, allocator, page
+  # cache): the table is the steady state. The cold first round is printed, not recorded.
+  echo "cold    $("$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /v1/chat/completions "$streams" "$ramp" "$key")"
+  "$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp" >/dev/null
   direct=$("$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp")
   via=$("$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /v1/chat/completions "$streams" "$ramp" "$key")
   echo "direct  $direct"
@@ -79,7 +81,9 @@ if [ "$record" = "--record" ]; then
     echo "## LLM gateway relay vs direct ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
     echo
     echo "Command: \`bench/llm.sh --record\` ($BENCH_TOKENS tokens per stream, one every ${BENCH_TOKEN_INTERVAL_MS} ms;"
-    echo "streams started evenly over 2 ms per stream; provider, gateway and load client share the machine's $(nproc) cores)."
+    echo "streams started evenly over 2 ms per stream, after one warm-up round at the same concurrency; provider,"
+    echo "gateway (2 I/O threads, SQLite, API key auth, rate limit, audit row and usage row per call) and load client"
+    echo "share the machine's $(nproc) cores)."
     echo
     echo "$table"
     echo

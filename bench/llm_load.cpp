@@ -68,11 +68,12 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
     co_return;
   }
   beast::flat_buffer buffer;
-  http::response_parser<http::empty_body> parser;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
   std::string pending;
   bool first = true;
   bool done = false;
-  auto on_chunk = [&](std::uint64_t, std::string_view body, beast::error_code&) -> std::size_t {
+  auto on_body = [&](std::string_view body) {
     const long long now = mono_ns();
     pending.append(body);
     std::size_t pos;
@@ -89,17 +90,19 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
       }
       out.token_ms.push_back(static_cast<double>(now - stamp) / 1e6);
     }
-    return body.size();
   };
-  parser.on_chunk_body(on_chunk);
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
   if (hec || parser.get().result_int() != 200) {
     fail(hec ? "read: " + hec.message() : "status " + std::to_string(parser.get().result_int()));
     co_return;
   }
+  char chunk[16384];
   while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
     auto [rec, rn] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (rec) break;
+    if (rec && rec != http::error::need_buffer) break;
+    on_body(std::string_view(chunk, sizeof chunk - parser.get().body().size));
   }
   if (done) ++out.completed;
   else fail("stream ended without [DONE]");
@@ -135,6 +138,12 @@ int main(int argc, char** argv) {
   std::printf("streams=%d completed=%d failed=%d ttft_p50_ms=%.3f ttft_p99_ms=%.3f token_p50_ms=%.3f token_p99_ms=%.3f tokens=%zu",
               n, out.completed, out.failed, percentile(out.ttft_ms, 0.5), percentile(out.ttft_ms, 0.99),
               percentile(out.token_ms, 0.5), percentile(out.token_ms, 0.99), out.token_ms.size());
+  if (std::getenv("LLM_LOAD_VERBOSE") != nullptr && !out.ttft_ms.empty()) {
+    std::printf(" slowest_ttft_ms=");
+    for (std::size_t i = out.ttft_ms.size() >= 5 ? out.ttft_ms.size() - 5 : 0; i < out.ttft_ms.size(); ++i) {
+      std::printf("%.2f,", out.ttft_ms[i]);
+    }
+  }
   if (!out.first_error.empty()) std::printf(" first_error=\"%s\"", out.first_error.c_str());
   std::printf("\n");
   return out.failed == 0 ? 0 : 1;

@@ -2,7 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "api/identity/permissions.hpp"
@@ -273,6 +276,59 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
   co_return net::response::json(200, json::serialize(json::object{{"model", result->model}, {"results", std::move(results)}}));
 }
 
+awaitable<net::response> speech(llm::llm_gateway& gw, net::request& req) {
+  auto body = net::parse_json_body(req);
+  if (!body) co_return net::error_response(body.err(), req.request_id);
+  const auto* obj = body->if_object();
+  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  llm::speech_request r;
+  r.model = llm::json_string(*obj, "model");
+  r.input = llm::json_string(*obj, "input");
+  r.voice = llm::json_string(*obj, "voice");
+  if (obj->contains("response_format")) r.format = llm::json_string(*obj, "response_format");
+  static const char* formats[] = {"mp3", "wav", "opus", "aac", "flac", "pcm"};
+  if (r.model.empty() || r.input.empty() || r.input.size() > 4096 ||
+      std::none_of(std::begin(formats), std::end(formats), [&](const char* f) { return r.format == f; })) {
+    co_return net::error_response(
+        core::error::invalid_argument("model, input (up to 4096 bytes) and a response_format of mp3, wav, opus, aac, "
+                                      "flac or pcm are required"),
+        req.request_id);
+  }
+  if (const auto* speed = obj->if_contains("speed"); speed != nullptr && speed->is_number()) {
+    r.speed = speed->to_number<double>();
+    if (*r.speed < 0.25 || *r.speed > 4.0) {
+      co_return net::error_response(core::error::invalid_argument("speed must be between 0.25 and 4"), req.request_id);
+    }
+  }
+  auto result = co_await gw.speech(caller_of(req), std::move(r));
+  if (!result) co_return error_with_retry(result.err(), req);
+  std::string content_type = result->content_type.empty() ? "application/octet-stream" : result->content_type;
+  co_return net::response::text(200, std::move(result->audio), std::move(content_type));
+}
+
+awaitable<net::response> transcription(llm::llm_gateway& gw, net::request& req) {
+  const net::uploaded_file* file = nullptr;
+  for (const auto& f : req.files) {
+    if (f.field_name == "file") file = &f;
+  }
+  if (file == nullptr) {
+    co_return net::error_response(core::error::invalid_argument("a multipart field 'file' with the audio is required"),
+                                  req.request_id);
+  }
+  llm::transcription_request r;
+  for (const auto& field : req.form) {
+    if (field.first == "model") r.model = field.second;
+    if (field.first == "language") r.language = field.second;
+  }
+  if (r.model.empty()) co_return net::error_response(core::error::invalid_argument("model is required"), req.request_id);
+  std::ifstream in(file->path, std::ios::binary);
+  r.audio.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  r.filename = file->filename;
+  auto result = co_await gw.transcribe(caller_of(req), std::move(r));
+  if (!result) co_return error_with_retry(result.err(), req);
+  co_return net::response::json(200, json::serialize(json::object{{"text", result->text}}));
+}
+
 }  // namespace
 
 void add_llm_routes(route_table& routes, llm::llm_gateway& llm) {
@@ -295,6 +351,14 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm) {
              [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
   routes.add("POST", "/v1/rerank", access_rule::needs(perm::chat_use),
              [gw](net::request& req) { return rerank(*gw, req); }, big_body);
+
+  routes.add("POST", "/v1/audio/speech", access_rule::needs(perm::chat_use),
+             [gw](net::request& req) { return speech(*gw, req); });
+  net::route_options audio_upload;
+  audio_upload.multipart_upload = true;
+  audio_upload.upload_limit = 25ull << 20;  // OpenAI's limit for one audio file
+  routes.add("POST", "/v1/audio/transcriptions", access_rule::needs(perm::chat_use, rate_class::upload),
+             [gw](net::request& req) { return transcription(*gw, req); }, audio_upload);
 
   routes.add("GET", "/api/v1/usage", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
     auto p = principal_of(req);

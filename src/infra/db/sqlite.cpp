@@ -1,8 +1,19 @@
 // The SQLite backend: one sqlite3 handle per connection, WAL mode, busy timeout,
 // foreign keys on.
+//
+// SQLite allows one writer per file. Left to itself, a second pooled connection that
+// wants to write gets SQLITE_BUSY and its busy handler sleeps and polls (1, 2, 5, 10 ms
+// and more): under concurrent writes that put milliseconds of sleep into requests.
+// So the connections of one file in this process take turns at a writer gate first (a
+// timed mutex, bounded by busy_timeout_ms), held for one writing statement or for a
+// whole BEGIN IMMEDIATE ... COMMIT; the busy handler is left for other processes.
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "infra/db/database.hpp"
 
@@ -32,12 +43,77 @@ core::error sqlite_error(sqlite3* handle, int rc, std::string_view what) {
   }
 }
 
+// One gate per database file, shared by the pool's connections to it.
+std::shared_ptr<std::timed_mutex> writer_gate_for(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::timed_mutex>> registry;
+  std::lock_guard lock(registry_mutex);
+  auto& slot = registry[path];
+  auto gate = slot.lock();
+  if (!gate) {
+    gate = std::make_shared<std::timed_mutex>();
+    slot = gate;
+  }
+  return gate;
+}
+
+bool starts_with_keyword(std::string_view sql, std::string_view keyword) {
+  while (!sql.empty() && std::isspace(static_cast<unsigned char>(sql.front()))) sql.remove_prefix(1);
+  if (sql.size() < keyword.size()) return false;
+  for (std::size_t i = 0; i < keyword.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(sql[i])) != keyword[i]) return false;
+  }
+  return true;
+}
+
 class sqlite_connection final : public connection {
  public:
-  explicit sqlite_connection(sqlite3* handle) : handle_(handle) {}
-  ~sqlite_connection() override { sqlite3_close_v2(handle_); }
+  sqlite_connection(sqlite3* handle, std::shared_ptr<std::timed_mutex> gate, std::chrono::milliseconds wait)
+      : handle_(handle), gate_(std::move(gate)), gate_wait_(wait) {}
+  ~sqlite_connection() override {
+    if (holds_gate_) gate_->unlock();
+    sqlite3_close_v2(handle_);
+  }
 
   core::result<query_result> execute(std::string_view sql, const std::vector<value>& params) override {
+    // BEGIN IMMEDIATE takes the gate until COMMIT or ROLLBACK; any other writing
+    // statement outside a transaction takes it for itself.
+    const bool begins = starts_with_keyword(sql, "BEGIN");
+    const bool ends = starts_with_keyword(sql, "COMMIT") || starts_with_keyword(sql, "ROLLBACK") ||
+                      starts_with_keyword(sql, "END");
+    if (begins && !holds_gate_) {
+      if (!gate_->try_lock_for(gate_wait_)) return core::error::unavailable("database is busy (writer gate)");
+      holds_gate_ = true;
+      auto result = run(sql, params);
+      if (!result.ok()) {
+        holds_gate_ = false;
+        gate_->unlock();
+      }
+      return result;
+    }
+    if (ends) {
+      auto result = run(sql, params);
+      if (holds_gate_ && sqlite3_get_autocommit(handle_) != 0) {
+        holds_gate_ = false;
+        gate_->unlock();
+      }
+      return result;
+    }
+    if (holds_gate_ || is_read_only(sql)) return run(sql, params);
+    std::unique_lock lock(*gate_, std::defer_lock);
+    if (!lock.try_lock_for(gate_wait_)) return core::error::unavailable("database is busy (writer gate)");
+    return run(sql, params);
+  }
+
+ private:
+  bool is_read_only(std::string_view sql) const {
+    return starts_with_keyword(sql, "SELECT") || starts_with_keyword(sql, "PRAGMA") ||
+           (starts_with_keyword(sql, "WITH") && sql.find("INSERT") == std::string_view::npos &&
+            sql.find("UPDATE") == std::string_view::npos && sql.find("DELETE") == std::string_view::npos);
+  }
+
+  // Prepares, binds and steps one statement.
+  core::result<query_result> run(std::string_view sql, const std::vector<value>& params) {
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(handle_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail);
@@ -105,7 +181,10 @@ class sqlite_connection final : public connection {
     return result;
   }
 
+ public:
   core::status execute_script(std::string_view sql) override {
+    std::unique_lock lock(*gate_, std::defer_lock);
+    if (!holds_gate_ && !lock.try_lock_for(gate_wait_)) return core::error::unavailable("database is busy (writer gate)");
     std::string text(sql);
     char* message = nullptr;
     int rc = sqlite3_exec(handle_, text.c_str(), nullptr, nullptr, &message);
@@ -123,6 +202,9 @@ class sqlite_connection final : public connection {
 
  private:
   sqlite3* handle_;
+  std::shared_ptr<std::timed_mutex> gate_;
+  std::chrono::milliseconds gate_wait_;
+  bool holds_gate_ = false;
 };
 
 }  // namespace
@@ -137,7 +219,8 @@ core::result<std::unique_ptr<connection>> open_sqlite(const core::database_setti
     sqlite3_close_v2(handle);
     return err;
   }
-  auto conn = std::make_unique<sqlite_connection>(handle);
+  auto conn = std::make_unique<sqlite_connection>(handle, writer_gate_for(settings.sqlite_path),
+                                                  std::chrono::milliseconds(settings.busy_timeout_ms));
   sqlite3_busy_timeout(handle, settings.busy_timeout_ms);
   // WAL lets readers work beside one writer; NORMAL sync is durable at each checkpoint
   // and safe against corruption in WAL mode.

@@ -423,7 +423,7 @@ std::int64_t llm_gateway::daily_budget(const std::vector<std::string>& roles) co
 
 core::result<std::int64_t> llm_gateway::tokens_used_today(std::string_view user_id) {
   WATTOS_ASSIGN_OR_RETURN(auto rows,
-                          impl_->db.execute("SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM llm_usage "
+                          impl_->db.execute("SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM llm_usage "
                                             "WHERE user_id = ? AND day = ?",
                                             {std::string(user_id), today_utc()}));
   if (rows.rows.empty()) return std::int64_t{0};
@@ -690,6 +690,26 @@ asio::awaitable<core::result<rerank_result>> llm_gateway::rerank(const caller& w
   co_return result;
 }
 
+asio::awaitable<core::result<speech_result>> llm_gateway::speech(const caller& who, speech_request request) {
+  if (request.input.empty()) co_return core::error::invalid_argument("input must not be empty");
+  auto admitted = admit(*this, *impl_, who, request.model, "speech");
+  if (!admitted) co_return std::move(admitted).err();
+  auto call = [&request](provider& p, const call_target& target) { return p.speech(target, request); };
+  auto result = co_await one_shot<speech_result>(*impl_, who, request.model, *admitted, "speech", "speech", call);
+  co_return result;
+}
+
+asio::awaitable<core::result<transcription_result>> llm_gateway::transcribe(const caller& who,
+                                                                            transcription_request request) {
+  if (request.audio.empty()) co_return core::error::invalid_argument("the audio file is empty");
+  auto admitted = admit(*this, *impl_, who, request.model, "transcription");
+  if (!admitted) co_return std::move(admitted).err();
+  auto call = [&request](provider& p, const call_target& target) { return p.transcribe(target, request); };
+  auto result = co_await one_shot<transcription_result>(*impl_, who, request.model, *admitted, "transcription",
+                                                        "transcription", call);
+  co_return result;
+}
+
 core::result<std::vector<usage_summary>> llm_gateway::usage(const usage_filter& filter) {
   std::string key_column;
   if (filter.group_by == "model") key_column = "model";
@@ -697,8 +717,10 @@ core::result<std::vector<usage_summary>> llm_gateway::usage(const usage_filter& 
   else if (filter.group_by == "day") key_column = "day";
   else return core::error::invalid_argument("group_by must be model, user or day");
   std::string sql = "SELECT " + key_column +
-                    ", COUNT(*), SUM(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END), SUM(prompt_tokens), "
-                    "SUM(completion_tokens), SUM(cost), AVG(latency_ms) FROM llm_usage WHERE 1 = 1";
+                    ", COUNT(*), CAST(SUM(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END) AS BIGINT), "
+                    "CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), "
+                    "CAST(SUM(cost) AS DOUBLE PRECISION), CAST(AVG(latency_ms) AS DOUBLE PRECISION) "
+                    "FROM llm_usage WHERE 1 = 1";  // PostgreSQL's SUM(bigint) is numeric
   std::vector<db::value> params;
   if (!filter.user_id.empty()) {
     sql += " AND user_id = ?";

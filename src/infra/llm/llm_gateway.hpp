@@ -119,6 +119,11 @@ class llm_gateway {
   boost::asio::awaitable<core::result<chat_result>> complete(const caller& who, chat_request request);
   boost::asio::awaitable<core::result<embedding_result>> embed(const caller& who, embedding_request request);
   boost::asio::awaitable<core::result<rerank_result>> rerank(const caller& who, rerank_request request);
+  // Text to speech and speech to text (models with the speech / transcription capability).
+  // Speech input is not redacted (it is meant to be spoken as written).
+  boost::asio::awaitable<core::result<speech_result>> speech(const caller& who, speech_request request);
+  boost::asio::awaitable<core::result<transcription_result>> transcribe(const caller& who,
+                                                                        transcription_request request);
 
   // Admin: allow (or stop allowing) a model outside the EU.
   core::status set_allowed_outside_eu(std::string_view model_id, bool allowed, std::string_view actor);

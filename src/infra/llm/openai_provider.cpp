@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 
+#include "core/id.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/provider.hpp"
 #include "infra/llm/provider_http.hpp"
@@ -191,6 +192,63 @@ class openai_provider final : public provider {
     auto parse = [documents](std::string_view text) { return parse_rerank_response(text, documents); };
     auto req = http_request(target, "/rerank", json::serialize(body));
     auto out = co_await post_and_parse<rerank_result>(std::move(req), parse);
+    out.value.model = target.model->id;
+    co_return out;
+  }
+
+  asio::awaitable<provider_result<speech_result>> speech(const call_target& target,
+                                                         const speech_request& request) override {
+    json::object body{{"model", target.model->upstream_model}, {"input", request.input},
+                      {"voice", request.voice.empty() ? std::string("alloy") : request.voice},
+                      {"response_format", request.format}};
+    if (request.speed) body["speed"] = *request.speed;
+    provider_result<speech_result> out;
+    auto req = http_request(target, "/audio/speech", json::serialize(body));
+    req.max_response_bytes = 64ull << 20;
+    out.outcome = co_await post_provider_json(std::move(req), out.value.audio, &out.value.content_type);
+    out.value.model = target.model->id;
+    out.value.usage.prompt_tokens = estimate_tokens(request.input);
+    out.value.usage.estimated = true;
+    co_return out;
+  }
+
+  asio::awaitable<provider_result<transcription_result>> transcribe(const call_target& target,
+                                                                    const transcription_request& request) override {
+    // multipart/form-data by hand: the boundary is random, so it cannot occur by
+    // chance in the audio, and the file name is reduced to safe characters.
+    const std::string boundary = "wattos-" + core::random_hex(16);
+    std::string safe_name;
+    for (char c : request.filename.substr(0, 100)) {
+      safe_name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+    }
+    if (safe_name.empty()) safe_name = "audio";
+    auto field = [&](const std::string& name, const std::string& value) {
+      return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    };
+    std::string body = field("model", target.model->upstream_model) + field("response_format", "json");
+    if (!request.language.empty()) body += field("language", request.language.substr(0, 8));
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + safe_name +
+            "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    body += request.audio;
+    body += "\r\n--" + boundary + "--\r\n";
+    net::http_header_list headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
+                                     {"Accept", "application/json"}};
+    if (!target.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + target.api_key);
+    auto req = provider_request(target, "/audio/transcriptions", std::move(body), std::move(headers));
+    auto parse = [](std::string_view text) -> core::result<transcription_result> {
+      boost::system::error_code ec;
+      auto parsed = json::parse(text, ec);
+      if (ec || !parsed.is_object() || !parsed.get_object().contains("text") ||
+          !parsed.get_object().at("text").is_string()) {
+        return core::error::bad_gateway("the transcription provider sent no text");
+      }
+      transcription_result r;
+      r.text = std::string(parsed.get_object().at("text").get_string());
+      r.usage.completion_tokens = estimate_tokens(r.text);
+      r.usage.estimated = true;
+      return r;
+    };
+    auto out = co_await post_and_parse<transcription_result>(std::move(req), parse);
     out.value.model = target.model->id;
     co_return out;
   }

@@ -27,6 +27,19 @@ boost::asio::awaitable<provider_result<rerank_result>> provider::rerank(const ca
       {}};
 }
 
+boost::asio::awaitable<provider_result<speech_result>> provider::speech(const call_target& target,
+                                                                        const speech_request&) {
+  co_return provider_result<speech_result>{
+      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not speak"), false), {}};
+}
+
+boost::asio::awaitable<provider_result<transcription_result>> provider::transcribe(const call_target& target,
+                                                                                   const transcription_request&) {
+  co_return provider_result<transcription_result>{
+      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not transcribe"), false),
+      {}};
+}
+
 std::optional<std::chrono::milliseconds> retry_after_from(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   for (const auto& header : headers) {
@@ -149,13 +162,15 @@ boost::asio::awaitable<call_outcome> stream_provider_events(net::http_client_req
   co_return call_outcome::ok();
 }
 
-boost::asio::awaitable<call_outcome> post_provider_json(net::http_client_request request, std::string& body_out) {
+boost::asio::awaitable<call_outcome> post_provider_json(net::http_client_request request, std::string& body_out,
+                                                        std::string* content_type) {
   net::http_client client(co_await boost::asio::this_coro::executor);
   auto response = co_await client.send(std::move(request));
   if (!response) co_return transport_failure(response.err());
   if (response->status != 200) {
     co_return outcome_for_http_status(response->status, response->body, retry_after_from(response->headers));
   }
+  if (content_type != nullptr) *content_type = std::string(response->header("content-type"));
   body_out = std::move(response->body);
   co_return call_outcome::ok();
 }

@@ -70,9 +70,14 @@ class provider {
                                                                           const embedding_request& request);
   virtual boost::asio::awaitable<provider_result<rerank_result>> rerank(const call_target& target,
                                                                         const rerank_request& request);
+  virtual boost::asio::awaitable<provider_result<speech_result>> speech(const call_target& target,
+                                                                        const speech_request& request);
+  virtual boost::asio::awaitable<provider_result<transcription_result>> transcribe(
+      const call_target& target, const transcription_request& request);
 };
 
-// OpenAI-compatible: POST {endpoint}/chat/completions (streamed), /embeddings, /rerank.
+// OpenAI-compatible: POST {endpoint}/chat/completions (streamed), /embeddings, /rerank,
+// /audio/speech, /audio/transcriptions (multipart).
 std::unique_ptr<provider> make_openai_provider();
 // Anthropic Messages: POST {endpoint}/messages (streamed), tool use.
 std::unique_ptr<provider> make_anthropic_provider();

@@ -29,7 +29,9 @@ using provider_event_handler = std::function<bool(const net::sse_parser::event&,
 boost::asio::awaitable<call_outcome> stream_provider_events(net::http_client_request request,
                                                             provider_event_handler on_event);
 
-// Sends the request and buffers the answer; ok (with the body) only for a 200.
-boost::asio::awaitable<call_outcome> post_provider_json(net::http_client_request request, std::string& body_out);
+// Sends the request and buffers the answer; ok (with the body and, when asked, its
+// content type) only for a 200.
+boost::asio::awaitable<call_outcome> post_provider_json(net::http_client_request request, std::string& body_out,
+                                                        std::string* content_type = nullptr);
 
 }  // namespace wattos::infra::llm

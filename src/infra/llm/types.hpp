@@ -127,6 +127,35 @@ struct rerank_result {
   token_usage usage;
 };
 
+struct speech_request {
+  std::string model;
+  std::string input;           // the text to speak
+  std::string voice;           // provider voice name
+  std::string format = "mp3";  // mp3, wav, opus, aac, flac, pcm
+  std::optional<double> speed;
+};
+
+struct speech_result {
+  std::string model;
+  std::string audio;  // the encoded audio bytes
+  std::string content_type;
+  token_usage usage;
+};
+
+struct transcription_request {
+  std::string model;
+  std::string audio;  // the encoded audio bytes
+  std::string filename = "audio.wav";
+  std::string content_type = "application/octet-stream";
+  std::string language;  // ISO 639-1 hint, optional
+};
+
+struct transcription_result {
+  std::string model;
+  std::string text;
+  token_usage usage;
+};
+
 // A rough token count for text whose provider reported none (about 4 bytes a token).
 inline std::int64_t estimate_tokens(std::string_view text) {
   return static_cast<std::int64_t>((text.size() + 3) / 4);

@@ -45,6 +45,8 @@ class llm_gateway_test : public db::testing::backend_test {
     add_model("s-us", "normal").region = "us";
     add_model("s-embed", "embed").capabilities = {"embeddings"};
     add_model("s-rerank", "rerank").capabilities = {"rerank"};
+    add_model("s-tts", "tts-1").capabilities = {"speech"};
+    add_model("s-stt", "whisper-1").capabilities = {"transcription"};
     auto& with_fallback = add_model("s-storm-then-normal", "storm");
     with_fallback.fallbacks = {"s-normal"};
     auto& claude = add_model("claude", "normal");
@@ -378,6 +380,38 @@ TEST_P(llm_gateway_test, embeddings_builtin_and_remote_and_rerank) {
   ASSERT_TRUE(ranked.ok()) << ranked.err().message();
   ASSERT_EQ(ranked->results.size(), 3u);
   EXPECT_EQ(ranked->results[0].index, 1);
+}
+
+TEST_P(llm_gateway_test, speech_and_transcription_through_the_openai_provider) {
+  auto* gw = &gateway();
+  auto spoken = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<speech_result>> {
+    const caller nobody;
+    speech_request request{"s-tts", "Guten Tag", "alloy", "wav", std::nullopt};
+    auto result = co_await g->speech(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  ASSERT_TRUE(spoken.ok()) << spoken.err().message();
+  EXPECT_EQ(spoken->audio, "RIFF-fake-wave:Guten Tag");
+  EXPECT_EQ(spoken->content_type, "audio/wav");
+
+  auto heard = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<transcription_result>> {
+    const caller nobody;
+    transcription_request request{"s-stt", std::string("RIFF\0\x01binary", 12), "../../etc/passwd.wav", "audio/wav", "de"};
+    auto result = co_await g->transcribe(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  ASSERT_TRUE(heard.ok()) << heard.err().message();
+  EXPECT_EQ(heard->text, "hallo welt von whisper-1");
+  EXPECT_EQ(provider_.calls("transcribe"), 1);
+
+  // A chat model cannot speak.
+  auto refused = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<speech_result>> {
+    const caller nobody;
+    speech_request request{"s-normal", "x", "", "mp3", std::nullopt};
+    auto result = co_await g->speech(nobody, std::move(request));
+    co_return result;
+  }(gw));
+  EXPECT_EQ(refused.err().code(), core::errc::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, llm_gateway_test, ::testing::Values("sqlite", "postgres"),

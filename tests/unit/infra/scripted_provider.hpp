@@ -37,6 +37,23 @@ class scripted_provider {
     server_.routes.add("POST", "/v1/chat/completions", [this](net::request& req) { return openai_chat(req); });
     server_.routes.add("POST", "/v1/embeddings", [this](net::request& req) { return embeddings(req); });
     server_.routes.add("POST", "/v1/rerank", [this](net::request& req) { return rerank(req); });
+    server_.routes.add("POST", "/v1/audio/speech", [this](net::request& req) -> asio::awaitable<net::response> {
+      json::object body;
+      record(req, body);
+      co_return net::response::text(200, "RIFF-fake-wave:" + std::string(body.at("input").get_string()), "audio/wav");
+    });
+    net::route_options upload;
+    upload.multipart_upload = true;
+    server_.routes.add("POST", "/v1/audio/transcriptions", [this](net::request& req) -> asio::awaitable<net::response> {
+      std::lock_guard lock(mutex_);
+      ++calls_["transcribe"];
+      std::string model;
+      for (const auto& f : req.form) {
+        if (f.first == "model") model = f.second;
+      }
+      const bool has_file = req.files.size() == 1 && req.files[0].field_name == "file" && req.files[0].size > 0;
+      co_return net::response::json(200, has_file ? R"({"text":"hallo welt von )" + model + "\"}" : R"({"text":""})");
+    }, upload);
     server_.routes.add("POST", "/anthropic/messages", [this](net::request& req) { return anthropic(req); });
     server_.start();
   }
