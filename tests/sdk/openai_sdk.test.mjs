@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -27,8 +27,24 @@ function startProvider() {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
+        if (req.url.endsWith('/audio/speech')) {
+          res.writeHead(200, { 'Content-Type': 'audio/mpeg' });
+          res.end(`ID3:${JSON.parse(body).input}`);
+          return;
+        }
+        if (req.url.endsWith('/audio/transcriptions')) {
+          const ok = body.includes('name="file"') && body.includes('RIFFdata');
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ text: ok ? 'hallo welt' : '' }));
+          return;
+        }
         const parsed = JSON.parse(body);
         providerRequests.push(parsed);
+        if (parsed.model === 'storm') {
+          res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '0' });
+          res.end(JSON.stringify({ error: { message: 'slow down' } }));
+          return;
+        }
         res.writeHead(200, { 'Content-Type': 'text/event-stream' });
         const chunk = (delta, finish = null) =>
           res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: parsed.model,
@@ -91,13 +107,17 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wattos-sdk-'));
   provider = await startProvider();
   const config = join(dir, 'wattos.yaml');
+  const endpoint = `http://127.0.0.1:${provider.address().port}/v1`;
+  const model = (id, upstream, caps) =>
+    [`  - id: ${id}`, '    provider: openai', `    endpoint: ${endpoint}`, `    upstream_model: ${upstream}`,
+     `    capabilities: [${caps}]`];
   writeFileSync(config, [
+    'llm: {retry_base_ms: 1, retry_max_ms: 5, breaker_failures: 100}',
     'models:',
-    '  - id: scripted-tools',
-    '    provider: openai',
-    `    endpoint: http://127.0.0.1:${provider.address().port}/v1`,
-    '    region: eu',
-    '    capabilities: [chat, tools]',
+    ...model('scripted-tools', 'tools', 'chat, tools'),
+    ...model('scripted-storm', 'storm', 'chat'),
+    ...model('scripted-tts', 'tts-1', 'speech'),
+    ...model('scripted-stt', 'whisper-1', 'transcription'),
     '',
   ].join('\n'));
   server = await startWattos(config);
@@ -191,6 +211,24 @@ test('embeddings in float and base64 encodings agree', async () => {
   }
   const norm = Math.sqrt(asFloat.data[0].embedding.reduce((s, x) => s + x * x, 0));
   assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
+});
+
+test('audio speech and transcription pass through the gateway', async () => {
+  const speech = await client.audio.speech.create({ model: 'scripted-tts', voice: 'alloy', input: 'Guten Tag' });
+  assert.equal(speech.headers.get('content-type'), 'audio/mpeg');
+  assert.equal(Buffer.from(await speech.arrayBuffer()).toString(), 'ID3:Guten Tag');
+  const heard = await client.audio.transcriptions.create({
+    model: 'scripted-stt',
+    file: await toFile(Buffer.from('RIFFdata-not-really-audio'), 'note.wav'),
+  });
+  assert.equal(heard.text, 'hallo welt');
+});
+
+test('a provider rate-limit storm reaches the SDK as a RateLimitError after the gateway\'s retries', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'scripted-storm', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.RateLimitError && e.headers['retry-after'] !== undefined);
+  assert.equal(providerRequests.filter((r) => r.model === 'storm').length, 3);
 });
 
 test('errors arrive as the SDK\'s typed errors', async () => {

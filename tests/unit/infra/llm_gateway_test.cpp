@@ -38,7 +38,7 @@ class llm_gateway_test : public db::testing::backend_test {
     cfg_.llm.first_token_timeout_ms = 300;
     cfg_.llm.breaker_failures = 3;
     cfg_.llm.breaker_open_ms = 60000;
-    for (const char* scenario : {"normal", "tools", "malformed", "malformed_first", "disconnect", "storm", "flaky",
+    for (const char* scenario : {"endless", "normal", "tools", "malformed", "malformed_first", "disconnect", "storm", "flaky",
                                  "slow", "echo", "bad_request"}) {
       add_model(std::string("s-") + scenario, scenario);
     }
@@ -237,8 +237,8 @@ TEST_P(llm_gateway_test, pii_is_redacted_outbound_and_restored_in_the_streamed_a
 }
 
 TEST_P(llm_gateway_test, pii_is_kept_for_a_model_that_is_not_external) {
-  cfg_.models[8].external = false;  // s-echo
-  ASSERT_EQ(cfg_.models[8].id, "s-echo");
+  cfg_.models[9].external = false;  // s-echo
+  ASSERT_EQ(cfg_.models[9].id, "s-echo");
   auto out = run_chat(ask("s-echo", "max@example.de"));
   ASSERT_FALSE(out.failure);
   EXPECT_NE(provider_.bodies().back().find("max@example.de"), std::string::npos);
@@ -296,6 +296,34 @@ TEST_P(llm_gateway_test, failed_calls_are_recorded_as_failed) {
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].failed, 1);
+}
+
+TEST_P(llm_gateway_test, a_caller_that_goes_away_cancels_the_provider_call) {
+  auto* gw = &gateway();
+  const std::string got = run_client([](llm_gateway* g) -> boost::asio::awaitable<std::string> {
+    caller who{"user-3", "", {}, "req-cancel"};
+    chat_request request = ask("s-endless", "go on forever");  // named: g++ 12 coroutines
+    auto started = co_await g->chat(who, std::move(request));
+    if (!started) co_return "start failed: " + started.err().message();
+    std::string text;
+    for (int i = 0; i < 3; ++i) {
+      auto e = co_await (*started)->next();
+      if (!e || e->type != chat_event::kind::text) co_return "unexpected event";
+      text += e->text;
+    }
+    started->reset();  // the caller leaves mid-answer
+    co_return text;
+  }(gw));
+  EXPECT_EQ(got, "tick tick tick ");
+  // The provider sees its client (the gateway) disconnect: the upstream call ended.
+  EXPECT_TRUE(provider_.wait_for_abandoned_stream(std::chrono::seconds(5)));
+  usage_filter f;
+  f.user_id = "user-3";
+  auto rows = gateway().usage(f);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].failed, 1);  // recorded, as cancelled
+  EXPECT_GT((*rows)[0].completion_tokens, 0);
 }
 
 TEST_P(llm_gateway_test, anthropic_stream_and_tool_use_are_normalised) {

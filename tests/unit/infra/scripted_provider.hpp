@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -72,6 +73,12 @@ class scripted_provider {
   // Status codes "flaky" answers before it succeeds.
   std::atomic<int> flaky_failures{2};
 
+  // Waits (bounded) until an "endless" stream noticed that its client went away.
+  bool wait_for_abandoned_stream(std::chrono::milliseconds deadline) {
+    std::unique_lock lock(mutex_);
+    return abandoned_cv_.wait_for(lock, deadline, [this] { return abandoned_ > 0; });
+  }
+
  private:
   std::string record(const net::request& req, json::object& body) {
     auto parsed = net::parse_json(req.body);
@@ -109,6 +116,23 @@ class scripted_provider {
       asio::steady_timer timer(co_await asio::this_coro::executor);
       timer.expires_after(std::chrono::milliseconds(1500));
       co_await timer.async_wait(asio::use_awaitable);
+    }
+    if (scenario == "endless") {
+      // Tokens every 10 ms until the client leaves (at most 10 s).
+      net::sse_producer producer = [this](net::sse_stream& out) -> asio::awaitable<void> {
+        asio::steady_timer tick(co_await asio::this_coro::executor);
+        for (int i = 0; i < 1000; ++i) {
+          std::string frame = openai_chunk({{"content", "tick "}});
+          if (!co_await out.send_raw(std::move(frame))) break;
+          tick.expires_after(std::chrono::milliseconds(10));
+          auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (ec || out.closed()) break;
+        }
+        std::lock_guard lock(mutex_);
+        ++abandoned_;
+        abandoned_cv_.notify_all();
+      };
+      co_return net::response::event_stream(std::move(producer));
     }
     std::vector<std::string> frames;
     if (scenario == "tools") {
@@ -211,6 +235,8 @@ class scripted_provider {
   std::mutex mutex_;
   std::map<std::string, int> calls_;
   std::vector<std::string> bodies_;
+  int abandoned_ = 0;
+  std::condition_variable abandoned_cv_;
 };
 
 }  // namespace wattos::infra::llm::testing
