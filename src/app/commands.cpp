@@ -137,6 +137,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   boost::asio::io_context io(threads);
   core::metrics_registry metrics;
+  (*llm)->export_metrics(metrics);
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;

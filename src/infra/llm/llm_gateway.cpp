@@ -164,6 +164,11 @@ struct llm_gateway::impl {
   std::map<std::string, breaker, std::less<>> breakers;
   std::mt19937_64 rng{std::random_device{}()};
 
+  core::metric_family<core::counter>* requests_metric = nullptr;
+  core::metric_family<core::counter>* tokens_metric = nullptr;
+  core::metric_family<core::histogram>* latency_metric = nullptr;
+  core::metric_family<core::histogram>* first_token_metric = nullptr;
+
   const core::model_settings* find(std::string_view id) const {
     for (const auto& m : models) {
       if (m.id == id) return &m;
@@ -260,6 +265,14 @@ struct llm_gateway::impl {
          usage.completion_tokens, std::int64_t{usage.estimated ? 1 : 0}, cost, latency_ms, ttft_ms,
          std::string(outcome), std::string(error_message.substr(0, 500)), who.request_id});
     if (!st) core::log_error("usage not recorded", {{"error", st.err().message()}, {"request_id", who.request_id}});
+    if (requests_metric != nullptr) {
+      const std::string model_name(model);
+      requests_metric->with({model_name, std::string(kind), std::string(outcome)}).inc();
+      tokens_metric->with({model_name, "in"}).inc(static_cast<double>(usage.prompt_tokens));
+      tokens_metric->with({model_name, "out"}).inc(static_cast<double>(usage.completion_tokens));
+      latency_metric->with({model_name, std::string(kind)}).observe(latency_ms / 1000.0);
+      if (kind == "chat" && outcome == "ok") first_token_metric->with({model_name}).observe(ttft_ms / 1000.0);
+    }
   }
 };
 
@@ -365,6 +378,18 @@ llm_gateway::llm_gateway(const core::config& cfg, db::database& db)
     : settings_(cfg.llm), impl_(std::make_unique<impl>(cfg, db)) {}
 
 llm_gateway::~llm_gateway() = default;
+
+void llm_gateway::export_metrics(core::metrics_registry& registry) {
+  impl_->requests_metric = &registry.counter_family("wattos_llm_requests_total", "Model calls by outcome",
+                                                    {"model", "kind", "outcome"});
+  impl_->tokens_metric =
+      &registry.counter_family("wattos_llm_tokens_total", "Tokens sent to and received from models", {"model", "direction"});
+  impl_->latency_metric = &registry.histogram_family("wattos_llm_latency_seconds", "Duration of model calls",
+                                                     {"model", "kind"}, core::default_latency_buckets());
+  impl_->first_token_metric = &registry.histogram_family(
+      "wattos_llm_first_token_seconds", "Time to the first token of streamed answers", {"model"},
+      core::default_latency_buckets());
+}
 
 core::result<std::unique_ptr<llm_gateway>> llm_gateway::create(const core::config& cfg, db::database& db,
                                                                const core::environment& env) {

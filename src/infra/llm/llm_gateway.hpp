@@ -38,6 +38,7 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "infra/llm/provider.hpp"
@@ -105,6 +106,10 @@ class llm_gateway {
   static core::result<std::unique_ptr<llm_gateway>> create(const core::config& cfg, db::database& db,
                                                            const core::environment& env);
   ~llm_gateway();
+
+  // Exports wattos_llm_requests_total{model,kind,outcome}, wattos_llm_tokens_total{model,
+  // direction} and wattos_llm_latency_seconds / wattos_llm_first_token_seconds{model}.
+  void export_metrics(core::metrics_registry& registry);
 
   // The registry, in configuration order (built-ins last unless replaced).
   std::vector<model_view> models() const;

@@ -135,6 +135,17 @@ TEST_P(llm_gateway_test, openai_stream_normalised_with_usage) {
   EXPECT_EQ(out.model, "s-normal");
 }
 
+TEST_P(llm_gateway_test, calls_are_counted_in_metrics) {
+  core::metrics_registry registry;
+  gateway().export_metrics(registry);
+  run_chat(ask("s-normal", "hi"));
+  const std::string text = registry.render();
+  EXPECT_NE(text.find(R"(wattos_llm_requests_total{model="s-normal",kind="chat",outcome="ok"} 1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(wattos_llm_tokens_total{model="s-normal",direction="out"} 7)"), std::string::npos) << text;
+  EXPECT_NE(text.find("wattos_llm_first_token_seconds_count{model=\"s-normal\"} 1"), std::string::npos) << text;
+}
+
 TEST_P(llm_gateway_test, tool_call_split_across_chunks_is_reassembled) {
   auto request = ask("s-tools", "weather in Berlin?");
   request.tools.push_back({"get_weather", "Current weather", R"({"type":"object","properties":{"city":{"type":"string"}}})"});
