@@ -13,6 +13,7 @@ build_pkgs=(
   libsqlite3-dev libpq-dev
   libyaml-cpp-dev libcli11-dev
   libsodium-dev libhiredis-dev
+  libstemmer-dev libhnswlib-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev

@@ -16,6 +16,7 @@
 #include "api/identity_routes.hpp"
 #include "api/llm_routes.hpp"
 #include "api/proxy.hpp"
+#include "app/eval_command.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
@@ -229,6 +230,24 @@ int run_cli(int argc, char** argv, char** envp) {
   verify_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
   audit_cmd->require_subcommand(1);
 
+  eval_retrieval_args eval_args;
+  auto* eval_cmd = cli.add_subcommand("eval", "Evaluation tools");
+  auto* eval_retrieval_cmd = eval_cmd->add_subcommand(
+      "retrieval", "nDCG@10, Recall@100, MRR@10 and latency of lexical, vector and hybrid search (BEIR-style)");
+  eval_retrieval_cmd->add_option("--corpus", eval_args.corpus, "corpus.jsonl (BEIR) or corpus CSV (doc_id,title,abstract)")
+      ->required()->check(CLI::ExistingFile);
+  eval_retrieval_cmd->add_option("--queries", eval_args.queries, "queries.jsonl (BEIR) or claims CSV (id,claim)")
+      ->required()->check(CLI::ExistingFile);
+  eval_retrieval_cmd->add_option("--qrels", eval_args.qrels, "qrels TSV (query-id, corpus-id, score)")
+      ->required()->check(CLI::ExistingFile);
+  eval_retrieval_cmd->add_option("--modes", eval_args.modes, "lexical, vector, hybrid")->delimiter(',');
+  eval_retrieval_cmd->add_option("--index", eval_args.index, "vector index: hnsw or exact")
+      ->check(CLI::IsMember({"hnsw", "exact"}));
+  eval_retrieval_cmd->add_option("--dimensions", eval_args.dimensions, "embedding size")->check(CLI::Range(8, 4096));
+  eval_retrieval_cmd->add_flag("--json", eval_args.json, "print JSON instead of a table");
+  eval_retrieval_cmd->add_flag("!--no-query-idf", eval_args.query_idf, "do not weight query embeddings by IDF");
+  eval_cmd->require_subcommand(1);
+
   cli.add_subcommand("version", "Print the version");
 
   try {
@@ -239,6 +258,7 @@ int run_cli(int argc, char** argv, char** envp) {
   if (*serve_cmd) return serve(config_path, service, port, envp);
   if (*migrate_cmd) return migrate_command(config_path, envp);
   if (*verify_cmd) return audit_verify_command(config_path, envp);
+  if (*eval_retrieval_cmd) return eval_retrieval(eval_args);
   if (*config_cmd) {
     auto env = core::environment_from(envp);
     std::string path = config_path;

@@ -45,14 +45,14 @@ void add_feature(feature_map& features, std::string key, double weight) {
 // Character 3- to 5-grams of "<word>" (byte-wise; folded words are mostly ASCII). The
 // word's n-gram weight is spread so that their squared weights add up to weight²: a long
 // word thus weighs no more in the vector than a short one.
-void add_char_ngrams(feature_map& features, const std::string& word) {
+void add_char_ngrams(feature_map& features, const std::string& word, double word_weight) {
   const std::string marked = "<" + word + ">";
   std::vector<std::string> grams;
   for (std::size_t n = 3; n <= 5; ++n) {
     for (std::size_t i = 0; i + n <= marked.size(); ++i) grams.push_back("c:" + marked.substr(i, n));
   }
   if (grams.empty()) return;
-  const double each = char_ngram_weight / std::sqrt(static_cast<double>(grams.size()));
+  const double each = char_ngram_weight * word_weight / std::sqrt(static_cast<double>(grams.size()));
   for (auto& g : grams) add_feature(features, std::move(g), each);
 }
 
@@ -60,7 +60,19 @@ void add_char_ngrams(feature_map& features, const std::string& word) {
 
 hashed_embedder::hashed_embedder(int dimensions) : dimensions_(std::max(dimensions, min_dimensions)) {}
 
-std::vector<float> hashed_embedder::embed(std::string_view text) const {
+std::vector<std::string> hashed_embedder::word_stems(std::string_view text) {
+  std::vector<std::string> stems;
+  for (const auto& t : word_tokens(text)) {
+    if (!is_stop_word(t)) stems.push_back(light_stem(t));
+  }
+  std::sort(stems.begin(), stems.end());
+  stems.erase(std::unique(stems.begin(), stems.end()), stems.end());
+  return stems;
+}
+
+std::vector<float> hashed_embedder::embed(std::string_view text) const { return embed(text, word_weight{}); }
+
+std::vector<float> hashed_embedder::embed(std::string_view text, const word_weight& weight) const {
   std::vector<float> out(static_cast<std::size_t>(dimensions_), 0.0f);
   const auto tokens = word_tokens(text);
   std::vector<std::string> stems;
@@ -73,11 +85,18 @@ std::vector<float> hashed_embedder::embed(std::string_view text) const {
   }
   if (stems.empty()) return out;
 
+  std::vector<double> weights(stems.size(), 1.0);
+  if (weight) {
+    for (std::size_t i = 0; i < stems.size(); ++i) weights[i] = std::max(0.0, weight(stems[i]));
+  }
   feature_map features;
   for (std::size_t i = 0; i < stems.size(); ++i) {
-    add_feature(features, "w:" + stems[i], unigram_weight);
-    if (i + 1 < stems.size()) add_feature(features, "b:" + stems[i] + " " + stems[i + 1], bigram_weight);
-    add_char_ngrams(features, stems[i]);
+    add_feature(features, "w:" + stems[i], unigram_weight * weights[i]);
+    if (i + 1 < stems.size()) {
+      add_feature(features, "b:" + stems[i] + " " + stems[i + 1],
+                  bigram_weight * std::sqrt(weights[i] * weights[i + 1]));
+    }
+    add_char_ngrams(features, stems[i], weights[i]);
   }
 
   std::vector<double> acc(out.size(), 0.0);

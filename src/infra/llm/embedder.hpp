@@ -13,6 +13,8 @@
 //   std::vector<float> v = embedder.embed("Wie kündige ich den Mietvertrag?");
 #pragma once
 
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +26,17 @@ class hashed_embedder {
   int dimensions() const noexcept { return dimensions_; }
   // A unit vector (all zeros for text without any word).
   std::vector<float> embed(std::string_view text) const;
+
+  // As embed(), with each word's features (its unigram and character n-grams; a
+  // bigram gets the geometric mean of its words) multiplied by `weight(stem)`, the
+  // stem as word_stems() gives it. Used to weight a query by the collection's inverse
+  // document frequencies (SMART lnc.ltc: documents plain, queries IDF-weighted).
+  using word_weight = std::function<double(std::string_view stem)>;
+  std::vector<float> embed(std::string_view text, const word_weight& weight) const;
+
+  // The distinct stems the embedder makes of a text (stop words dropped), for
+  // document-frequency statistics.
+  static std::vector<std::string> word_stems(std::string_view text);
 
  private:
   int dimensions_;

@@ -1,0 +1,247 @@
+// Retrieval building blocks: analysis, BM25, the vector index conformance suite (run
+// against the exact and the HNSW index), fusion, and the evaluation readers/metrics.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/id.hpp"
+#include "infra/llm/embedder.hpp"
+#include "streams/rag/analyzer.hpp"
+#include "streams/rag/bm25.hpp"
+#include "streams/rag/evaluation.hpp"
+#include "streams/rag/hybrid.hpp"
+#include "streams/rag/retriever.hpp"
+#include "streams/rag/vector_index.hpp"
+
+namespace wattos::streams::rag {
+namespace {
+
+TEST(analyzer, folds_drops_stop_words_and_stems_by_language) {
+  analyzer a;
+  auto de = a.document_terms("Die Kündigungsfristen der Mietverträge", language::german);
+  EXPECT_EQ(de, (std::vector<std::string>{"kundigungsfrist", "mietvertrag"}));
+  EXPECT_EQ(stem("maeuse", language::german), stem("maus", language::german));
+  // Spelled with or without umlauts, a word meets itself.
+  EXPECT_EQ(a.document_terms("Kuendigungsfristen", language::german), a.document_terms("Kündigungsfristen", language::german));
+  auto en = a.document_terms("The running patients were treated", language::english);
+  EXPECT_EQ(en, (std::vector<std::string>{"run", "patient", "treat"}));
+  // Auto-detection picks German for German text.
+  EXPECT_EQ(a.document_terms("Die Verträge und die Fristen sind gültig"), a.document_terms("Die Verträge und die Fristen sind gültig", language::german));
+  // A query gets both languages' stems.
+  auto q = a.query_terms("Verträge");
+  EXPECT_NE(std::find(q.begin(), q.end(), "vertrag"), q.end());
+  EXPECT_TRUE(a.query_terms("the and der die").empty());
+}
+
+TEST(bm25, ranks_by_term_rarity_and_handles_replace_and_remove) {
+  analyzer a;
+  bm25_index index;
+  index.add(1, a.document_terms("cats purr and cats sleep", language::english));
+  index.add(2, a.document_terms("dogs bark loudly", language::english));
+  index.add(3, a.document_terms("cats and dogs are pets", language::english));
+  auto hits = index.search(a.query_terms("purrs cats"), 10);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].key, 1u);
+  EXPECT_EQ(hits[1].key, 3u);
+  EXPECT_EQ(index.matched_terms(1, a.query_terms("purrs cats")), (std::vector<std::string>{"purr", "cat"}));
+
+  index.add(1, a.document_terms("birds sing", language::english));  // replaced
+  hits = index.search(a.query_terms("cats"), 10);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].key, 3u);
+  index.remove(3);
+  EXPECT_TRUE(index.search(a.query_terms("cats"), 10).empty());
+  EXPECT_EQ(index.size(), 2u);
+  // A filter keeps only allowed keys; k bounds the answer.
+  hits = index.search(a.query_terms("dogs birds"), 1, [](std::uint64_t k) { return k == 1; });
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].key, 1u);
+}
+
+TEST(bm25, many_removals_compact_the_postings_without_changing_results) {
+  bm25_index index;
+  for (std::uint64_t k = 0; k < 200; ++k) index.add(k, {"common", "t" + std::to_string(k % 10)});
+  for (std::uint64_t k = 0; k < 190; ++k) index.remove(k);
+  auto hits = index.search({"common"}, 100);
+  EXPECT_EQ(hits.size(), 10u);
+  for (const auto& h : hits) EXPECT_GE(h.key, 190u);
+}
+
+// The vector index conformance suite: every backend passes the same cases.
+class vector_index_conformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("wattos-vec-" + core::random_hex(6));
+    std::filesystem::create_directories(dir_);
+    index_ = open(4);
+  }
+  void TearDown() override {
+    index_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::unique_ptr<vector_index> open(int dims) {
+    if (GetParam() == "exact") return make_exact_index(dims);
+    auto opened = open_hnsw_index(dir_ / "space.hnsw", dims, hnsw_params{.initial_capacity = 2});
+    if (!opened) throw std::runtime_error(opened.err().message());
+    return std::move(*opened);
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<vector_index> index_;
+};
+
+TEST_P(vector_index_conformance, nearest_first_with_cosine_scores) {
+  ASSERT_TRUE(index_->upsert(1, std::vector<float>{1, 0, 0, 0}).ok());
+  ASSERT_TRUE(index_->upsert(2, std::vector<float>{0, 2, 0, 0}).ok());  // normalised on insert
+  ASSERT_TRUE(index_->upsert(3, std::vector<float>{1, 1, 0, 0}).ok());
+  auto hits = index_->search(std::vector<float>{0, 1, 0, 0}, 2);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].key, 2u);
+  EXPECT_NEAR(hits[0].score, 1.0, 1e-5);
+  EXPECT_EQ(hits[1].key, 3u);
+  EXPECT_NEAR(hits[1].score, std::sqrt(0.5), 1e-5);
+  EXPECT_EQ(index_->size(), 3u);
+  EXPECT_NEAR(index_->vector_of(2)[1], 1.0f, 1e-6);
+}
+
+TEST_P(vector_index_conformance, replace_remove_and_filter) {
+  for (std::uint64_t k = 0; k < 50; ++k) {
+    std::vector<float> v{1, static_cast<float>(k) / 50.0f, 0.1f, 0};
+    ASSERT_TRUE(index_->upsert(k, v).ok());  // grows past the initial capacity
+  }
+  ASSERT_TRUE(index_->upsert(7, std::vector<float>{0, 0, 0, 1}).ok());  // replaced
+  auto hits = index_->search(std::vector<float>{0, 0, 0, 1}, 1);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].key, 7u);
+  index_->remove(7);
+  EXPECT_FALSE(index_->contains(7));
+  hits = index_->search(std::vector<float>{0, 0, 0, 1}, 3);
+  for (const auto& h : hits) EXPECT_NE(h.key, 7u);
+  // A selective filter still yields k results.
+  hits = index_->search(std::vector<float>{1, 0, 0, 0}, 2, [](std::uint64_t k) { return k == 40 || k == 41; });
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].key, 40u);
+  // Removed then re-added.
+  ASSERT_TRUE(index_->upsert(7, std::vector<float>{0, 0, 1, 0}).ok());
+  EXPECT_TRUE(index_->contains(7));
+  EXPECT_EQ(index_->size(), 50u);
+}
+
+TEST_P(vector_index_conformance, bad_vectors_are_refused) {
+  EXPECT_EQ(index_->upsert(1, std::vector<float>{1, 0, 0}).err().code(), core::errc::invalid_argument);
+  EXPECT_EQ(index_->upsert(1, std::vector<float>{0, 0, 0, 0}).err().code(), core::errc::invalid_argument);
+  EXPECT_TRUE(index_->search(std::vector<float>{1, 0}, 3).empty());
+  EXPECT_TRUE(index_->search(std::vector<float>{1, 0, 0, 0}, 3).empty());
+}
+
+TEST_P(vector_index_conformance, persists_across_reopen) {
+  if (GetParam() == "exact") GTEST_SKIP() << "the exact index is in memory only, by design";
+  ASSERT_TRUE(index_->upsert(1, std::vector<float>{1, 0, 0, 0}).ok());
+  ASSERT_TRUE(index_->upsert(2, std::vector<float>{0, 1, 0, 0}).ok());
+  index_->remove(2);
+  ASSERT_TRUE(index_->save().ok());
+  index_ = open(4);
+  EXPECT_EQ(index_->size(), 1u);
+  EXPECT_TRUE(index_->contains(1));
+  EXPECT_FALSE(index_->contains(2));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "space.hnsw.tmp"));
+  // A file of other dimensions is reported, not misread.
+  auto wrong = open_hnsw_index(dir_ / "space.hnsw", 8);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.err().code(), core::errc::failed_precondition);
+  // A truncated file is refused before hnswlib reads it.
+  index_.reset();
+  std::filesystem::resize_file(dir_ / "space.hnsw", std::filesystem::file_size(dir_ / "space.hnsw") / 2);
+  auto truncated = open_hnsw_index(dir_ / "space.hnsw", 4);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.err().code(), core::errc::unavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, vector_index_conformance, ::testing::Values("exact", "hnsw"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST(hybrid, reciprocal_rank_fusion_rewards_agreement) {
+  std::vector<scored_key> lexical{{1, 9}, {2, 8}, {3, 7}};
+  std::vector<scored_key> vector{{3, 0.9}, {4, 0.8}, {2, 0.7}};
+  auto fused = reciprocal_rank_fusion({lexical, vector}, 4);
+  ASSERT_EQ(fused.size(), 4u);
+  EXPECT_EQ(fused[0].key, 3u);  // 1/63 + 1/61
+  EXPECT_EQ(fused[1].key, 2u);  // 1/62 + 1/63
+  EXPECT_NEAR(fused[0].score, 1.0 / 63 + 1.0 / 61, 1e-12);
+}
+
+TEST(hybrid, mmr_skips_near_duplicates) {
+  std::vector<scored_key> candidates{{1, 1.0}, {2, 0.99}, {3, 0.5}};
+  auto sim = [](std::uint64_t a, std::uint64_t b) { return (a <= 2 && b <= 2) ? 0.99 : 0.0; };
+  auto picked = maximal_marginal_relevance(candidates, 2, 0.5, sim);
+  ASSERT_EQ(picked.size(), 2u);
+  EXPECT_EQ(picked[0].key, 1u);
+  EXPECT_EQ(picked[1].key, 3u);  // 2 is a near-duplicate of 1
+  EXPECT_EQ(maximal_marginal_relevance(candidates, 2, 1.0, sim)[1].key, 2u);  // lambda 1: relevance only
+}
+
+TEST(retriever, modes_find_by_words_and_by_vectors) {
+  infra::llm::hashed_embedder embedder(256);
+  retriever r(make_exact_index(256));
+  const std::vector<std::string> texts = {"Die Kündigungsfrist beträgt drei Monate zum Monatsende.",
+                                          "Haustiere sind in der Wohnung erlaubt.",
+                                          "The notice period is three months."};
+  for (std::size_t i = 0; i < texts.size(); ++i) ASSERT_TRUE(r.add(i, texts[i], embedder.embed(texts[i])).ok());
+  for (auto mode : {search_mode::lexical, search_mode::vector, search_mode::hybrid}) {
+    auto hits = r.search("Kündigungsfrist", embedder.embed("Kündigungsfrist"), mode, 2);
+    ASSERT_FALSE(hits.empty()) << search_mode_name(mode);
+    EXPECT_EQ(hits[0].key, 0u) << search_mode_name(mode);
+  }
+  auto hybrid = r.search("Haustiere erlaubt", embedder.embed("Haustiere erlaubt"), search_mode::hybrid, 3);
+  ASSERT_FALSE(hybrid.empty());
+  EXPECT_EQ(hybrid[0].key, 1u);
+  EXPECT_EQ(hybrid[0].lexical_rank, 1);
+  EXPECT_EQ(hybrid[0].vector_rank, 1);
+  EXPECT_EQ(r.matched_terms(1, "Haustiere erlaubt").size(), 2u);
+  r.remove(1);
+  EXPECT_EQ(r.size(), 2u);
+  EXPECT_FALSE(parse_search_mode("fuzzy").ok());
+}
+
+TEST(evaluation, csv_with_quotes_newlines_and_numpy_abstracts) {
+  auto rows = parse_csv("a,b\n1,\"x, \"\"y\"\"\nz\"\n2,plain\r\n");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1][1], "x, \"y\"\nz");
+  EXPECT_EQ(rows[2][1], "plain");
+
+  auto dir = std::filesystem::temp_directory_path() / ("wattos-eval-" + core::random_hex(6));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "corpus.csv") << "doc_id,title,abstract,structured\n"
+                                         "7,Title A,\"['First sentence.'\n 'Second one.' \"\"It's third.\"\"]\",False\n";
+    std::ofstream(dir / "claims.csv") << "id,claim,cited_doc_ids\n1,A claim,[7]\n1,A claim,[7]\n2,Other,[]\n";
+    std::ofstream(dir / "qrels.tsv") << "query-id\tcorpus-id\tscore\n1\t7\t1\n";
+  }
+  auto corpus = read_corpus(dir / "corpus.csv");
+  ASSERT_TRUE(corpus.ok()) << corpus.err().message();
+  ASSERT_EQ(corpus->size(), 1u);
+  EXPECT_EQ((*corpus)[0].text, "First sentence. Second one. It's third.");
+  auto queries = read_queries(dir / "claims.csv");
+  ASSERT_TRUE(queries.ok());
+  EXPECT_EQ(queries->size(), 2u);  // the duplicate claim is read once
+  auto judged = read_qrels(dir / "qrels.tsv");
+  ASSERT_TRUE(judged.ok());
+  EXPECT_EQ(judged->at("1"), std::set<std::string>{"7"});
+  std::filesystem::remove_all(dir);
+}
+
+TEST(evaluation, metrics_match_hand_computed_values) {
+  auto s = score_ranking({"a", "x", "b"}, {"a", "b"});
+  const double idcg = 1.0 + 1.0 / std::log2(3.0);
+  EXPECT_NEAR(s.ndcg_at_10, (1.0 + 1.0 / std::log2(4.0)) / idcg, 1e-12);
+  EXPECT_DOUBLE_EQ(s.mrr_at_10, 1.0);
+  EXPECT_DOUBLE_EQ(s.recall_at_100, 1.0);
+  auto none = score_ranking({"x", "y"}, {"a"});
+  EXPECT_EQ(none.ndcg_at_10, 0.0);
+  EXPECT_EQ(none.mrr_at_10, 0.0);
+  EXPECT_EQ(score_ranking({"x", "a"}, {"a"}).mrr_at_10, 0.5);
+}
+
+}  // namespace
+}  // namespace wattos::streams::rag
