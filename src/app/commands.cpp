@@ -16,6 +16,7 @@
 #include "api/identity_routes.hpp"
 #include "api/llm_routes.hpp"
 #include "api/proxy.hpp"
+#include "api/rag_routes.hpp"
 #include "app/eval_command.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
@@ -26,6 +27,7 @@
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "streams/rag/rag_service.hpp"
 #include "net/http_server.hpp"
 
 namespace wattos::app {
@@ -74,6 +76,7 @@ core::result<std::unique_ptr<infra::db::database>> open_store(const core::config
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "core", core_migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "audit", api::audit_log::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "llm", infra::llm::llm_gateway::migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "rag", streams::rag::rag_service::migrations()));
   return db;
 }
 
@@ -139,6 +142,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   boost::asio::io_context io(threads);
   core::metrics_registry metrics;
   (*llm)->export_metrics(metrics);
+  streams::rag::rag_service rag(**db, **llm, cfg->data_dir);
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;
@@ -147,6 +151,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   api::add_identity_routes(routes, **identity, audit);
   // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
   if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm);
+  if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {

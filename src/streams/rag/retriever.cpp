@@ -32,6 +32,14 @@ core::status retriever::add(std::uint64_t key, std::string_view text, std::span<
   return {};
 }
 
+core::status retriever::add_lexical_only(std::uint64_t key, std::string_view text, language lang) {
+  auto terms = analyzer_.document_terms(text, lang);
+  std::unique_lock lock(mutex_);
+  if (!vectors_->contains(key)) return core::error::failed_precondition("the vector index lacks this chunk");
+  lexical_.add(key, terms);
+  return {};
+}
+
 void retriever::remove(std::uint64_t key) {
   std::unique_lock lock(mutex_);
   lexical_.remove(key);

@@ -50,6 +50,8 @@ class retriever {
 
   core::status add(std::uint64_t key, std::string_view text, std::span<const float> embedding,
                    language lang = language::auto_detect);
+  // Adds only the text (its vector is already in the loaded vector index).
+  core::status add_lexical_only(std::uint64_t key, std::string_view text, language lang = language::auto_detect);
   void remove(std::uint64_t key);
   std::size_t size() const;
   int dimensions() const { return vectors_->dimensions(); }

@@ -1,0 +1,20 @@
+// File: api/rag_routes.hpp
+//
+// The RAG service's HTTP API (docs/rag.md):
+//   GET/POST /api/v1/spaces, GET/PATCH/DELETE /api/v1/spaces/{id}
+//   GET /api/v1/spaces/{id}/members, PUT/DELETE /api/v1/spaces/{id}/members/{user}
+//   POST /api/v1/spaces/{id}/documents   index a document's chunks (the ingestion's interface)
+//   DELETE /api/v1/spaces/{id}/documents/{doc}
+//   POST /api/v1/spaces/{id}/search, POST /api/v1/search (several spaces)
+// Route permissions: spaces:read to read and search, spaces:write to create, change
+// and index; the space's own access (owner, member, admin) is checked in the service.
+#pragma once
+
+#include "api/gateway.hpp"
+#include "streams/rag/rag_service.hpp"
+
+namespace wattos::api {
+
+void add_rag_routes(route_table& routes, streams::rag::rag_service& rag);
+
+}  // namespace wattos::api
