@@ -25,6 +25,7 @@ bench:
 	bench/run.sh --record
 	bench/gateway.sh --record
 	bench/llm.sh --record
+	bench/rag.sh --record
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh

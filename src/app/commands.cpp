@@ -1,6 +1,8 @@
 #include "app/commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
@@ -209,6 +211,57 @@ int audit_verify_command(const std::string& config_path, char** envp) {
   return 3;
 }
 
+struct search_args {
+  std::string space;
+  std::string query;
+  std::string mode = "hybrid";
+  int k = 5;
+};
+
+// `wattos search`: the operator's view of a space, straight from the store (it runs
+// with admin rights: whoever can read the data directory can read the spaces anyway).
+int search_command(const std::string& config_path, const search_args& args, char** envp) {
+  auto cfg = load(config_path, envp);
+  if (!cfg) return fail(cfg.err());
+  core::set_log_level(core::log_level::warn);
+  auto db = open_store(*cfg);
+  if (!db) return fail(db.err());
+  auto llm = infra::llm::llm_gateway::create(*cfg, **db, core::environment_from(envp));
+  if (!llm) return fail(llm.err());
+  auto mode = streams::rag::parse_search_mode(args.mode);
+  if (!mode) return fail(mode.err());
+  streams::rag::rag_service rag(**db, **llm, cfg->data_dir);
+  const streams::rag::requester operator_{"cli", true, core::random_hex(8)};
+  auto space = rag.get_space(operator_, args.space);
+  if (!space) return fail(space.err());
+  streams::rag::search_request request;
+  request.space_ids = {space->id};
+  request.query = args.query;
+  request.mode = *mode;
+  request.k = static_cast<std::size_t>(args.k);
+  boost::asio::io_context io;
+  std::optional<core::result<std::vector<streams::rag::search_hit>>> hits;
+  boost::asio::co_spawn(
+      io,
+      [](streams::rag::rag_service& r, streams::rag::requester who, streams::rag::search_request req,
+         std::optional<core::result<std::vector<streams::rag::search_hit>>>& out) -> boost::asio::awaitable<void> {
+        auto found = co_await r.search(who, std::move(req));
+        out.emplace(std::move(found));
+      }(rag, operator_, std::move(request), hits),
+      boost::asio::detached);
+  io.run();
+  if (!hits || !*hits) return fail(hits ? hits->err() : core::error::internal("search did not run"));
+  int n = 0;
+  for (const auto& h : **hits) {
+    std::printf("%d. %s%s%s  score %.4f\n   %s\n\n", ++n, h.source.title.c_str(),
+                h.source.page > 0 ? (", Seite " + std::to_string(h.source.page)).c_str() : "",
+                h.source.heading_path.empty() ? "" : (" (" + h.source.heading_path + ")").c_str(), h.score,
+                h.source.snippet.c_str());
+  }
+  if (n == 0) std::printf("no matches in '%s'\n", space->name.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv, char** envp) {
@@ -253,6 +306,15 @@ int run_cli(int argc, char** argv, char** envp) {
   eval_retrieval_cmd->add_flag("!--no-query-idf", eval_args.query_idf, "do not weight query embeddings by IDF");
   eval_cmd->require_subcommand(1);
 
+  search_args search;
+  auto* search_cmd = cli.add_subcommand("search", "Search a knowledge space (as the operator, from the store)");
+  search_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+  search_cmd->add_option("--space", search.space, "space name or id")->required();
+  search_cmd->add_option("--mode", search.mode, "lexical, vector or hybrid")
+      ->check(CLI::IsMember({"lexical", "vector", "hybrid"}));
+  search_cmd->add_option("-k", search.k, "number of results")->check(CLI::Range(1, 100));
+  search_cmd->add_option("query", search.query, "what to look for")->required();
+
   cli.add_subcommand("version", "Print the version");
 
   try {
@@ -264,6 +326,7 @@ int run_cli(int argc, char** argv, char** envp) {
   if (*migrate_cmd) return migrate_command(config_path, envp);
   if (*verify_cmd) return audit_verify_command(config_path, envp);
   if (*eval_retrieval_cmd) return eval_retrieval(eval_args);
+  if (*search_cmd) return search_command(config_path, search, envp);
   if (*config_cmd) {
     auto env = core::environment_from(envp);
     std::string path = config_path;

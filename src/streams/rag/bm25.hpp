@@ -38,8 +38,8 @@ class bm25_index {
 
   void add(std::uint64_t key, const std::vector<std::string>& terms);
   void remove(std::uint64_t key);
-  bool contains(std::uint64_t key) const { return docs_.count(key) != 0; }
-  std::size_t size() const noexcept { return docs_.size(); }
+  bool contains(std::uint64_t key) const { return ordinal_of_.count(key) != 0; }
+  std::size_t size() const noexcept { return ordinal_of_.size(); }
 
   // The k best keys for the query terms (repeated query terms count once), best first;
   // `allow` (optional) filters keys.
@@ -50,12 +50,17 @@ class bm25_index {
   std::vector<std::string> matched_terms(std::uint64_t key, const std::vector<std::string>& query_terms) const;
 
  private:
+  // Documents are numbered densely (ordinals), so a search accumulates scores in an
+  // array instead of a hash map; removed ordinals stay dead until their postings are
+  // compacted away.
   struct posting {
-    std::uint64_t key;
+    std::uint32_t ordinal;
     std::uint32_t tf;
   };
-  struct doc_info {
+  struct doc_slot {
+    std::uint64_t key = 0;
     std::uint32_t length = 0;
+    bool alive = false;
     std::vector<std::string> terms;  // distinct terms, for removal and matched_terms
   };
   void compact(const std::string& term);
@@ -63,7 +68,8 @@ class bm25_index {
   bm25_params params_;
   std::unordered_map<std::string, std::vector<posting>> postings_;
   std::unordered_map<std::string, std::size_t> stale_;  // removed postings per term, not yet compacted
-  std::unordered_map<std::uint64_t, doc_info> docs_;
+  std::vector<doc_slot> docs_;                           // by ordinal
+  std::unordered_map<std::uint64_t, std::uint32_t> ordinal_of_;
   std::uint64_t total_length_ = 0;
 };
 

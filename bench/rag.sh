@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# RAG benchmarks (issue: RAG service):
+#   quality   `wattos eval retrieval` on SciFact (BEIR test split: 300 claims, 5,183
+#             abstracts) for lexical, vector and hybrid search with the built-in embedder
+#   scale     bench/rag_bench at RAG_BENCH_SIZES chunks (default 10,000 and 100,000;
+#             add 1000000 for the 1M figure, about 15 minutes and 4 GB here): HNSW build
+#             rate, memory per million vectors, recall@10 against exact search, and
+#             p50/p95 of vector, lexical and hybrid search
+# `--record` appends the tables to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=${1:-}
+source bench/lib.sh
+bench_build wattos rag_bench
+data=${SCIFACT_DIR:-../shared/data/scifact}
+sizes=${RAG_BENCH_SIZES:-10000 100000}
+
+eval_cmd=("$build_dir/src/app/wattos" eval retrieval --corpus "$data/allenai_scifact_csv/corpus_train.csv"
+  --queries "$data/allenai_scifact_csv/claims_validation.csv" --qrels "$data/beir_qrels/test.tsv")
+quality=$("${eval_cmd[@]}")
+echo "$quality"
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+rows=()
+for n in $sizes; do
+  out=$("$build_dir/bench/rag_bench" "$n" 200)
+  echo "$out"
+  rows+=("| $n | $(field build_per_s "$out") | $(field mib_per_million "$out") | $(field recall_at_10 "$out") | $(field vector_p50_ms "$out") / $(field vector_p95_ms "$out") | $(field lexical_p50_ms "$out") / $(field lexical_p95_ms "$out") | $(field hybrid_p50_ms "$out") / $(field hybrid_p95_ms "$out") |")
+done
+scale=$(cat <<TABLE
+| chunks | HNSW build /s | MiB per 1M chunks (vectors, graph, BM25, text) | recall@10 vs exact | vector p50 / p95 ms | lexical p50 / p95 ms | hybrid p50 / p95 ms |
+|---|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+TABLE
+)
+echo "$scale"
+if [ "$record" = "--record" ]; then
+  {
+    echo
+    echo "## RAG retrieval quality and scale ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
+    echo
+    echo "Command: \`bench/rag.sh --record\`. Quality: \`wattos eval retrieval\` on SciFact (BEIR test split),"
+    echo "built-in embedder \`wattos-embed\` (384-d), HNSW index, default settings (BM25 k1 0.9 b 0.4, RRF k 60,"
+    echo "queries IDF-weighted for the built-in embedder). Published BM25 on SciFact: nDCG@10 0.665."
+    echo
+    echo "$quality"
+    echo
+    echo "Scale: \`rag_bench N\` (synthetic: 40 Zipf words per chunk from 20,000, 384-d vectors from 1,000 Gaussian"
+    echo "clusters; 200 queries of 6 words; k = 10; one thread)."
+    echo
+    echo "$scale"
+  } >>bench/RESULTS.md
+fi
