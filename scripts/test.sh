@@ -19,7 +19,12 @@ cleanup() {
   rm -rf "$state_dir"
 }
 trap cleanup EXIT
-eval "$(scripts/test-services.sh start "$state_dir")"
+# A failed start must stop the run here, not surface later as tests without servers.
+if ! services_env=$(scripts/test-services.sh start "$state_dir"); then
+  echo "test.sh: PostgreSQL or Redis did not start (ports ${WATTOS_TEST_PG_PORT:-15432}/${WATTOS_TEST_REDIS_PORT:-16379} in use?)" >&2
+  exit 1
+fi
+eval "$services_env"
 # Tests that need these servers fail instead of skipping when they are missing.
 export WATTOS_TEST_REQUIRE_SERVERS=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
