@@ -68,6 +68,7 @@ core::result<rag::search_request> search_request_from(const json::object& obj) {
     r.k = static_cast<std::size_t>(k);
   }
   if (const auto* l = obj.if_contains("mmr_lambda"); l != nullptr && l->is_number()) r.mmr_lambda = l->to_number<double>();
+  r.rerank_model = infra::llm::json_string(obj, "rerank_model");
   if (const auto* f = obj.if_contains("filters"); f != nullptr && f->is_object()) {
     const auto& fo = f->get_object();
     WATTOS_ASSIGN_OR_RETURN(r.filters.document_ids, string_list(fo, "document_ids"));
@@ -174,7 +175,8 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
     doc.chunks.push_back(std::move(ch));
   }
   const rag::requester who = requester_of(req);
-  auto indexed = co_await svc.index_document(who, std::string(req.param("id")), std::move(doc));
+  std::string space_id(req.param("id"));  // named: no temporaries in co_await (docs/coroutines.md)
+  auto indexed = co_await svc.index_document(who, std::move(space_id), std::move(doc));
   if (!indexed) co_return net::error_response(indexed.err(), req.request_id);
   co_return json_ok(200, json::object{{"chunks", *indexed}});
 }
@@ -266,6 +268,22 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                auto removed = svc->delete_document(requester_of(req), req.param("id"), req.param("doc"));
                if (!removed) co_return net::error_response(removed.err(), req.request_id);
                co_return json_ok(200, json::object{{"chunks_removed", *removed}});
+             });
+  routes.add("POST", "/api/v1/spaces/{id}/reembed", access_rule::needs(perm::spaces_write),
+             [svc](net::request& req) -> awaitable<net::response> {
+               auto body = net::parse_json_body(req);
+               if (!body) co_return net::error_response(body.err(), req.request_id);
+               const auto* obj = body->if_object();
+               const std::string model = obj != nullptr ? infra::llm::json_string(*obj, "embedding_model") : "";
+               if (model.empty()) {
+                 co_return net::error_response(core::error::invalid_argument("embedding_model is required"),
+                                               req.request_id);
+               }
+               const rag::requester who = requester_of(req);
+               std::string space_id(req.param("id"));
+               auto s = co_await svc->reembed_space(who, std::move(space_id), model);
+               if (!s) co_return net::error_response(s.err(), req.request_id);
+               co_return json_ok(200, space_json(*s));
              });
   routes.add("POST", "/api/v1/spaces/{id}/search", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) {

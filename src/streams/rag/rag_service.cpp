@@ -669,6 +669,29 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
     }
     candidates = std::move(picked);
   }
+  if (!request.rerank_model.empty() && !candidates.empty()) {
+    // Reorder the best candidates (at most 50) by the rerank model; the texts come from the store.
+    if (candidates.size() > 50) candidates.resize(50);
+    infra::llm::rerank_request rr;
+    rr.model = request.rerank_model;
+    rr.query = request.query;
+    for (const auto& c : candidates) {
+      auto rows = impl_->db.execute("SELECT text FROM rag_chunks WHERE key = ?", {static_cast<std::int64_t>(c.hit.key)});
+      if (!rows) co_return std::move(rows).err();
+      rr.documents.push_back(rows->rows.empty() ? std::string() : rows->rows.front().get_text(0).value_or(""));
+    }
+    const infra::llm::caller system_call{who.user_id, "", {}, who.request_id};
+    auto ranked = co_await impl_->llm.rerank(system_call, std::move(rr));
+    if (!ranked) co_return std::move(ranked).err();
+    std::vector<candidate> reordered;
+    for (const auto& item : ranked->results) {
+      if (item.index < 0 || static_cast<std::size_t>(item.index) >= candidates.size()) continue;
+      candidate c = candidates[static_cast<std::size_t>(item.index)];
+      c.hit.score = item.score;
+      reordered.push_back(c);
+    }
+    candidates = std::move(reordered);
+  }
   if (candidates.size() > request.k) candidates.resize(request.k);
 
   // The chunks' text and citation data, from the store.
@@ -700,6 +723,62 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
     out.push_back(std::move(h));
   }
   co_return out;
+}
+
+asio::awaitable<core::result<space_info>> rag_service::reembed_space(const requester& who, std::string space_id,
+                                                                     std::string embedding_model) {
+  auto visible = impl_->visible(who, space_id);
+  if (!visible) co_return std::move(visible).err();
+  space_info s = std::move(*visible);
+  if (!impl::can_manage(s)) co_return core::error::permission_denied("only the owner or an admin may re-embed a space");
+  auto model = impl_->llm.model(embedding_model);
+  if (!model) co_return std::move(model).err();
+  const auto& caps = model->settings->capabilities;
+  if (std::find(caps.begin(), caps.end(), "embeddings") == caps.end()) {
+    co_return core::error::invalid_argument("model '" + embedding_model + "' does not make embeddings");
+  }
+  auto rows = impl_->db.execute("SELECT key, title, text FROM rag_chunks WHERE space_id = ?", {s.id});
+  if (!rows) co_return std::move(rows).err();
+  std::vector<std::pair<std::int64_t, std::vector<float>>> vectors;
+  int dims = 0;
+  const infra::llm::caller system_call{who.user_id, "", {}, who.request_id};
+  for (std::size_t start = 0; start < rows->rows.size(); start += embed_batch) {
+    infra::llm::embedding_request batch;
+    batch.model = embedding_model;
+    std::vector<std::int64_t> keys;
+    for (std::size_t i = start; i < std::min(rows->rows.size(), start + embed_batch); ++i) {
+      const auto& r = rows->rows[i];
+      const std::string title = r.get_text(1).value_or("");
+      const std::string text = r.get_text(2).value_or("");
+      batch.inputs.push_back(title.empty() ? text : title + ". " + text);
+      keys.push_back(r.get_int(0).value_or(0));
+    }
+    auto embedded = co_await impl_->llm.embed(system_call, std::move(batch));
+    if (!embedded) co_return std::move(embedded).err();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      dims = static_cast<int>(embedded->vectors[i].size());
+      vectors.emplace_back(keys[i], std::move(embedded->vectors[i]));
+    }
+  }
+  if (dims == 0) dims = model->settings->dimensions;
+  if (dims <= 0) co_return core::error::invalid_argument("model '" + embedding_model + "' has no dimensions configured");
+  auto written = impl_->db.transaction([&](db::connection& c) -> core::status {
+    for (const auto& v : vectors) {
+      WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_chunks SET embedding = ? WHERE key = ?", {to_blob(v.second), v.first}));
+    }
+    WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_spaces SET embedding_model = ?, dimensions = ?, updated_at = ? WHERE id = ?",
+                                     {embedding_model, std::int64_t{dims}, now_iso(), s.id}));
+    return {};
+  });
+  if (!written.ok()) co_return written.err();
+  // The next use loads the space afresh; the old index file no longer matches.
+  impl_->forget(s.id);
+  std::error_code ec;
+  std::filesystem::remove(impl_->index_path(s.id), ec);
+  std::filesystem::remove(impl_->index_path(s.id).string() + ".meta", ec);
+  s.embedding_model = embedding_model;
+  s.dimensions = dims;
+  co_return s;
 }
 
 context_result rag_service::build_context(const std::vector<search_hit>& hits, std::int64_t token_budget) {

@@ -95,6 +95,7 @@ struct search_request {
   std::size_t k = 10;
   search_filters filters;
   double mmr_lambda = 1.0;  // < 1 trades relevance for diversity
+  std::string rerank_model;  // set: the best candidates are reordered by this rerank model
 };
 
 struct citation {
@@ -149,6 +150,12 @@ class rag_service {
                                                                    document_input document);
   core::result<std::size_t> delete_document(const requester& who, std::string_view space_id,
                                             std::string_view document_id);
+
+  // Re-embeds every chunk of a space with another embedding model (after a model
+  // change), then swaps model, dimensions and vectors in one transaction and rebuilds
+  // the vector index. Owner or admin only.
+  boost::asio::awaitable<core::result<space_info>> reembed_space(const requester& who, std::string space_id,
+                                                                 std::string embedding_model);
 
   boost::asio::awaitable<core::result<std::vector<search_hit>>> search(const requester& who, search_request request);
 

@@ -12,6 +12,7 @@
 
 #include "core/id.hpp"
 #include "db_backends.hpp"
+#include "scripted_provider.hpp"
 
 namespace wattos::streams::rag {
 namespace {
@@ -39,6 +40,21 @@ class rag_service_test : public infra::db::testing::backend_test {
     ASSERT_TRUE(infra::db::migrate(db(), "llm", infra::llm::llm_gateway::migrations()).ok());
     ASSERT_TRUE(infra::db::migrate(db(), "rag", rag_service::migrations()).ok());
     data_dir_ = std::filesystem::temp_directory_path() / ("wattos-rag-" + core::random_hex(6));
+    core::model_settings tiny;
+    tiny.id = "tiny-embed";
+    tiny.provider = "embedder";
+    tiny.region = "local";
+    tiny.external = false;
+    tiny.capabilities = {"embeddings"};
+    tiny.dimensions = 64;
+    cfg_.models.push_back(tiny);
+    core::model_settings reranker;
+    reranker.id = "scripted-rerank";
+    reranker.provider = "openai";
+    reranker.endpoint = provider_.base_url();
+    reranker.upstream_model = "rerank";
+    reranker.capabilities = {"rerank"};
+    cfg_.models.push_back(reranker);
     auto gw = infra::llm::llm_gateway::create(cfg_, db(), {});
     ASSERT_TRUE(gw.ok());
     llm_ = std::move(*gw);
@@ -100,6 +116,7 @@ class rag_service_test : public infra::db::testing::backend_test {
   }
 
   core::config cfg_;
+  infra::llm::testing::scripted_provider provider_;
   std::filesystem::path data_dir_;
   std::unique_ptr<infra::llm::llm_gateway> llm_;
   std::unique_ptr<rag_service> svc_;
@@ -257,6 +274,46 @@ TEST_P(rag_service_test, bad_input_is_refused_with_nothing_written) {
   auto none = search(owner_, ask(s->id, "Frist"));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+TEST_P(rag_service_test, reembedding_switches_model_and_dimensions) {
+  auto s = svc_->create_space(owner_, "Wohnen", "", "");
+  ASSERT_TRUE(index(owner_, s->id, contract()).ok());
+  EXPECT_EQ(run([](rag_service* r, requester w, std::string id) -> asio::awaitable<core::result<space_info>> {
+              auto out = co_await r->reembed_space(w, std::move(id), "tiny-embed");
+              co_return out;
+            }(svc_.get(), reader_, s->id)).err().code(),
+            core::errc::not_found);
+  auto changed = run([](rag_service* r, requester w, std::string id) -> asio::awaitable<core::result<space_info>> {
+    auto out = co_await r->reembed_space(w, std::move(id), "tiny-embed");
+    co_return out;
+  }(svc_.get(), owner_, s->id));
+  ASSERT_TRUE(changed.ok()) << changed.err().message();
+  EXPECT_EQ(changed->dimensions, 64);
+  EXPECT_EQ(svc_->get_space(owner_, s->id)->embedding_model, "tiny-embed");
+  auto request = ask(s->id, "Haustiere");
+  request.mode = search_mode::vector;
+  auto hits = search(owner_, request);
+  ASSERT_TRUE(hits.ok()) << hits.err().message();
+  EXPECT_EQ(hits->front().source.page, 4);
+  EXPECT_TRUE(index(owner_, s->id, rules()).ok());  // new documents use the new model
+}
+
+TEST_P(rag_service_test, a_rerank_model_reorders_the_candidates) {
+  auto s = svc_->create_space(owner_, "Wohnen", "", "");
+  ASSERT_TRUE(index(owner_, s->id, contract()).ok());
+  ASSERT_TRUE(index(owner_, s->id, rules()).ok());
+  // The scripted reranker scores a document 0.9 when it contains the query verbatim.
+  auto request = ask(s->id, "Nachtruhe");
+  request.mode = search_mode::vector;
+  request.rerank_model = "scripted-rerank";
+  auto hits = search(owner_, request);
+  ASSERT_TRUE(hits.ok()) << hits.err().message();
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ(hits->front().source.document_id, "ho-1");
+  EXPECT_DOUBLE_EQ(hits->front().score, 0.9);
+  request.rerank_model = "wattos-embed";  // cannot rerank
+  EXPECT_EQ(search(owner_, request).err().code(), core::errc::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, rag_service_test, ::testing::Values("sqlite", "postgres"),
