@@ -48,7 +48,10 @@ npm_install() {
 
 install_npm_sets() {
   case "$set_name" in
-    test|bench) npm_install "$(dirname "$0")/../tests/sdk" ;;
+    test|bench)
+      npm_install "$(dirname "$0")/../tests/sdk"
+      npm_install "$(dirname "$0")/../tests/services"
+      ;;
   esac
 }
 

@@ -2,6 +2,8 @@
 # Starts or stops the throw-away servers the tests use, on loopback only:
 #   PostgreSQL 15 on 127.0.0.1:${WATTOS_TEST_PG_PORT:-15432}  (trusted, user wattos, db wattos_test)
 #   Redis         on 127.0.0.1:${WATTOS_TEST_REDIS_PORT:-16379} (no persistence)
+#   PostgreSQL with pgvector (PGlite from npm: Debian has no pgvector for PostgreSQL 15)
+#                 on 127.0.0.1:${WATTOS_TEST_PGVECTOR_PORT:-15433} (in memory)
 # Usage: scripts/test-services.sh start|stop DIR
 # `start` prints the environment to export (eval it); `stop` is safe to call twice.
 set -euo pipefail
@@ -10,6 +12,8 @@ action=${1:?start|stop}
 state_dir=${2:?state directory}
 pg_port=${WATTOS_TEST_PG_PORT:-15432}
 redis_port=${WATTOS_TEST_REDIS_PORT:-16379}
+pgvector_port=${WATTOS_TEST_PGVECTOR_PORT:-15433}
+services_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/services"
 pg_bin=/usr/lib/postgresql/15/bin
 
 as_db_user() {
@@ -33,6 +37,16 @@ case "$action" in
       sleep 0.05  # polling for readiness of an external process, not test synchronisation
     done
     redis-cli -p "$redis_port" ping >/dev/null
+    "$services_dir/node_modules/.bin/pglite-server" -p "$pgvector_port" -m 4 \
+      -e @electric-sql/pglite-pgvector:vector >"$state_dir/pglite.log" 2>&1 &
+    echo $! >"$state_dir/pglite.pid"
+    pgvector_url="postgresql://postgres@127.0.0.1:$pgvector_port/postgres"
+    for _ in $(seq 1 200); do
+      psql "$pgvector_url" -qAtc "SELECT 1" >/dev/null 2>&1 && break
+      sleep 0.05  # polling for readiness of an external process, not test synchronisation
+    done
+    psql "$pgvector_url" -qAtc "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+    echo "export WATTOS_TEST_PGVECTOR_URL=$pgvector_url"
     echo "export WATTOS_TEST_POSTGRES_URL=postgresql://wattos@127.0.0.1:$pg_port/wattos_test"
     echo "export WATTOS_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
     ;;
@@ -42,6 +56,10 @@ case "$action" in
     fi
     if [ -f "$state_dir/redis.pid" ]; then
       redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$state_dir/redis.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$state_dir/pglite.pid" ]; then
+      kill "$(cat "$state_dir/pglite.pid")" 2>/dev/null || true
+      rm -f "$state_dir/pglite.pid"
     fi
     ;;
   *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;

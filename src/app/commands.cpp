@@ -144,7 +144,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   boost::asio::io_context io(threads);
   core::metrics_registry metrics;
   (*llm)->export_metrics(metrics);
-  streams::rag::rag_service rag(**db, **llm, cfg->data_dir);
+  streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;
@@ -230,7 +230,7 @@ int search_command(const std::string& config_path, const search_args& args, char
   if (!llm) return fail(llm.err());
   auto mode = streams::rag::parse_search_mode(args.mode);
   if (!mode) return fail(mode.err());
-  streams::rag::rag_service rag(**db, **llm, cfg->data_dir);
+  streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
   const streams::rag::requester operator_{"cli", true, core::random_hex(8)};
   auto space = rag.get_space(operator_, args.space);
   if (!space) return fail(space.err());

@@ -167,6 +167,8 @@ const std::vector<option_row>& option_table() {
     r.push_back(string_option("llm.role_daily_tokens", WATTOS_FIELD(llm.role_daily_tokens), {}, "Daily tokens per role, e.g. member=200000,editor=1000000 (a user gets the largest of their roles)"));
     r.push_back(int_option<int>("llm.extractive_delay_ms", WATTOS_FIELD(llm.extractive_delay_ms), 0, 10000, "Pause between streamed words of the extractive model"));
     r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024, 1ull << 30, "Body limit of /v1 requests"));
+    r.push_back(string_option("rag.vector_backend", WATTOS_FIELD(rag.vector_backend), {"hnsw", "pgvector"}, "Where chunk vectors are indexed: HNSW files per space, or pgvector in PostgreSQL"));
+    r.push_back(string_option("rag.pgvector_url", WATTOS_FIELD(rag.pgvector_url), {}, "libpq URL of a PostgreSQL with the pgvector extension (rag.vector_backend pgvector)"));
     r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
@@ -362,6 +364,9 @@ status validate(const config& cfg) {
       return error::invalid_argument("config: services URL '" + *url + "' must start with http:// or https://");
     }
   }
+  if (cfg.rag.vector_backend == "pgvector" && cfg.rag.pgvector_url.empty()) {
+    return error::invalid_argument("config: rag.pgvector_url is required when rag.vector_backend is pgvector");
+  }
   if (cfg.database.backend == "postgres" && cfg.database.postgres_url.empty()) {
     return error::invalid_argument("config: database.postgres_url is required when database.backend is postgres");
   }
@@ -469,7 +474,9 @@ std::string dump_config(const config& cfg) {
   for (const auto& row : option_table()) {
     std::string value = row.get(cfg);
     const std::string& path = row.info.path;
-    if (path == "database.postgres_url" || path == "rate_limit.redis_url") value = redact_url_password(value);
+    if (path == "database.postgres_url" || path == "rate_limit.redis_url" || path == "rag.pgvector_url") {
+      value = redact_url_password(value);
+    }
     if ((path == "auth.hs256_secret" || path == "gateway.identity_secret") && !value.empty()) value = "***";
     auto dot = path.find('.');
     if (dot == std::string::npos) {

@@ -149,6 +149,11 @@ struct llm_settings {
   std::uint64_t max_request_bytes = 8ull << 20;  //!< body limit of /v1 requests
 };
 
+struct rag_settings {
+  std::string vector_backend = "hnsw";  //!< hnsw (files under data_dir/vectors) or pgvector
+  std::string pgvector_url;             //!< libpq URL of a PostgreSQL with pgvector (vector_backend pgvector)
+};
+
 struct config {
   std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
@@ -160,6 +165,7 @@ struct config {
   services_settings services;
   gateway_settings gateway;
   llm_settings llm;
+  rag_settings rag;
   std::vector<model_settings> models;
 };
 

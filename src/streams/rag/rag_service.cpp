@@ -154,12 +154,14 @@ std::string snippet_for(const analyzer& a, std::string_view text, const std::set
 }  // namespace
 
 struct rag_service::impl {
-  impl(db::database& database, infra::llm::llm_gateway& gateway, std::filesystem::path dir)
-      : db(database), llm(gateway), vectors_dir(std::move(dir) / "vectors") {}
+  impl(db::database& database, infra::llm::llm_gateway& gateway, std::filesystem::path dir,
+       core::rag_settings rag_settings)
+      : db(database), llm(gateway), vectors_dir(std::move(dir) / "vectors"), settings(std::move(rag_settings)) {}
 
   db::database& db;
   infra::llm::llm_gateway& llm;
   std::filesystem::path vectors_dir;
+  core::rag_settings settings;
   analyzer text_analyzer;
   std::mutex mutex;  // guards spaces
   std::map<std::string, std::shared_ptr<loaded_space>, std::less<>> spaces;
@@ -197,6 +199,29 @@ struct rag_service::impl {
 
   std::filesystem::path index_path(const std::string& space_id) const { return vectors_dir / (space_id + ".hnsw"); }
 
+  static std::string table_for(const std::string& space_id) {
+    std::string table = "rag_vectors_";
+    for (char c : space_id) table += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return table;
+  }
+
+  core::result<std::unique_ptr<vector_index>> open_vectors(const space_info& info) {
+    if (settings.vector_backend == "pgvector") {
+      return open_pgvector_index(settings.pgvector_url, table_for(info.id), info.dimensions);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(vectors_dir, ec);
+    return open_hnsw_index(index_path(info.id), info.dimensions);
+  }
+
+  // Removes a space's vector storage, loaded or not.
+  void drop_vectors(const space_info& info) {
+    if (auto opened = open_vectors(info); opened.ok()) (void)(*opened)->drop();
+    std::error_code ec;
+    std::filesystem::remove(index_path(info.id), ec);
+    std::filesystem::remove(index_path(info.id).string() + ".meta", ec);
+  }
+
   // The space's indexes, loaded (and the HNSW file checked or rebuilt) on first use.
   core::result<std::shared_ptr<loaded_space>> load(const space_info& info) {
     {
@@ -208,9 +233,7 @@ struct rag_service::impl {
     WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
         "SELECT key, text, document_id, doc_type, tags, doc_date, embedding FROM rag_chunks WHERE space_id = ?",
         {info.id}));
-    std::error_code ec;
-    std::filesystem::create_directories(vectors_dir, ec);
-    auto opened = open_hnsw_index(index_path(info.id), info.dimensions);
+    auto opened = open_vectors(info);
     bool rebuild = !opened.ok() || (*opened)->size() != rows.rows.size();
     std::unique_ptr<vector_index> vectors;
     if (!rebuild) vectors = std::move(*opened);
@@ -223,10 +246,13 @@ struct rag_service::impl {
       embeddings.emplace_back(key, from_blob(blob));
     }
     if (rebuild) {
-      if (!opened.ok()) core::log_warn("rebuilding vector index", {{"space", info.id}, {"reason", opened.err().message()}});
-      std::filesystem::remove(index_path(info.id), ec);
-      std::filesystem::remove(index_path(info.id).string() + ".meta", ec);
-      WATTOS_ASSIGN_OR_RETURN(vectors, open_hnsw_index(index_path(info.id), info.dimensions));
+      core::log_warn("rebuilding vector index",
+                     {{"space", info.id}, {"reason", opened.ok() ? std::string("stale") : opened.err().message()}});
+      if (!vectors && opened.ok()) vectors = std::move(*opened);
+      if (vectors) (void)vectors->drop();
+      vectors.reset();
+      drop_vectors(info);
+      WATTOS_ASSIGN_OR_RETURN(vectors, open_vectors(info));
     }
     space->index = std::make_unique<retriever>(std::move(vectors));
     for (std::size_t i = 0; i < rows.rows.size(); ++i) {
@@ -288,8 +314,9 @@ const std::vector<db::migration>& rag_service::migrations() {
   return list;
 }
 
-rag_service::rag_service(db::database& database, infra::llm::llm_gateway& llm, std::filesystem::path data_dir)
-    : impl_(std::make_unique<impl>(database, llm, std::move(data_dir))) {}
+rag_service::rag_service(db::database& database, infra::llm::llm_gateway& llm, std::filesystem::path data_dir,
+                         core::rag_settings settings)
+    : impl_(std::make_unique<impl>(database, llm, std::move(data_dir), std::move(settings))) {}
 
 rag_service::~rag_service() {
   std::lock_guard lock(impl_->mutex);
@@ -398,9 +425,7 @@ core::status rag_service::delete_space(const requester& who, std::string_view id
     return {};
   }));
   impl_->forget(s.id);
-  std::error_code ec;
-  std::filesystem::remove(impl_->index_path(s.id), ec);
-  std::filesystem::remove(impl_->index_path(s.id).string() + ".meta", ec);
+  impl_->drop_vectors(s);
   return {};
 }
 
@@ -771,11 +796,9 @@ asio::awaitable<core::result<space_info>> rag_service::reembed_space(const reque
     return {};
   });
   if (!written.ok()) co_return written.err();
-  // The next use loads the space afresh; the old index file no longer matches.
+  // The next use loads the space afresh; the old vectors no longer match.
   impl_->forget(s.id);
-  std::error_code ec;
-  std::filesystem::remove(impl_->index_path(s.id), ec);
-  std::filesystem::remove(impl_->index_path(s.id).string() + ".meta", ec);
+  impl_->drop_vectors(s);
   s.embedding_model = embedding_model;
   s.dimensions = dims;
   co_return s;

@@ -7,8 +7,9 @@
 //
 // Storage: spaces, members and chunks (with their embeddings) live in the SQL store,
 // which is the truth; each space's BM25 index is built in memory when the space is
-// first used, and its HNSW index lives in <data_dir>/vectors/<space>.hnsw, checked on
-// open and rebuilt from the SQL store when it is missing, stale or damaged.
+// first used, and its vector index is either an HNSW file <data_dir>/vectors/<space>.hnsw
+// (rag.vector_backend hnsw), checked on open and rebuilt from the SQL store when it is
+// missing, stale or damaged, or a pgvector table rag_vectors_<space> (pgvector).
 // Embeddings come from the LLM gateway (the space's embedding model, fixed at
 // creation: a query is never compared with vectors of another model).
 //
@@ -129,7 +130,8 @@ struct context_result {
 class rag_service {
  public:
   static const std::vector<infra::db::migration>& migrations();
-  rag_service(infra::db::database& db, infra::llm::llm_gateway& llm, std::filesystem::path data_dir);
+  rag_service(infra::db::database& db, infra::llm::llm_gateway& llm, std::filesystem::path data_dir,
+              core::rag_settings settings = {});
   ~rag_service();
 
   core::result<space_info> create_space(const requester& who, std::string name, std::string description,

@@ -91,6 +91,11 @@ std::vector<float> retriever::vector_of(std::uint64_t key) const {
   return vectors_->vector_of(key);
 }
 
+core::status retriever::drop() {
+  std::unique_lock lock(mutex_);
+  return vectors_->drop();
+}
+
 core::status retriever::save() {
   std::unique_lock lock(mutex_);
   return vectors_->save();

@@ -64,6 +64,7 @@ class retriever {
   std::vector<std::string> matched_terms(std::uint64_t key, std::string_view query) const;
   std::vector<float> vector_of(std::uint64_t key) const;
   core::status save();
+  core::status drop();
 
  private:
   analyzer analyzer_;

@@ -82,6 +82,10 @@ class exact_index final : public vector_index {
     return it == vectors_.end() ? std::vector<float>{} : it->second;
   }
   core::status save() override { return {}; }
+  core::status drop() override {
+    vectors_.clear();
+    return {};
+  }
 
  private:
   int dimensions_;
@@ -189,6 +193,15 @@ class hnsw_index final : public vector_index {
       }
     }
     return top_k(std::move(out), k);
+  }
+
+  core::status drop() override {
+    live_.clear();
+    if (path_.empty()) return {};
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    std::filesystem::remove(meta_path(), ec);
+    return {};
   }
 
   std::vector<float> vector_of(std::uint64_t key) const override {

@@ -8,6 +8,8 @@
 //          leaves the old file or the new one, never half of one); deletes mark the
 //          point; a file that cannot be read is reported, and the caller rebuilds
 //          the index from the vectors in the SQL store.
+//   pgvector  a table per space in PostgreSQL with the pgvector extension and an HNSW
+//          index (vector_cosine_ops): durable and shared by every process.
 // Vectors are L2-normalised on insert; scores are cosine similarities. A filter
 // (`allow`) is applied to candidates; when it leaves fewer than k of the HNSW
 // candidates, the search falls back to an exact scan of the allowed keys.
@@ -44,6 +46,8 @@ class vector_index {
   virtual std::vector<float> vector_of(std::uint64_t key) const = 0;
   // Persists the index (a no-op for in-memory indexes).
   virtual core::status save() = 0;
+  // Deletes the index and its storage (files, table); the object is unusable after.
+  virtual core::status drop() = 0;
 };
 
 struct hnsw_params {
@@ -59,6 +63,11 @@ std::unique_ptr<vector_index> make_exact_index(int dimensions);
 // an empty one that save() will write there.
 core::result<std::unique_ptr<vector_index>> open_hnsw_index(const std::filesystem::path& path, int dimensions,
                                                             hnsw_params params = {});
+
+// A pgvector-backed index in table `table` (letters, digits and _ only), created with
+// its HNSW index when missing; a table of other dimensions is failed_precondition.
+core::result<std::unique_ptr<vector_index>> open_pgvector_index(const std::string& postgres_url,
+                                                                const std::string& table, int dimensions);
 
 // Normalises in place; false for a zero (or non-finite) vector.
 bool normalize(std::vector<float>& v);

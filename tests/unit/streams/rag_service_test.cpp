@@ -11,6 +11,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include "core/id.hpp"
+
+#include <cstdlib>
 #include "db_backends.hpp"
 #include "scripted_provider.hpp"
 
@@ -229,6 +231,35 @@ TEST_P(rag_service_test, vector_index_is_rebuilt_from_the_store_when_lost_or_dam
     ASSERT_EQ(hits->size(), 2u);
     EXPECT_EQ(hits->front().source.page, 4);
   }
+}
+
+TEST_P(rag_service_test, pgvector_backend_indexes_searches_and_drops) {
+  const char* url = std::getenv("WATTOS_TEST_PGVECTOR_URL");
+  if (url == nullptr) {
+    const char* required = std::getenv("WATTOS_TEST_REQUIRE_SERVERS");
+    if (required != nullptr && std::string_view(required) == "1") FAIL() << "WATTOS_TEST_PGVECTOR_URL is not set";
+    GTEST_SKIP() << "pgvector backend: WATTOS_TEST_PGVECTOR_URL is not set (scripts/test.sh sets it)";
+  }
+  core::rag_settings settings;
+  settings.vector_backend = "pgvector";
+  settings.pgvector_url = url;
+  svc_ = std::make_unique<rag_service>(db(), *llm_, data_dir_, settings);
+  auto s = svc_->create_space(owner_, "Wohnen-" + core::random_hex(4), "", "");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(index(owner_, s->id, contract()).ok());
+  auto request = ask(s->id, "Haustiere");
+  request.mode = search_mode::vector;
+  auto hits = search(owner_, request);
+  ASSERT_TRUE(hits.ok()) << hits.err().message();
+  ASSERT_EQ(hits->size(), 2u);
+  EXPECT_EQ(hits->front().source.page, 4);
+  // A restart finds the vectors in PostgreSQL.
+  svc_ = std::make_unique<rag_service>(db(), *llm_, data_dir_, settings);
+  hits = search(owner_, request);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / "vectors" / (s->id + ".hnsw")));
+  ASSERT_TRUE(svc_->delete_space(owner_, s->id).ok());
 }
 
 TEST_P(rag_service_test, context_has_numbered_sources_within_the_budget_without_duplicates) {

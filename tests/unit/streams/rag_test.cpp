@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -73,6 +74,13 @@ TEST(bm25, many_removals_compact_the_postings_without_changing_results) {
 class vector_index_conformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "pgvector" && std::getenv("WATTOS_TEST_PGVECTOR_URL") == nullptr) {
+      const char* required = std::getenv("WATTOS_TEST_REQUIRE_SERVERS");
+      if (required != nullptr && std::string_view(required) == "1") {
+        FAIL() << "WATTOS_TEST_PGVECTOR_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
+      }
+      GTEST_SKIP() << "pgvector backend: WATTOS_TEST_PGVECTOR_URL is not set (scripts/test.sh sets it)";
+    }
     dir_ = std::filesystem::temp_directory_path() / ("wattos-vec-" + core::random_hex(6));
     std::filesystem::create_directories(dir_);
     index_ = open(4);
@@ -83,11 +91,19 @@ class vector_index_conformance : public ::testing::TestWithParam<std::string> {
   }
   std::unique_ptr<vector_index> open(int dims) {
     if (GetParam() == "exact") return make_exact_index(dims);
+    if (GetParam() == "pgvector") {
+      const char* url = std::getenv("WATTOS_TEST_PGVECTOR_URL");
+      if (table_.empty()) table_ = "vec_" + core::random_hex(6);
+      auto opened = open_pgvector_index(url, table_, dims);
+      if (!opened) throw std::runtime_error(opened.err().message());
+      return std::move(*opened);
+    }
     auto opened = open_hnsw_index(dir_ / "space.hnsw", dims, hnsw_params{.initial_capacity = 2});
     if (!opened) throw std::runtime_error(opened.err().message());
     return std::move(*opened);
   }
   std::filesystem::path dir_;
+  std::string table_;
   std::unique_ptr<vector_index> index_;
 };
 
@@ -106,24 +122,30 @@ TEST_P(vector_index_conformance, nearest_first_with_cosine_scores) {
 }
 
 TEST_P(vector_index_conformance, replace_remove_and_filter) {
-  for (std::uint64_t k = 0; k < 50; ++k) {
-    std::vector<float> v{1, static_cast<float>(k) / 50.0f, 0.1f, 0};
-    ASSERT_TRUE(index_->upsert(k, v).ok());  // grows past the initial capacity
-  }
-  ASSERT_TRUE(index_->upsert(7, std::vector<float>{0, 0, 0, 1}).ok());  // replaced
-  auto hits = index_->search(std::vector<float>{0, 0, 0, 1}, 1);
+  // Vectors spread over the sphere (a graph index needs no adversarial help).
+  auto spread = [](std::uint64_t k) {
+    const double x = static_cast<double>(k);
+    return std::vector<float>{static_cast<float>(std::sin(x)), static_cast<float>(std::cos(x)),
+                              static_cast<float>(std::sin(2.3 * x)), static_cast<float>(std::cos(1.7 * x))};
+  };
+  for (std::uint64_t k = 0; k < 50; ++k) ASSERT_TRUE(index_->upsert(k, spread(k)).ok());  // grows past capacity
+  const auto target = spread(1000);
+  ASSERT_TRUE(index_->upsert(7, target).ok());  // replaced
+  auto hits = index_->search(target, 1);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].key, 7u);
+  EXPECT_NEAR(hits[0].score, 1.0, 1e-4);
   index_->remove(7);
   EXPECT_FALSE(index_->contains(7));
-  hits = index_->search(std::vector<float>{0, 0, 0, 1}, 3);
+  hits = index_->search(target, 3);
   for (const auto& h : hits) EXPECT_NE(h.key, 7u);
-  // A selective filter still yields k results.
+  // A selective filter still yields k results, best first.
   hits = index_->search(std::vector<float>{1, 0, 0, 0}, 2, [](std::uint64_t k) { return k == 40 || k == 41; });
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_EQ(hits[0].key, 40u);
+  EXPECT_EQ(hits[0].key + hits[1].key, 81u);
+  EXPECT_GE(hits[0].score, hits[1].score);
   // Removed then re-added.
-  ASSERT_TRUE(index_->upsert(7, std::vector<float>{0, 0, 1, 0}).ok());
+  ASSERT_TRUE(index_->upsert(7, spread(7)).ok());
   EXPECT_TRUE(index_->contains(7));
   EXPECT_EQ(index_->size(), 50u);
 }
@@ -137,6 +159,17 @@ TEST_P(vector_index_conformance, bad_vectors_are_refused) {
 
 TEST_P(vector_index_conformance, persists_across_reopen) {
   if (GetParam() == "exact") GTEST_SKIP() << "the exact index is in memory only, by design";
+  if (GetParam() == "pgvector") {
+    ASSERT_TRUE(index_->upsert(1, std::vector<float>{1, 0, 0, 0}).ok());
+    index_ = open(4);  // durable at each write
+    EXPECT_TRUE(index_->contains(1));
+    const char* url = std::getenv("WATTOS_TEST_PGVECTOR_URL");
+    auto wrong = open_pgvector_index(url, table_, 8);
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.err().code(), core::errc::failed_precondition);
+    EXPECT_EQ(open_pgvector_index(url, "bad-name; DROP", 4).err().code(), core::errc::invalid_argument);
+    return;
+  }
   ASSERT_TRUE(index_->upsert(1, std::vector<float>{1, 0, 0, 0}).ok());
   ASSERT_TRUE(index_->upsert(2, std::vector<float>{0, 1, 0, 0}).ok());
   index_->remove(2);
@@ -158,7 +191,7 @@ TEST_P(vector_index_conformance, persists_across_reopen) {
   EXPECT_EQ(truncated.err().code(), core::errc::unavailable);
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, vector_index_conformance, ::testing::Values("exact", "hnsw"),
+INSTANTIATE_TEST_SUITE_P(backends, vector_index_conformance, ::testing::Values("exact", "hnsw", "pgvector"),
                          [](const auto& param_info) { return param_info.param; });
 
 TEST(hybrid, reciprocal_rank_fusion_rewards_agreement) {
