@@ -6,12 +6,12 @@
 // Run by ctest (tests/CMakeLists.txt) with WATTOS_TEST_BINARY set; `npm test` by hand.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import OpenAI, { toFile } from 'openai';
+import { startWattos, call as callAt } from './wattos.mjs';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -68,41 +68,6 @@ function startProvider() {
   });
 }
 
-function startWattos(configPath) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['serve', '--config', configPath, '--port', '0'], {
-      env: { ...process.env, WATTOS_DATA_DIR: join(dir, 'data'), WATTOS_LOG_ACCESS_LOG: 'false' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let password;
-    const timer = setTimeout(() => reject(new Error(`wattos did not start:\n${out}`)), 30000);
-    const onData = (d) => {
-      out += d;
-      const pw = out.match(/One-time password:\s+(\S+)/);
-      if (pw) password = pw[1];
-      for (const line of out.split('\n')) {
-        if (!line.includes('"msg":"listening"')) continue;
-        clearTimeout(timer);
-        resolve({ child, port: JSON.parse(line).port, password });
-        return;
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`wattos exited with ${code}:\n${out}`)));
-  });
-}
-
-async function call(method, path, body, token) {
-  const res = await fetch(`${baseURL.replace(/\/v1$/, '')}${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, json: await res.json() };
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wattos-sdk-'));
   provider = await startProvider();
@@ -120,11 +85,11 @@ before(async () => {
     ...model('scripted-stt', 'whisper-1', 'transcription'),
     '',
   ].join('\n'));
-  server = await startWattos(config);
+  server = await startWattos({ binary, dir, configPath: config });
   baseURL = `http://127.0.0.1:${server.port}/v1`;
-  const login = await call('POST', '/api/v1/auth/login', { email: 'admin@localhost', password: server.password });
+  const login = await callAt(`http://127.0.0.1:${server.port}`, 'POST', '/api/v1/auth/login', { email: 'admin@localhost', password: server.password });
   assert.equal(login.status, 200, JSON.stringify(login.json));
-  const key = await call('POST', '/api/v1/api-keys', { name: 'sdk', permissions: ['chat:use'] }, login.json.access_token);
+  const key = await callAt(`http://127.0.0.1:${server.port}`, 'POST', '/api/v1/api-keys', { name: 'sdk', permissions: ['chat:use'] }, login.json.access_token);
   assert.equal(key.status, 201, JSON.stringify(key.json));
   apiKey = key.json.key;
   client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
