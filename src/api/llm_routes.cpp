@@ -12,6 +12,7 @@
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "infra/llm/json_wire.hpp"
+#include "streams/rag/rag_service.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
 
@@ -62,6 +63,50 @@ json::object model_json(const llm::model_view& v, bool admin) {
   return o;
 }
 
+// "rag:<space>[+<space>...][@<model>]": a knowledge space (or several) offered as a
+// model, answering through <model> (default llm.default_model) with RAG.
+struct rag_model {
+  std::vector<std::string> spaces;
+  std::string model;
+};
+
+std::optional<rag_model> parse_rag_model(std::string_view id, const std::string& default_model) {
+  if (!id.starts_with("rag:")) return std::nullopt;
+  id.remove_prefix(4);
+  rag_model out;
+  auto at = id.rfind('@');
+  out.model = at == std::string_view::npos ? default_model : std::string(id.substr(at + 1));
+  std::string_view spaces = id.substr(0, at);
+  std::size_t pos = 0;
+  while (pos <= spaces.size()) {
+    auto plus = spaces.find('+', pos);
+    if (plus == std::string_view::npos) plus = spaces.size();
+    if (plus > pos) out.spaces.emplace_back(spaces.substr(pos, plus - pos));
+    pos = plus + 1;
+  }
+  return out;
+}
+
+streams::rag::requester rag_requester_of(const net::request& req) {
+  streams::rag::requester who;
+  who.request_id = req.request_id;
+  if (auto p = principal_of(req)) {
+    who.user_id = p->user_id;
+    who.admin = p->can(perm::all);
+  }
+  return who;
+}
+
+json::array citations_json(const std::vector<streams::rag::citation>& citations) {
+  json::array out;
+  for (const auto& c : citations) {
+    out.push_back(json::object{{"number", c.number}, {"space_id", c.space_id}, {"document_id", c.document_id},
+                               {"title", c.title}, {"page", c.page}, {"heading_path", c.heading_path},
+                               {"char_start", c.char_start}, {"char_end", c.char_end}, {"snippet", c.snippet}});
+  }
+  return out;
+}
+
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 json::object usage_json(const llm::token_usage& u) {
@@ -70,9 +115,10 @@ json::object usage_json(const llm::token_usage& u) {
                       {"total_tokens", u.prompt_tokens + u.completion_tokens}};
 }
 
-// One chat.completion.chunk for an event; the first one also carries the role.
+// One chat.completion.chunk for an event; the first one also carries the role (and,
+// for a knowledge-space model, the citations).
 std::string chunk_for(const std::string& id, std::int64_t created, const std::string& model,
-                      const llm::chat_event& e, bool first) {
+                      const llm::chat_event& e, bool first, const json::array* citations = nullptr) {
   json::object delta;
   if (first) delta["role"] = "assistant";
   json::value finish = nullptr;
@@ -97,6 +143,7 @@ std::string chunk_for(const std::string& id, std::int64_t created, const std::st
                      {"model", model},
                      {"choices", json::array{json::object{{"index", 0}, {"delta", std::move(delta)},
                                                           {"finish_reason", std::move(finish)}}}}};
+  if (first && citations != nullptr && !citations->empty()) chunk["citations"] = *citations;
   return "data: " + json::serialize(chunk) + "\n\n";
 }
 
@@ -131,6 +178,8 @@ struct stream_relay {
   std::string id;
   std::int64_t created = 0;
   bool include_usage = false;
+  std::string model_name;  // as the client asked (a knowledge-space model keeps its name)
+  json::array citations;
 };
 
 awaitable<void> relay(std::shared_ptr<stream_relay> r, net::sse_stream& sse) {
@@ -143,7 +192,8 @@ awaitable<void> relay(std::shared_ptr<stream_relay> r, net::sse_stream& sse) {
       framed = error_chunk(*event->error);
     } else {
       if (event->type == llm::chat_event::kind::finish) usage = event->usage;
-      framed = chunk_for(r->id, r->created, r->stream->model(), *event, first);
+      framed = chunk_for(r->id, r->created, r->model_name.empty() ? r->stream->model() : r->model_name, *event, first,
+                         &r->citations);
       first = false;
     }
     if (!co_await sse.send_raw(std::move(framed))) co_return;  // the client left: the stream's end cancels
@@ -164,7 +214,45 @@ awaitable<void> relay(std::shared_ptr<stream_relay> r, net::sse_stream& sse) {
   co_await sse.send_raw(std::move(done));
 }
 
-awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& req) {
+// Grounds a request for a knowledge-space model: searches the spaces with the last
+// user message, puts the numbered sources first, and points the request at the
+// answering model. Answers the citations.
+awaitable<core::result<json::array>> ground_in_spaces(streams::rag::rag_service& rag, const net::request& req,
+                                                      const rag_model& target, llm::chat_request& request) {
+  std::string question;
+  for (const auto& m : request.messages) {
+    if (m.role == "user") question = m.content;
+  }
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
+    co_return core::error::invalid_argument("a knowledge-space model needs a user message to search for");
+  }
+  if (question.size() > 4096) question.resize(4096);
+  const streams::rag::requester who = rag_requester_of(req);
+  streams::rag::search_request search;
+  search.space_ids = target.spaces;
+  search.query = question;
+  search.k = 8;
+  // The built-in embedder is a weak lexical model (docs/rag.md): lexical search is
+  // better with it; a real embedding model gets hybrid search.
+  search.mode = streams::rag::search_mode::lexical;
+  for (const auto& id : target.spaces) {
+    auto space = rag.get_space(who, id);
+    if (!space) co_return std::move(space).err();
+    if (space->embedding_model != "wattos-embed") search.mode = streams::rag::search_mode::hybrid;
+  }
+  auto hits = co_await rag.search(who, std::move(search));
+  if (!hits) co_return std::move(hits).err();
+  auto context = streams::rag::rag_service::build_context(*hits, 3000);
+  std::string system =
+      "Beantworte die Frage nur aus den nummerierten Quellen und zitiere sie als [n]. Steht die Antwort nicht "
+      "darin, sage das. / Answer only from the numbered sources and cite them as [n]; if they do not hold the "
+      "answer, say so.\n\n" + context.text;
+  request.messages.insert(request.messages.begin(), llm::chat_message{"system", std::move(system), {}, {}, {}});
+  request.model = target.model;
+  co_return citations_json(context.citations);
+}
+
+awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::rag_service* rag, net::request& req) {
   auto body = net::parse_json_body(req);
   if (!body) co_return net::error_response(body.err(), req.request_id);
   bool stream = false;
@@ -172,6 +260,19 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& re
   if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
   const bool include_usage = wants_usage_in_stream(*body);
   const llm::caller who = caller_of(req);
+  std::string requested_model = parsed->model;
+  json::array citations;
+  if (auto target = parse_rag_model(parsed->model, gw.settings().default_model)) {
+    if (rag == nullptr || target->spaces.empty()) {
+      co_return net::error_response(core::error::not_found("model '" + parsed->model + "' does not exist"),
+                                    req.request_id);
+    }
+    auto grounded = co_await ground_in_spaces(*rag, req, *target, *parsed);
+    if (!grounded) co_return net::error_response(grounded.err(), req.request_id);
+    citations = std::move(*grounded);
+  } else {
+    requested_model.clear();
+  }
   if (!stream) {
     auto answer = co_await gw.complete(who, std::move(*parsed));
     if (!answer) co_return error_with_retry(answer.err(), req);
@@ -190,11 +291,12 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& re
     json::object out{{"id", "chatcmpl-" + core::new_uuid_v7()},
                      {"object", "chat.completion"},
                      {"created", unix_now()},
-                     {"model", answer->model},
+                     {"model", requested_model.empty() ? answer->model : requested_model},
                      {"choices", json::array{json::object{{"index", 0},
                                                           {"message", std::move(message)},
                                                           {"finish_reason", answer->finish_reason}}}},
                      {"usage", usage_json(answer->usage)}};
+    if (!citations.empty()) out["citations"] = std::move(citations);
     co_return net::response::json(200, json::serialize(out));
   }
   auto started = co_await gw.chat(who, std::move(*parsed));
@@ -208,6 +310,8 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, net::request& re
   r->id = "chatcmpl-" + core::new_uuid_v7();
   r->created = unix_now();
   r->include_usage = include_usage;
+  r->model_name = requested_model;
+  r->citations = std::move(citations);
   net::sse_producer producer = [r](net::sse_stream& sse) { return relay(r, sse); };
   co_return net::response::event_stream(std::move(producer));
 }
@@ -218,7 +322,8 @@ awaitable<net::response> embeddings(llm::llm_gateway& gw, net::request& req) {
   bool base64 = false;
   auto parsed = llm::parse_openai_embedding_request(*body, base64);
   if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
-  auto result = co_await gw.embed(caller_of(req), std::move(*parsed));
+  const llm::caller who = caller_of(req);  // named: no temporaries in co_await (docs/coroutines.md)
+  auto result = co_await gw.embed(who, std::move(*parsed));
   if (!result) co_return error_with_retry(result.err(), req);
   json::array data;
   for (std::size_t i = 0; i < result->vectors.size(); ++i) {
@@ -267,7 +372,8 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
     if (n < 1) co_return net::error_response(core::error::invalid_argument("top_n must be at least 1"), req.request_id);
     r.top_n = static_cast<int>(n);
   }
-  auto result = co_await gw.rerank(caller_of(req), std::move(r));
+  const llm::caller who = caller_of(req);
+  auto result = co_await gw.rerank(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   json::array results;
   for (const auto& item : result->results) {
@@ -300,7 +406,8 @@ awaitable<net::response> speech(llm::llm_gateway& gw, net::request& req) {
       co_return net::error_response(core::error::invalid_argument("speed must be between 0.25 and 4"), req.request_id);
     }
   }
-  auto result = co_await gw.speech(caller_of(req), std::move(r));
+  const llm::caller who = caller_of(req);
+  auto result = co_await gw.speech(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   std::string content_type = result->content_type.empty() ? "application/octet-stream" : result->content_type;
   co_return net::response::text(200, std::move(result->audio), std::move(content_type));
@@ -324,20 +431,35 @@ awaitable<net::response> transcription(llm::llm_gateway& gw, net::request& req) 
   std::ifstream in(file->path, std::ios::binary);
   r.audio.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   r.filename = file->filename;
-  auto result = co_await gw.transcribe(caller_of(req), std::move(r));
+  const llm::caller who = caller_of(req);
+  auto result = co_await gw.transcribe(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   co_return net::response::json(200, json::serialize(json::object{{"text", result->text}}));
 }
 
 }  // namespace
 
-void add_llm_routes(route_table& routes, llm::llm_gateway& llm) {
+void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::rag_service* rag) {
   llm::llm_gateway* gw = &llm;
   const net::route_options big_body{.body_limit = llm.settings().max_request_bytes};
 
-  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw](net::request&) -> awaitable<net::response> {
+  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw, rag](net::request& req) -> awaitable<net::response> {
     json::array data;
     for (const auto& v : gw->models()) data.push_back(model_json(v, false));
+    if (rag != nullptr) {
+      // Each readable knowledge space, as a model answering with RAG.
+      if (auto spaces = rag->list_spaces(rag_requester_of(req)); spaces.ok()) {
+        for (const auto& s : *spaces) {
+          data.push_back(json::object{{"id", "rag:" + s.name},
+                                      {"object", "model"},
+                                      {"created", 0},
+                                      {"owned_by", "wattos"},
+                                      {"display_name", s.name + " (RAG, " + gw->settings().default_model + ")"},
+                                      {"capabilities", json::array{"chat"}},
+                                      {"available", true}});
+        }
+      }
+    }
     co_return net::response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
   routes.add("GET", "/v1/models/{id}", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
@@ -346,7 +468,7 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm) {
     co_return net::response::json(200, json::serialize(model_json(*v, false)));
   });
   routes.add("POST", "/v1/chat/completions", access_rule::needs(perm::chat_use, rate_class::chat),
-             [gw](net::request& req) { return chat_completions(*gw, req); }, big_body);
+             [gw, rag](net::request& req) { return chat_completions(*gw, rag, req); }, big_body);
   routes.add("POST", "/v1/embeddings", access_rule::needs(perm::chat_use),
              [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
   routes.add("POST", "/v1/rerank", access_rule::needs(perm::chat_use),

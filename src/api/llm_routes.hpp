@@ -17,9 +17,15 @@
 
 #include "api/gateway.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "streams/rag/rag_service.hpp"
 
 namespace wattos::api {
 
-void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm);
+// With `rag`, every knowledge space the caller can read is also offered as a model,
+// "rag:<space>[+<space>...][@<model>]": the last user message is searched in the
+// spaces, the numbered sources go first, the answer comes from <model> (default
+// llm.default_model) and the response carries a `citations` array (in the first chunk
+// when streamed).
+void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm, streams::rag::rag_service* rag = nullptr);
 
 }  // namespace wattos::api

@@ -152,7 +152,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   api::add_health_routes(routes, checks, metrics, {served, *id});
   api::add_identity_routes(routes, **identity, audit);
   // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
-  if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm);
+  if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr);
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);

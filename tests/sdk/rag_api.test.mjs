@@ -94,6 +94,35 @@ test('search answers cited passages and a context the extractive model answers f
   assert.match(answer.json.choices[0].message.content, /drei Monate.*\[1\]/);
 });
 
+test('a knowledge space is offered as a model that answers with citations', async () => {
+  const models = await call(base, 'GET', '/v1/models', null, member);
+  assert.ok(models.json.data.some((m) => m.id === 'rag:Mietrecht'), JSON.stringify(models.json.data.map((m) => m.id)));
+  const answer = await call(base, 'POST', '/v1/chat/completions', {
+    model: 'rag:Mietrecht', messages: [{ role: 'user', content: 'Sind Haustiere erlaubt?' }],
+  }, member);
+  assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  assert.equal(answer.json.model, 'rag:Mietrecht');
+  assert.match(answer.json.choices[0].message.content, /Haustiere.*\[1\]/);
+  assert.equal(answer.json.citations[0].page, 4);
+  assert.equal(answer.json.citations[0].document_id, 'mv-1');
+
+  // Streamed: the first chunk carries the citations.
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${member}` },
+    body: JSON.stringify({ model: 'rag:Mietrecht@extractive', stream: true,
+                           messages: [{ role: 'user', content: 'Wie lang ist die Kündigungsfrist?' }] }),
+  });
+  assert.equal(res.status, 200);
+  const chunks = (await res.text()).split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+  assert.equal(chunks[0].citations[0].page, 3);
+  assert.match(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), /drei Monate.*\[1\]/);
+  // A space the caller cannot read is not a model for them.
+  const stranger = await call(base, 'POST', '/v1/chat/completions', {
+    model: 'rag:Geheim', messages: [{ role: 'user', content: 'x' }] }, member);
+  assert.equal(stranger.status, 404);
+});
+
 test('bad input gets 4xx JSON errors', async () => {
   const cases = [
     ['POST', `/api/v1/spaces/${spaceId}/search`, { query: '' }, 400],
