@@ -9,6 +9,7 @@
 #include <map>
 
 #include "api/identity/permissions.hpp"
+#include "api/rag_routes.hpp"
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "infra/llm/json_wire.hpp"
@@ -85,16 +86,6 @@ std::optional<rag_model> parse_rag_model(std::string_view id, const std::string&
     pos = plus + 1;
   }
   return out;
-}
-
-streams::rag::requester rag_requester_of(const net::request& req) {
-  streams::rag::requester who;
-  who.request_id = req.request_id;
-  if (auto p = principal_of(req)) {
-    who.user_id = p->user_id;
-    who.admin = p->can(perm::all);
-  }
-  return who;
 }
 
 json::array citations_json(const std::vector<streams::rag::citation>& citations) {

@@ -15,16 +15,6 @@ namespace json = boost::json;
 namespace rag = streams::rag;
 using asio::awaitable;
 
-rag::requester requester_of(const net::request& req) {
-  rag::requester who;
-  who.request_id = req.request_id;
-  if (auto p = principal_of(req)) {
-    who.user_id = p->user_id;
-    who.admin = p->can(perm::all);
-  }
-  return who;
-}
-
 json::object space_json(const rag::space_info& s) {
   return json::object{{"id", s.id},
                       {"name", s.name},
@@ -102,10 +92,8 @@ json::object hit_json(const rag::search_hit& h) {
 }
 
 awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, std::vector<std::string> spaces) {
-  auto body = net::parse_json_body(req);
-  if (!body) co_return net::error_response(body.err(), req.request_id);
-  const auto* obj = body->if_object();
-  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  auto obj = net::parse_json_object_body(req);
+  if (!obj) co_return net::error_response(obj.err(), req.request_id);
   auto request = search_request_from(*obj);
   if (!request) co_return net::error_response(request.err(), req.request_id);
   if (spaces.empty()) {
@@ -122,7 +110,7 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
                                     req.request_id);
     }
   }
-  const rag::requester who = requester_of(req);
+  const rag::requester who = rag_requester_of(req);
   auto hits = co_await svc.search(who, std::move(*request));
   if (!hits) co_return net::error_response(hits.err(), req.request_id);
   json::array items;
@@ -143,10 +131,8 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
 }
 
 awaitable<net::response> index_document(rag::rag_service& svc, net::request& req) {
-  auto body = net::parse_json_body(req);
-  if (!body) co_return net::error_response(body.err(), req.request_id);
-  const auto* obj = body->if_object();
-  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  auto obj = net::parse_json_object_body(req);
+  if (!obj) co_return net::error_response(obj.err(), req.request_id);
   rag::document_input doc;
   doc.document_id = infra::llm::json_string(*obj, "document_id");
   doc.title = infra::llm::json_string(*obj, "title");
@@ -174,7 +160,7 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
     }
     doc.chunks.push_back(std::move(ch));
   }
-  const rag::requester who = requester_of(req);
+  const rag::requester who = rag_requester_of(req);
   std::string space_id(req.param("id"));  // named: no temporaries in co_await (docs/coroutines.md)
   auto indexed = co_await svc.index_document(who, std::move(space_id), std::move(doc));
   if (!indexed) co_return net::error_response(indexed.err(), req.request_id);
@@ -183,11 +169,21 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
 
 }  // namespace
 
+rag::requester rag_requester_of(const net::request& req) {
+  rag::requester who;
+  who.request_id = req.request_id;
+  if (auto p = principal_of(req)) {
+    who.user_id = p->user_id;
+    who.admin = p->can(perm::all);
+  }
+  return who;
+}
+
 void add_rag_routes(route_table& routes, rag::rag_service& rag) {
   rag::rag_service* svc = &rag;
   routes.add("GET", "/api/v1/spaces", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto spaces = svc->list_spaces(requester_of(req));
+               auto spaces = svc->list_spaces(rag_requester_of(req));
                if (!spaces) co_return net::error_response(spaces.err(), req.request_id);
                json::array items;
                for (const auto& s : *spaces) items.push_back(space_json(s));
@@ -195,13 +191,9 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              });
   routes.add("POST", "/api/v1/spaces", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto body = net::parse_json_body(req);
-               if (!body) co_return net::error_response(body.err(), req.request_id);
-               const auto* obj = body->if_object();
-               if (obj == nullptr) {
-                 co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
-               }
-               auto s = svc->create_space(requester_of(req), infra::llm::json_string(*obj, "name"),
+               auto obj = net::parse_json_object_body(req);
+               if (!obj) co_return net::error_response(obj.err(), req.request_id);
+               auto s = svc->create_space(rag_requester_of(req), infra::llm::json_string(*obj, "name"),
                                           infra::llm::json_string(*obj, "description"),
                                           infra::llm::json_string(*obj, "embedding_model"));
                if (!s) co_return net::error_response(s.err(), req.request_id);
@@ -209,35 +201,31 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              });
   routes.add("GET", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto s = svc->get_space(requester_of(req), req.param("id"));
+               auto s = svc->get_space(rag_requester_of(req), req.param("id"));
                if (!s) co_return net::error_response(s.err(), req.request_id);
                co_return json_ok(200, space_json(*s));
              });
   routes.add("PATCH", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto body = net::parse_json_body(req);
-               if (!body) co_return net::error_response(body.err(), req.request_id);
-               const auto* obj = body->if_object();
-               if (obj == nullptr) {
-                 co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
-               }
+               auto obj = net::parse_json_object_body(req);
+               if (!obj) co_return net::error_response(obj.err(), req.request_id);
                std::optional<std::string> name;
                std::optional<std::string> description;
                if (obj->contains("name")) name = infra::llm::json_string(*obj, "name");
                if (obj->contains("description")) description = infra::llm::json_string(*obj, "description");
-               auto s = svc->update_space(requester_of(req), req.param("id"), name, description);
+               auto s = svc->update_space(rag_requester_of(req), req.param("id"), name, description);
                if (!s) co_return net::error_response(s.err(), req.request_id);
                co_return json_ok(200, space_json(*s));
              });
   routes.add("DELETE", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto st = svc->delete_space(requester_of(req), req.param("id"));
+               auto st = svc->delete_space(rag_requester_of(req), req.param("id"));
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return net::response::no_content();
              });
   routes.add("GET", "/api/v1/spaces/{id}/members", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto members = svc->list_members(requester_of(req), req.param("id"));
+               auto members = svc->list_members(rag_requester_of(req), req.param("id"));
                if (!members) co_return net::error_response(members.err(), req.request_id);
                json::array items;
                for (const auto& m : *members) items.push_back(json::object{{"user_id", m.user_id}, {"role", m.role}});
@@ -245,17 +233,16 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              });
   routes.add("PUT", "/api/v1/spaces/{id}/members/{user}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto body = net::parse_json_body(req);
-               if (!body) co_return net::error_response(body.err(), req.request_id);
-               const auto* obj = body->if_object();
-               const std::string role = obj != nullptr ? infra::llm::json_string(*obj, "role") : "";
-               auto st = svc->set_member(requester_of(req), req.param("id"), req.param("user"), role);
+               auto obj = net::parse_json_object_body(req);
+               if (!obj) co_return net::error_response(obj.err(), req.request_id);
+               const std::string role = infra::llm::json_string(*obj, "role");
+               auto st = svc->set_member(rag_requester_of(req), req.param("id"), req.param("user"), role);
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return json_ok(200, json::object{{"user_id", req.param("user")}, {"role", role}});
              });
   routes.add("DELETE", "/api/v1/spaces/{id}/members/{user}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto st = svc->remove_member(requester_of(req), req.param("id"), req.param("user"));
+               auto st = svc->remove_member(rag_requester_of(req), req.param("id"), req.param("user"));
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return net::response::no_content();
              });
@@ -265,21 +252,20 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              [svc](net::request& req) { return index_document(*svc, req); }, big);
   routes.add("DELETE", "/api/v1/spaces/{id}/documents/{doc}", access_rule::needs(perm::documents_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto removed = svc->delete_document(requester_of(req), req.param("id"), req.param("doc"));
+               auto removed = svc->delete_document(rag_requester_of(req), req.param("id"), req.param("doc"));
                if (!removed) co_return net::error_response(removed.err(), req.request_id);
                co_return json_ok(200, json::object{{"chunks_removed", *removed}});
              });
   routes.add("POST", "/api/v1/spaces/{id}/reembed", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
-               auto body = net::parse_json_body(req);
-               if (!body) co_return net::error_response(body.err(), req.request_id);
-               const auto* obj = body->if_object();
-               const std::string model = obj != nullptr ? infra::llm::json_string(*obj, "embedding_model") : "";
+               auto obj = net::parse_json_object_body(req);
+               if (!obj) co_return net::error_response(obj.err(), req.request_id);
+               const std::string model = infra::llm::json_string(*obj, "embedding_model");
                if (model.empty()) {
                  co_return net::error_response(core::error::invalid_argument("embedding_model is required"),
                                                req.request_id);
                }
-               const rag::requester who = requester_of(req);
+               const rag::requester who = rag_requester_of(req);
                std::string space_id(req.param("id"));
                auto s = co_await svc->reembed_space(who, std::move(space_id), model);
                if (!s) co_return net::error_response(s.err(), req.request_id);

@@ -17,4 +17,7 @@ namespace wattos::api {
 
 void add_rag_routes(route_table& routes, streams::rag::rag_service& rag);
 
+// The RAG service's view of the caller (admin: holds "*").
+streams::rag::requester rag_requester_of(const net::request& req);
+
 }  // namespace wattos::api

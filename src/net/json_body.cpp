@@ -30,4 +30,10 @@ core::result<boost::json::value> parse_json_body(const request& req, json_limits
   return parse_json(req.body, limits);
 }
 
+core::result<boost::json::object> parse_json_object_body(const request& req, json_limits limits) {
+  WATTOS_ASSIGN_OR_RETURN(auto value, parse_json_body(req, limits));
+  if (!value.is_object()) return core::error::invalid_argument("the request body must be a JSON object");
+  return std::move(value.get_object());
+}
+
 }  // namespace wattos::net

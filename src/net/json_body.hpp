@@ -9,6 +9,7 @@
 //   const boost::json::object* obj = body->if_object();
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <string_view>
@@ -27,5 +28,8 @@ core::result<boost::json::value> parse_json(std::string_view text, json_limits l
 
 // As parse_json, after checking that the Content-Type is JSON (415 otherwise).
 core::result<boost::json::value> parse_json_body(const request& req, json_limits limits = {});
+
+// As parse_json_body, for the common case of a body that must be a JSON object.
+core::result<boost::json::object> parse_json_object_body(const request& req, json_limits limits = {});
 
 }  // namespace wattos::net

@@ -11,11 +11,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <deque>
 #include <fstream>
 #include <random>
 
+#include "core/clock.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
 #include "infra/llm/json_wire.hpp"
@@ -78,24 +78,6 @@ struct breaker {
   clock_type::time_point open_until{};
   bool trial_in_flight = false;
 };
-
-std::string today_utc() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
-std::string now_iso() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 bool has_capability(const core::model_settings& m, std::string_view cap) {
   return std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end();
@@ -260,7 +242,7 @@ struct llm_gateway::impl {
         "INSERT INTO llm_usage (id, created_at, day, user_id, api_key_id, requested_model, model, kind, "
         "prompt_tokens, completion_tokens, estimated, cost, latency_ms, ttft_ms, outcome, error, request_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {core::new_uuid_v7(), now_iso(), today_utc(), who.user_id.empty() ? std::string("system") : who.user_id,
+        {core::new_uuid_v7(), core::utc_now_iso(), core::utc_today(), who.user_id.empty() ? std::string("system") : who.user_id,
          who.api_key_id, std::string(requested), std::string(model), std::string(kind), usage.prompt_tokens,
          usage.completion_tokens, std::int64_t{usage.estimated ? 1 : 0}, cost, latency_ms, ttft_ms,
          std::string(outcome), std::string(error_message.substr(0, 500)), who.request_id});
@@ -450,7 +432,7 @@ core::result<std::int64_t> llm_gateway::tokens_used_today(std::string_view user_
   WATTOS_ASSIGN_OR_RETURN(auto rows,
                           impl_->db.execute("SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM llm_usage "
                                             "WHERE user_id = ? AND day = ?",
-                                            {std::string(user_id), today_utc()}));
+                                            {std::string(user_id), core::utc_today()}));
   if (rows.rows.empty()) return std::int64_t{0};
   return rows.rows.front().get_int(0);
 }
@@ -464,7 +446,7 @@ core::status llm_gateway::set_allowed_outside_eu(std::string_view model_id, bool
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM llm_model_policy WHERE model_id = ?", {id}));
     WATTOS_RETURN_IF_ERROR(c.execute(
         "INSERT INTO llm_model_policy (model_id, allow_outside_eu, updated_by, updated_at) VALUES (?, ?, ?, ?)",
-        {id, std::int64_t{allowed ? 1 : 0}, std::string(actor), now_iso()}));
+        {id, std::int64_t{allowed ? 1 : 0}, std::string(actor), core::utc_now_iso()}));
     return {};
   }));
   std::lock_guard lock(impl_->mutex);

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <ctime>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/clock.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
 #include "infra/llm/text.hpp"
@@ -27,15 +27,6 @@ constexpr std::size_t max_chunks_per_document = 20000;
 constexpr std::size_t max_query_bytes = 4096;
 constexpr std::size_t max_k = 100;
 constexpr std::size_t embed_batch = 64;
-
-std::string now_iso() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::uint64_t new_chunk_key() {
   const std::string hex = core::random_hex(8);
@@ -73,6 +64,20 @@ std::vector<std::string> split_tags(std::string_view text) {
     pos = nl + 1;
   }
   return out;
+}
+
+core::status check_space_name(const std::string& name) {
+  if (name.empty() || name.size() > max_name_bytes || name.find_first_of("\n\r\t") != std::string::npos) {
+    return core::error::invalid_argument("name must have 1 to 100 characters on one line");
+  }
+  return {};
+}
+
+core::status check_description(const std::string& description) {
+  if (description.size() > max_description_bytes) {
+    return core::error::invalid_argument("description may have at most 2000 bytes");
+  }
+  return {};
 }
 
 bool valid_date(std::string_view d) {
@@ -331,12 +336,8 @@ core::result<space_info> rag_service::create_space(const requester& who, std::st
                                                    std::string embedding_model) {
   while (!name.empty() && name.back() == ' ') name.pop_back();
   while (!name.empty() && name.front() == ' ') name.erase(name.begin());
-  if (name.empty() || name.size() > max_name_bytes || name.find_first_of("\n\r\t") != std::string::npos) {
-    return core::error::invalid_argument("name must have 1 to 100 characters on one line");
-  }
-  if (description.size() > max_description_bytes) {
-    return core::error::invalid_argument("description may have at most 2000 bytes");
-  }
+  WATTOS_RETURN_IF_ERROR(check_space_name(name));
+  WATTOS_RETURN_IF_ERROR(check_description(description));
   if (embedding_model.empty()) embedding_model = impl_->llm.settings().embedding_model;
   WATTOS_ASSIGN_OR_RETURN(auto model, impl_->llm.model(embedding_model));
   const auto& caps = model.settings->capabilities;
@@ -352,7 +353,7 @@ core::result<space_info> rag_service::create_space(const requester& who, std::st
   s.owner_id = who.user_id;
   s.embedding_model = embedding_model;
   s.dimensions = dims;
-  s.created_at = now_iso();
+  s.created_at = core::utc_now_iso();
   s.access = "owner";
   auto st = impl_->db.execute(
       "INSERT INTO rag_spaces (id, name, description, owner_id, embedding_model, dimensions, created_at, updated_at) "
@@ -391,19 +392,15 @@ core::result<space_info> rag_service::update_space(const requester& who, std::st
   WATTOS_ASSIGN_OR_RETURN(auto s, impl_->visible(who, id));
   if (!impl::can_write(s)) return core::error::permission_denied("read access only");
   if (name) {
-    if (name->empty() || name->size() > max_name_bytes || name->find_first_of("\n\r\t") != std::string::npos) {
-      return core::error::invalid_argument("name must have 1 to 100 characters on one line");
-    }
+    WATTOS_RETURN_IF_ERROR(check_space_name(*name));
     s.name = *name;
   }
   if (description) {
-    if (description->size() > max_description_bytes) {
-      return core::error::invalid_argument("description may have at most 2000 bytes");
-    }
+    WATTOS_RETURN_IF_ERROR(check_description(*description));
     s.description = *description;
   }
   auto st = impl_->db.execute("UPDATE rag_spaces SET name = ?, description = ?, updated_at = ? WHERE id = ?",
-                              {s.name, s.description, now_iso(), s.id});
+                              {s.name, s.description, core::utc_now_iso(), s.id});
   if (!st) {
     if (st.err().code() == core::errc::already_exists) {
       return core::error::already_exists("a knowledge space named '" + s.name + "' exists");
@@ -516,7 +513,7 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
   }
   std::vector<std::uint64_t> keys;
   for (std::size_t i = 0; i < document.chunks.size(); ++i) keys.push_back(new_chunk_key());
-  const std::string now = now_iso();
+  const std::string now = core::utc_now_iso();
   const std::string tags = join_tags(document.tags);
   auto written = impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM rag_chunks WHERE space_id = ? AND document_id = ?",
@@ -792,7 +789,7 @@ asio::awaitable<core::result<space_info>> rag_service::reembed_space(const reque
       WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_chunks SET embedding = ? WHERE key = ?", {to_blob(v.second), v.first}));
     }
     WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_spaces SET embedding_model = ?, dimensions = ?, updated_at = ? WHERE id = ?",
-                                     {embedding_model, std::int64_t{dims}, now_iso(), s.id}));
+                                     {embedding_model, std::int64_t{dims}, core::utc_now_iso(), s.id}));
     return {};
   });
   if (!written.ok()) co_return written.err();

@@ -6,10 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include "core/id.hpp"
 
 #include <cstdlib>
@@ -21,17 +17,11 @@ namespace {
 
 namespace asio = boost::asio;
 
-template <typename T>
-asio::awaitable<std::optional<T>> as_optional(asio::awaitable<T> op) {
-  co_return co_await std::move(op);
-}
-
+// Runs a coroutine to its end on a private io_context (tests/unit/net/test_client.hpp).
+using net::testing::run_client;
 template <typename T>
 T run(asio::awaitable<T> op) {
-  asio::io_context io;
-  auto fut = asio::co_spawn(io, as_optional(std::move(op)), asio::use_future);
-  io.run();
-  return std::move(*fut.get());
+  return run_client(std::move(op));
 }
 
 class rag_service_test : public infra::db::testing::backend_test {
