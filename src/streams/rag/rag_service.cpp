@@ -290,31 +290,28 @@ struct rag_service::impl {
   }
 };
 
+namespace {
+
+// The schema in both dialects; only the type of the embedding bytes differs.
+std::string spaces_schema(const std::string& bytes_type) {
+  return "CREATE TABLE rag_spaces (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL,"
+         " owner_id TEXT NOT NULL, embedding_model TEXT NOT NULL, dimensions INTEGER NOT NULL,"
+         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+         "CREATE TABLE rag_members (space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
+         " user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (space_id, user_id));"
+         "CREATE TABLE rag_chunks (key BIGINT PRIMARY KEY, space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
+         " document_id TEXT NOT NULL, title TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL,"
+         " page INTEGER NOT NULL, heading_path TEXT NOT NULL, char_start BIGINT NOT NULL, char_end BIGINT NOT NULL,"
+         " doc_type TEXT NOT NULL, tags TEXT NOT NULL, doc_date TEXT NOT NULL, embedding " + bytes_type + " NOT NULL,"
+         " created_at TEXT NOT NULL);"
+         "CREATE INDEX rag_chunks_space_document ON rag_chunks (space_id, document_id)";
+}
+
+}  // namespace
+
 const std::vector<db::migration>& rag_service::migrations() {
   static const std::vector<db::migration> list = {
-      {1, "spaces",
-       "CREATE TABLE rag_spaces (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL,"
-       " owner_id TEXT NOT NULL, embedding_model TEXT NOT NULL, dimensions INTEGER NOT NULL,"
-       " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-       "CREATE TABLE rag_members (space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
-       " user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (space_id, user_id));"
-       "CREATE TABLE rag_chunks (key BIGINT PRIMARY KEY, space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
-       " document_id TEXT NOT NULL, title TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL,"
-       " page INTEGER NOT NULL, heading_path TEXT NOT NULL, char_start BIGINT NOT NULL, char_end BIGINT NOT NULL,"
-       " doc_type TEXT NOT NULL, tags TEXT NOT NULL, doc_date TEXT NOT NULL, embedding BLOB NOT NULL,"
-       " created_at TEXT NOT NULL);"
-       "CREATE INDEX rag_chunks_space_document ON rag_chunks (space_id, document_id)",
-       "CREATE TABLE rag_spaces (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL,"
-       " owner_id TEXT NOT NULL, embedding_model TEXT NOT NULL, dimensions INTEGER NOT NULL,"
-       " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-       "CREATE TABLE rag_members (space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
-       " user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (space_id, user_id));"
-       "CREATE TABLE rag_chunks (key BIGINT PRIMARY KEY, space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
-       " document_id TEXT NOT NULL, title TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL,"
-       " page INTEGER NOT NULL, heading_path TEXT NOT NULL, char_start BIGINT NOT NULL, char_end BIGINT NOT NULL,"
-       " doc_type TEXT NOT NULL, tags TEXT NOT NULL, doc_date TEXT NOT NULL, embedding BYTEA NOT NULL,"
-       " created_at TEXT NOT NULL);"
-       "CREATE INDEX rag_chunks_space_document ON rag_chunks (space_id, document_id)"},
+      {1, "spaces", spaces_schema("BLOB"), spaces_schema("BYTEA")},
   };
   return list;
 }
