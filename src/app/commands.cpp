@@ -304,6 +304,8 @@ int run_cli(int argc, char** argv, char** envp) {
   eval_retrieval_cmd->add_option("--dimensions", eval_args.dimensions, "embedding size")->check(CLI::Range(8, 4096));
   eval_retrieval_cmd->add_flag("--json", eval_args.json, "print JSON instead of a table");
   eval_retrieval_cmd->add_flag("!--no-query-idf", eval_args.query_idf, "do not weight query embeddings by IDF");
+  eval_retrieval_cmd->add_option("--prf-docs", eval_args.prf_docs,
+                                 "vector-side feedback from the top N lexical hits (0: off)")->check(CLI::Range(0, 20));
   eval_cmd->require_subcommand(1);
 
   search_args search;

@@ -92,7 +92,9 @@ int eval_retrieval(const eval_retrieval_args& args) {
       const auto start = std::chrono::steady_clock::now();
       std::vector<float> qv;
       if (mode != rag::search_mode::lexical) qv = args.query_idf ? embedder.embed(q.text, idf) : embedder.embed(q.text);
-      auto hits = collection->search(q.text, qv, mode, 100);
+      rag::retrieval_options options;
+      options.prf_docs = static_cast<std::size_t>(args.prf_docs);
+      auto hits = collection->search(q.text, qv, mode, 100, {}, options);
       latencies.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       std::vector<std::string> ranked;
       for (const auto& h : hits) ranked.push_back((*corpus)[h.key].id);
@@ -125,9 +127,10 @@ int eval_retrieval(const eval_retrieval_args& args) {
     std::printf("%s\n", boost::json::serialize(out).c_str());
     return 0;
   }
-  std::printf("corpus %zu documents, %zu queries judged; index %s (%d dimensions, wattos-embed), built in %.1f s\n",
+  std::printf("corpus %zu documents, %zu queries judged; index %s (%d dimensions, wattos-embed), query IDF %s, "
+              "vector feedback from %d lexical hits; built in %.1f s\n",
               corpus->size(), reports.empty() ? std::size_t{0} : reports.front().queries, args.index.c_str(),
-              args.dimensions, build_s);
+              args.dimensions, args.query_idf ? "on" : "off", args.prf_docs, build_s);
   std::printf("| mode | nDCG@10 | Recall@100 | MRR@10 | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|\n");
   for (const auto& r : reports) {
     std::printf("| %s | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f |\n", r.mode.c_str(), r.ndcg_at_10, r.recall_at_100,

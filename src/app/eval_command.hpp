@@ -19,6 +19,7 @@ struct eval_retrieval_args {
   int dimensions = 384;
   bool json = false;
   bool query_idf = true;  // weight query embeddings by the corpus' IDF (built-in embedder)
+  int prf_docs = 3;       // vector-side pseudo-relevance feedback (0: off)
 };
 
 int eval_retrieval(const eval_retrieval_args& args);

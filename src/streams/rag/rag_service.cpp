@@ -664,7 +664,11 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
     }
     std::vector<float> qv;
     if (auto it = query_vectors.find(space->info.embedding_model); it != query_vectors.end()) qv = it->second;
-    for (auto& hit : space->index->search(request.query, qv, request.mode, depth, allow)) {
+    retrieval_options options;
+    // The built-in embedder is lexical and weak alone; feedback from the top lexical
+    // hits makes its vector side useful (docs/rag.md).
+    if (space->info.embedding_model == "wattos-embed") options.prf_docs = 3;
+    for (auto& hit : space->index->search(request.query, qv, request.mode, depth, allow, options)) {
       candidates.push_back({space.get(), hit});
     }
   }

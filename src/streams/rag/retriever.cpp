@@ -60,8 +60,25 @@ std::vector<retrieval_hit> retriever::search(std::string_view query, std::span<c
   std::vector<scored_key> lexical;
   std::vector<scored_key> vector;
   const std::size_t depth = mode == search_mode::hybrid ? std::max(k, options.candidates) : k;
-  if (mode != search_mode::vector) lexical = lexical_.search(terms, depth, allow);
-  if (mode != search_mode::lexical && !query_embedding.empty()) vector = vectors_->search(query_embedding, depth, allow);
+  const bool feedback = options.prf_docs > 0 && mode != search_mode::lexical && !query_embedding.empty();
+  if (mode != search_mode::vector) {
+    lexical = lexical_.search(terms, depth, allow);
+  } else if (feedback) {
+    lexical = lexical_.search(terms, options.prf_docs, allow);  // feedback documents only
+  }
+  if (mode != search_mode::lexical && !query_embedding.empty()) {
+    std::vector<float> query_vector(query_embedding.begin(), query_embedding.end());
+    if (feedback && !lexical.empty() && normalize(query_vector)) {
+      const std::size_t n = std::min(options.prf_docs, lexical.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto v = vectors_->vector_of(lexical[i].key);
+        if (v.size() != query_vector.size()) continue;
+        for (std::size_t d = 0; d < v.size(); ++d) query_vector[d] += v[d] / static_cast<float>(n);
+      }
+    }
+    vector = vectors_->search(query_vector, depth, allow);
+    if (mode == search_mode::vector) lexical.clear();  // used for feedback only, not a ranking
+  }
   std::vector<scored_key> ranked;
   if (mode == search_mode::lexical) ranked = lexical;
   else if (mode == search_mode::vector) ranked = vector;

@@ -237,6 +237,32 @@ TEST(retriever, modes_find_by_words_and_by_vectors) {
   EXPECT_FALSE(parse_search_mode("fuzzy").ok());
 }
 
+TEST(retriever, vector_feedback_brings_neighbours_of_the_top_lexical_hit) {
+  infra::llm::hashed_embedder embedder(512);
+  retriever r(make_exact_index(512));
+  const std::vector<std::string> texts = {"Kündigungsfrist Mietvertrag Vermieter Wohnung",  // the lexical hit
+                                          "Mietvertrag Vermieter Wohnung Nebenkosten",      // its neighbour
+                                          "Fahrrad Keller Schlüssel Treppenhaus"};          // unrelated
+  for (std::size_t i = 0; i < texts.size(); ++i) ASSERT_TRUE(r.add(i, texts[i], embedder.embed(texts[i])).ok());
+  const auto q = embedder.embed("Kündigungsfrist");
+  retrieval_options plain;
+  auto without = r.search("Kündigungsfrist", q, search_mode::vector, 3, {}, plain);
+  retrieval_options feedback;
+  feedback.prf_docs = 1;
+  auto with = r.search("Kündigungsfrist", q, search_mode::vector, 3, {}, feedback);
+  ASSERT_EQ(with.size(), 3u);
+  EXPECT_EQ(with[0].key, 0u);
+  EXPECT_EQ(with[1].key, 1u);  // the neighbour now outranks the unrelated chunk clearly
+  auto score_of = [](const std::vector<retrieval_hit>& hits, std::uint64_t key) {
+    for (const auto& h : hits) {
+      if (h.key == key) return h.score;
+    }
+    return -1.0;
+  };
+  EXPECT_GT(score_of(with, 1), score_of(without, 1) + 0.1);
+  EXPECT_FALSE(with[0].lexical_rank.has_value());  // vector mode reports no lexical ranking
+}
+
 TEST(evaluation, csv_with_quotes_newlines_and_numpy_abstracts) {
   auto rows = parse_csv("a,b\n1,\"x, \"\"y\"\"\nz\"\n2,plain\r\n");
   ASSERT_EQ(rows.size(), 3u);
