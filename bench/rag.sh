@@ -5,12 +5,14 @@
 #   scale     bench/rag_bench at RAG_BENCH_SIZES chunks (default 10,000 and 100,000;
 #             add 1000000 for the 1M figure, about 15 minutes and 4 GB here): HNSW build
 #             rate, memory per million vectors, recall@10 against exact search, and
-#             p50/p95 of vector, lexical and hybrid search
+#             p50/p95 of vector, lexical and hybrid search; FAISS's HNSW (libfaiss, same
+#             vectors, same M/efConstruction/efSearch, one thread) in the same run
 # `--record` appends the tables to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
+scripts/deps.sh bench
 bench_build wattos rag_bench
 data=${SCIFACT_DIR:-../shared/data/scifact}
 sizes=${RAG_BENCH_SIZES:-10000 100000}
@@ -25,11 +27,11 @@ rows=()
 for n in $sizes; do
   out=$("$build_dir/bench/rag_bench" "$n" 200)
   echo "$out"
-  rows+=("| $n | $(field build_per_s "$out") | $(field mib_per_million "$out") | $(field recall_at_10 "$out") | $(field vector_p50_ms "$out") / $(field vector_p95_ms "$out") | $(field lexical_p50_ms "$out") / $(field lexical_p95_ms "$out") | $(field hybrid_p50_ms "$out") / $(field hybrid_p95_ms "$out") |")
+  rows+=("| $n | $(field build_per_s "$out") | $(field faiss_build_per_s "$out") | $(field mib_per_million "$out") | $(field recall_at_10 "$out") | $(field faiss_recall_at_10 "$out") | $(field vector_p50_ms "$out") / $(field vector_p95_ms "$out") | $(field faiss_p50_ms "$out") / $(field faiss_p95_ms "$out") | $(field lexical_p50_ms "$out") / $(field lexical_p95_ms "$out") | $(field hybrid_p50_ms "$out") / $(field hybrid_p95_ms "$out") |")
 done
 scale=$(cat <<TABLE
-| chunks | HNSW build /s | MiB per 1M chunks (vectors, graph, BM25, text) | recall@10 vs exact | vector p50 / p95 ms | lexical p50 / p95 ms | hybrid p50 / p95 ms |
-|---|---|---|---|---|---|---|
+| chunks | build /s (chunk: text + vector) | FAISS HNSW build /s (vector) | MiB per 1M chunks (vectors, graph, BM25, text) | recall@10 vs exact | FAISS recall@10 | vector p50 / p95 ms | FAISS p50 / p95 ms | lexical p50 / p95 ms | hybrid p50 / p95 ms |
+|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 TABLE
 )

@@ -23,6 +23,7 @@ test_pkgs=(
 )
 bench_pkgs=(
   libbenchmark-dev nginx-light wrk
+  libfaiss-dev libblas-dev liblapack-dev
 )
 
 wanted=("${build_pkgs[@]}")
