@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/audit_log.hpp"
+#include "api/chat_routes.hpp"
 #include "api/gateway.hpp"
 #include "api/health_routes.hpp"
 #include "api/identity/identity_service.hpp"
@@ -29,6 +30,7 @@
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "streams/chat/chat_service.hpp"
 #include "streams/rag/rag_service.hpp"
 #include "net/http_server.hpp"
 
@@ -79,6 +81,7 @@ core::result<std::unique_ptr<infra::db::database>> open_store(const core::config
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "audit", api::audit_log::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "llm", infra::llm::llm_gateway::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "rag", streams::rag::rag_service::migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "chat", streams::chat::chat_service::migrations()));
   return db;
 }
 
@@ -145,6 +148,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   core::metrics_registry metrics;
   (*llm)->export_metrics(metrics);
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
+  streams::chat::chat_service chat(**db, **llm, rag);
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;
@@ -154,6 +158,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
   if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr);
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
+  if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {

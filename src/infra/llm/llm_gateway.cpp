@@ -69,6 +69,13 @@ asio::awaitable<std::optional<chat_event>> chat_stream::next() {
 
 std::string chat_stream::model() const { return state_->model; }
 
+void chat_stream::cancel() {
+  if (state_->closed || state_->cancelled) return;
+  state_->cancelled = true;
+  state_->cancel.emit(asio::cancellation_type::terminal);
+  state_->wake.cancel();
+}
+
 // ---------------------------------------------------------------------------------
 
 namespace {

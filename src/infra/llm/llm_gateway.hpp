@@ -74,6 +74,8 @@ class chat_stream {
   boost::asio::awaitable<std::optional<chat_event>> next();
   // The model answering (after fallbacks); known once the first event arrived.
   std::string model() const;
+  // Stops the provider call; next() then ends. Call on the stream's executor.
+  void cancel();
 
  private:
   std::shared_ptr<state> state_;

@@ -1,0 +1,246 @@
+#include "api/chat_routes.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+
+#include "api/identity/permissions.hpp"
+#include "api/rag_routes.hpp"
+#include "infra/llm/json_wire.hpp"
+#include "net/http_error.hpp"
+#include "net/json_body.hpp"
+
+namespace wattos::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace chat = streams::chat;
+using asio::awaitable;
+
+net::response json_ok(int status, const json::value& v) { return net::response::json(status, json::serialize(v)); }
+
+json::object conversation_json(const chat::conversation_info& c) {
+  json::array spaces;
+  for (const auto& s : c.spaces) spaces.emplace_back(s);
+  return json::object{{"id", c.id},       {"title", c.title},           {"model", c.model},
+                      {"spaces", spaces}, {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+}
+
+json::object message_json(const chat::message_info& m) {
+  boost::system::error_code ec;
+  json::value citations = json::parse(m.citations_json, ec);
+  if (ec) citations = json::array{};
+  return json::object{{"id", m.id},
+                      {"seq", m.seq},
+                      {"role", m.role},
+                      {"content", m.content},
+                      {"citations", std::move(citations)},
+                      {"model", m.model},
+                      {"usage", json::object{{"prompt_tokens", m.prompt_tokens},
+                                             {"completion_tokens", m.completion_tokens}}},
+                      {"status", m.status},
+                      {"error", m.error},
+                      {"created_at", m.created_at}};
+}
+
+int query_int(const net::request& req, std::string_view name, int fallback, int min, int max) {
+  auto v = req.query_param(name);
+  if (!v) return fallback;
+  int out = fallback;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || ptr != v->data() + v->size()) return fallback;
+  return std::clamp(out, min, max);
+}
+
+core::result<std::vector<std::string>> string_list(const json::object& obj, std::string_view key) {
+  std::vector<std::string> out;
+  const auto* v = obj.if_contains(key);
+  if (v == nullptr || v->is_null()) return out;
+  if (!v->is_array()) return core::error::invalid_argument(std::string(key) + " must be a list of strings");
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) return core::error::invalid_argument(std::string(key) + " must hold strings");
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+// Streams a turn's events from `after` on; the turn goes on when the client leaves.
+net::response turn_stream(std::shared_ptr<chat::chat_turn> turn, std::int64_t after) {
+  net::sse_producer producer = [turn, after](net::sse_stream& sse) -> awaitable<void> {
+    std::int64_t last = after;
+    while (true) {
+      auto events = co_await turn->next(last);
+      if (events.empty()) co_return;
+      for (auto& e : events) {
+        last = e.id;
+        net::sse_event ev{std::to_string(e.id), std::move(e.type), std::move(e.data), std::nullopt};
+        if (!co_await sse.send(std::move(ev))) co_return;
+      }
+    }
+  };
+  auto res = net::response::event_stream(std::move(producer));
+  res.headers.set("X-Message-Id", turn->message_id());
+  return res;
+}
+
+std::int64_t last_event_id_of(const net::request& req) {
+  std::string_view v = req.last_event_id();
+  std::int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && out > 0 ? out : 0;
+}
+
+awaitable<net::response> send_message(chat::chat_service& svc, net::request& req) {
+  auto obj = net::parse_json_object_body(req);
+  if (!obj) co_return net::error_response(obj.err(), req.request_id);
+  chat::send_request request{infra::llm::json_string(*obj, "content"), infra::llm::json_string(*obj, "model")};
+  const auto who = rag_requester_of(req);
+  std::string conversation_id(req.param("id"));
+  auto turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
+  if (!turn) co_return net::error_response(turn.err(), req.request_id);
+  co_return turn_stream(std::move(*turn), 0);
+}
+
+awaitable<net::response> edit_message(chat::chat_service& svc, net::request& req) {
+  auto obj = net::parse_json_object_body(req);
+  if (!obj) co_return net::error_response(obj.err(), req.request_id);
+  const auto who = rag_requester_of(req);
+  std::string conversation_id(req.param("id"));
+  std::string message_id(req.param("mid"));
+  std::string content = infra::llm::json_string(*obj, "content");
+  auto turn = co_await svc.edit(who, std::move(conversation_id), std::move(message_id), std::move(content));
+  if (!turn) co_return net::error_response(turn.err(), req.request_id);
+  co_return turn_stream(std::move(*turn), 0);
+}
+
+awaitable<net::response> regenerate(chat::chat_service& svc, net::request& req) {
+  std::string model;
+  if (!req.body.empty()) {
+    auto obj = net::parse_json_object_body(req);
+    if (!obj) co_return net::error_response(obj.err(), req.request_id);
+    model = infra::llm::json_string(*obj, "model");
+  }
+  const auto who = rag_requester_of(req);
+  std::string conversation_id(req.param("id"));
+  auto turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model));
+  if (!turn) co_return net::error_response(turn.err(), req.request_id);
+  co_return turn_stream(std::move(*turn), 0);
+}
+
+}  // namespace
+
+void add_chat_routes(route_table& routes, chat::chat_service& chat_svc) {
+  chat::chat_service* svc = &chat_svc;
+  const auto use = access_rule::needs(perm::chat_use);
+  const auto stream = access_rule::needs(perm::chat_use, rate_class::chat);
+
+  routes.add("POST", "/api/v1/conversations", use, [svc](net::request& req) -> awaitable<net::response> {
+    auto obj = net::parse_json_object_body(req);
+    if (!obj) co_return net::error_response(obj.err(), req.request_id);
+    auto spaces = string_list(*obj, "spaces");
+    if (!spaces) co_return net::error_response(spaces.err(), req.request_id);
+    auto c = svc->create_conversation(rag_requester_of(req), infra::llm::json_string(*obj, "title"),
+                                      infra::llm::json_string(*obj, "model"), std::move(*spaces));
+    if (!c) co_return net::error_response(c.err(), req.request_id);
+    co_return json_ok(201, conversation_json(*c));
+  });
+  routes.add("GET", "/api/v1/conversations", use, [svc](net::request& req) -> awaitable<net::response> {
+    const std::string search(req.query_param("search").value_or(""));
+    auto items = svc->list_conversations(rag_requester_of(req), search, query_int(req, "limit", 50, 1, 200),
+                                         query_int(req, "offset", 0, 0, 1 << 30));
+    if (!items) co_return net::error_response(items.err(), req.request_id);
+    json::array out;
+    for (const auto& c : *items) out.push_back(conversation_json(c));
+    co_return json_ok(200, json::object{{"items", std::move(out)}});
+  });
+  routes.add("GET", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
+    auto c = svc->get_conversation(rag_requester_of(req), req.param("id"));
+    if (!c) co_return net::error_response(c.err(), req.request_id);
+    co_return json_ok(200, conversation_json(*c));
+  });
+  routes.add("PATCH", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
+    auto obj = net::parse_json_object_body(req);
+    if (!obj) co_return net::error_response(obj.err(), req.request_id);
+    std::optional<std::string> title;
+    std::optional<std::string> model;
+    std::optional<std::vector<std::string>> spaces;
+    if (obj->contains("title")) title = infra::llm::json_string(*obj, "title");
+    if (obj->contains("model")) model = infra::llm::json_string(*obj, "model");
+    if (obj->contains("spaces")) {
+      auto list = string_list(*obj, "spaces");
+      if (!list) co_return net::error_response(list.err(), req.request_id);
+      spaces = std::move(*list);
+    }
+    auto c = svc->update_conversation(rag_requester_of(req), req.param("id"), title, model, spaces);
+    if (!c) co_return net::error_response(c.err(), req.request_id);
+    co_return json_ok(200, conversation_json(*c));
+  });
+  routes.add("DELETE", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
+    auto st = svc->delete_conversation(rag_requester_of(req), req.param("id"));
+    if (!st) co_return net::error_response(st.err(), req.request_id);
+    co_return net::response::no_content();
+  });
+  routes.add("GET", "/api/v1/conversations/{id}/messages", use, [svc](net::request& req) -> awaitable<net::response> {
+    auto items = svc->list_messages(rag_requester_of(req), req.param("id"), query_int(req, "after", 0, 0, 1 << 30),
+                                    query_int(req, "limit", 100, 1, 500));
+    if (!items) co_return net::error_response(items.err(), req.request_id);
+    json::array out;
+    for (const auto& m : *items) out.push_back(message_json(m));
+    co_return json_ok(200, json::object{{"items", std::move(out)}});
+  });
+  routes.add("POST", "/api/v1/conversations/{id}/messages", stream,
+             [svc](net::request& req) { return send_message(*svc, req); });
+  routes.add("PUT", "/api/v1/conversations/{id}/messages/{mid}", stream,
+             [svc](net::request& req) { return edit_message(*svc, req); });
+  routes.add("POST", "/api/v1/conversations/{id}/regenerate", stream,
+             [svc](net::request& req) { return regenerate(*svc, req); });
+  routes.add("GET", "/api/v1/conversations/{id}/messages/{mid}/events", use,
+             [svc](net::request& req) -> awaitable<net::response> {
+               auto turn = svc->turn(rag_requester_of(req), req.param("id"), req.param("mid"));
+               if (!turn) co_return net::error_response(turn.err(), req.request_id);
+               co_return turn_stream(std::move(*turn), last_event_id_of(req));
+             });
+  routes.add("POST", "/api/v1/conversations/{id}/messages/{mid}/cancel", use,
+             [svc](net::request& req) -> awaitable<net::response> {
+               auto st = svc->cancel(rag_requester_of(req), req.param("id"), req.param("mid"));
+               if (!st) co_return net::error_response(st.err(), req.request_id);
+               co_return json_ok(202, json::object{{"status", "cancelling"}});
+             });
+  routes.add("POST", "/api/v1/conversations/{id}/messages/{mid}/feedback", use,
+             [svc](net::request& req) -> awaitable<net::response> {
+               auto obj = net::parse_json_object_body(req);
+               if (!obj) co_return net::error_response(obj.err(), req.request_id);
+               const auto rating = infra::llm::json_int(*obj, "rating");
+               auto st = svc->give_feedback(rag_requester_of(req), req.param("id"), req.param("mid"),
+                                            static_cast<int>(rating), infra::llm::json_string(*obj, "comment"));
+               if (!st) co_return net::error_response(st.err(), req.request_id);
+               co_return json_ok(200, json::object{{"rating", rating}});
+             });
+  routes.add("GET", "/api/v1/admin/feedback", access_rule::needs(perm::feedback_review),
+             [svc](net::request& req) -> awaitable<net::response> {
+               std::optional<int> rating;
+               if (auto r = req.query_param("rating")) {
+                 if (*r == "1") rating = 1;
+                 else if (*r == "-1") rating = -1;
+                 else co_return net::error_response(core::error::invalid_argument("rating must be 1 or -1"), req.request_id);
+               }
+               auto items = svc->review_feedback(rating, query_int(req, "limit", 50, 1, 500),
+                                                 query_int(req, "offset", 0, 0, 1 << 30));
+               if (!items) co_return net::error_response(items.err(), req.request_id);
+               json::array out;
+               for (const auto& f : *items) {
+                 boost::system::error_code ec;
+                 json::value citations = json::parse(f.citations_json, ec);
+                 if (ec) citations = json::array{};
+                 out.push_back(json::object{{"message_id", f.message_id}, {"user_id", f.user_id},
+                                            {"rating", f.rating}, {"comment", f.comment},
+                                            {"question", f.question}, {"answer", f.answer},
+                                            {"citations", std::move(citations)}, {"model", f.model},
+                                            {"created_at", f.created_at}});
+               }
+               co_return json_ok(200, json::object{{"items", std::move(out)}});
+             });
+}
+
+}  // namespace wattos::api
