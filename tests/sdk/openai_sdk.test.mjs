@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import OpenAI, { toFile } from 'openai';
-import { startWattos, call as callAt } from './wattos.mjs';
+import { startWattos, stopWattos, call as callAt } from './wattos.mjs';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -95,8 +95,8 @@ before(async () => {
   client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
 });
 
-after(() => {
-  server?.child.kill('SIGTERM');
+after(async () => {
+  await stopWattos(server);
   provider?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startWattos, call } from './wattos.mjs';
+import { startWattos, stopWattos, call } from './wattos.mjs';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -35,8 +35,8 @@ before(async () => {
   member = await login('member@example.eu', 'a-long-enough-passphrase');
 });
 
-after(() => {
-  server?.child.kill('SIGTERM');
+after(async () => {
+  await stopWattos(server);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

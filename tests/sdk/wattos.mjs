@@ -41,3 +41,11 @@ export async function call(base, method, path, body, token) {
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : null };
 }
+
+// Stops the server and waits for it to exit (it writes its indexes on the way out).
+export async function stopWattos(server) {
+  if (!server || server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}

@@ -1,0 +1,141 @@
+// The chat API over HTTP against a real `wattos serve`: a streamed answer with typed
+// SSE events and citations from a knowledge space, a reconnect with Last-Event-ID,
+// history and search, feedback and its admin review, another user's conversation
+// refused, and bad input answered with 4xx JSON.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWattos, stopWattos, call } from './wattos.mjs';
+
+const binary = process.env.WATTOS_TEST_BINARY;
+if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
+
+let dir, server, base, admin, editor, member, conversation, answerId;
+
+async function login(email, password) {
+  const r = await call(base, 'POST', '/api/v1/auth/login', { email, password });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.access_token;
+}
+
+// Reads an SSE response into [{id, event, data}].
+async function events(res) {
+  const text = await res.text();
+  return text.split('\n\n').filter((b) => b.includes('data:')).map((block) => {
+    const e = {};
+    for (const line of block.split('\n')) {
+      const at = line.indexOf(': ');
+      if (at > 0) e[line.slice(0, at)] = line.slice(at + 2);
+    }
+    e.data = JSON.parse(e.data);
+    return e;
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'wattos-chat-'));
+  server = await startWattos({ binary, dir });
+  base = `http://127.0.0.1:${server.port}`;
+  admin = await login('admin@localhost', server.password);
+  for (const [email, role] of [['editor@example.eu', 'editor'], ['member@example.eu', 'member']]) {
+    const r = await call(base, 'POST', '/api/v1/admin/users',
+      { email, display_name: role, password: 'a-long-enough-passphrase', roles: [role] }, admin);
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  }
+  editor = await login('editor@example.eu', 'a-long-enough-passphrase');
+  member = await login('member@example.eu', 'a-long-enough-passphrase');
+  const space = await call(base, 'POST', '/api/v1/spaces', { name: 'Mietrecht' }, editor);
+  await call(base, 'POST', `/api/v1/spaces/${space.json.id}/documents`, {
+    document_id: 'mv-1', title: 'Mietvertrag.pdf',
+    chunks: [{ text: 'Die Kündigungsfrist beträgt drei Monate zum Monatsende.', page: 3 },
+             { text: 'Haustiere sind nach Absprache erlaubt.', page: 4 }],
+  }, editor);
+  const created = await call(base, 'POST', '/api/v1/conversations', { spaces: ['Mietrecht'] }, editor);
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  conversation = created.json.id;
+});
+
+after(async () => {
+  await stopWattos(server);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a message answers as typed SSE events with citations, and is stored', async () => {
+  const res = await fetch(`${base}/api/v1/conversations/${conversation}/messages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${editor}` },
+    body: JSON.stringify({ content: 'Wie lang ist die Kündigungsfrist?' }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/event-stream/);
+  answerId = res.headers.get('x-message-id');
+  const all = await events(res);
+  const kinds = all.map((e) => e.event).filter((k, i, a) => i === 0 || a[i - 1] !== k);
+  assert.deepEqual(kinds, ['status', 'citation', 'status', 'token', 'done']);
+  assert.deepEqual(all.map((e) => Number(e.id)), all.map((_, i) => i + 1));
+  assert.equal(all.find((e) => e.event === 'citation').data.page, 3);
+  assert.match(all.filter((e) => e.event === 'token').map((e) => e.data.text).join(''), /drei Monate.*\[1\]/);
+
+  const stored = await call(base, 'GET', `/api/v1/conversations/${conversation}/messages`, null, editor);
+  assert.equal(stored.json.items.length, 2);
+  assert.equal(stored.json.items[1].status, 'complete');
+  assert.equal(stored.json.items[1].citations[0].title, 'Mietvertrag.pdf');
+  const found = await call(base, 'GET', '/api/v1/conversations?search=monatsende', null, editor);
+  assert.equal(found.json.items.length, 1);
+  assert.equal(found.json.items[0].title, 'Wie lang ist die Kündigungsfrist?');
+});
+
+test('a reconnect with Last-Event-ID gets only what it missed', async () => {
+  const res = await fetch(`${base}/api/v1/conversations/${conversation}/messages/${answerId}/events`, {
+    headers: { Authorization: `Bearer ${editor}`, 'Last-Event-ID': '3' },
+  });
+  assert.equal(res.status, 200);
+  const rest = await events(res);
+  assert.equal(Number(rest[0].id), 4);
+  assert.equal(rest.at(-1).event, 'done');
+});
+
+test('feedback reaches the admin review with question, answer and sources', async () => {
+  const given = await call(base, 'POST', `/api/v1/conversations/${conversation}/messages/${answerId}/feedback`,
+    { rating: -1, comment: 'zu knapp' }, editor);
+  assert.equal(given.status, 200, JSON.stringify(given.json));
+  assert.equal((await call(base, 'GET', '/api/v1/admin/feedback', null, editor)).status, 403);
+  const review = await call(base, 'GET', '/api/v1/admin/feedback?rating=-1', null, admin);
+  assert.equal(review.status, 200);
+  assert.equal(review.json.items[0].question, 'Wie lang ist die Kündigungsfrist?');
+  assert.equal(review.json.items[0].comment, 'zu knapp');
+  assert.equal(review.json.items[0].citations[0].page, 3);
+});
+
+test('another user cannot see or use the conversation', async () => {
+  for (const [method, path, body] of [
+    ['GET', `/api/v1/conversations/${conversation}`],
+    ['GET', `/api/v1/conversations/${conversation}/messages`],
+    ['POST', `/api/v1/conversations/${conversation}/messages`, { content: 'Hallo' }],
+    ['POST', `/api/v1/conversations/${conversation}/messages/${answerId}/feedback`, { rating: 1 }],
+    ['GET', `/api/v1/conversations/${conversation}/messages/${answerId}/events`],
+    ['DELETE', `/api/v1/conversations/${conversation}`],
+  ]) {
+    const r = await call(base, method, path, body, member);
+    assert.equal(r.status, 404, `${method} ${path}: ${JSON.stringify(r.json)}`);
+  }
+  assert.deepEqual((await call(base, 'GET', '/api/v1/conversations', null, member)).json.items, []);
+});
+
+test('bad input gets 4xx JSON errors', async () => {
+  const cases = [
+    ['POST', '/api/v1/conversations', { model: 'no-such-model' }, 404],
+    ['POST', '/api/v1/conversations', { spaces: ['no-such-space'] }, 404],
+    ['POST', `/api/v1/conversations/${conversation}/messages`, { content: '' }, 400],
+    ['POST', `/api/v1/conversations/${conversation}/messages`, { content: 'x'.repeat(40000) }, 413],
+    ['POST', `/api/v1/conversations/${conversation}/messages`, { content: 'x', model: 'ghost' }, 404],
+    ['POST', `/api/v1/conversations/${conversation}/messages/${answerId}/feedback`, { rating: 7 }, 400],
+  ];
+  for (const [method, path, body, status] of cases) {
+    const r = await call(base, method, path, body, editor);
+    assert.equal(r.status, status, `${method} ${path} -> ${JSON.stringify(r.json)}`);
+    assert.ok(r.json.error.code && r.json.error.message);
+  }
+});
