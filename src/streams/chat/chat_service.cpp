@@ -173,6 +173,7 @@ void chat_turn::cancel() {
 }
 
 asio::awaitable<std::vector<chat_event>> chat_turn::next(std::int64_t after_id) {
+  const auto executor = co_await asio::this_coro::executor;  // before any lock (docs/coroutines.md, rule 5)
   while (true) {
     std::shared_ptr<asio::steady_timer> timer;
     {
@@ -182,7 +183,7 @@ asio::awaitable<std::vector<chat_event>> chat_turn::next(std::int64_t after_id) 
         if (e.id > after_id) out.push_back(e);
       }
       if (!out.empty() || state_->finished) co_return out;
-      timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+      timer = std::make_shared<asio::steady_timer>(executor);
       timer->expires_at(asio::steady_timer::time_point::max());
       state_->waiters.push_back(timer);
     }
