@@ -189,6 +189,10 @@ asio::awaitable<std::vector<chat_event>> chat_turn::next(std::int64_t after_id) 
     }
     boost::system::error_code ec;
     co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // Our own coroutine was cancelled (its client or the server went away), not just
+    // woken by publish(): stop waiting.
+    auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    if (cancelled != asio::cancellation_type::none) co_return std::vector<chat_event>{};
   }
 }
 
