@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/identity/permissions.hpp"
+#include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "net/http_error.hpp"
@@ -23,8 +24,13 @@ net::response json_ok(int status, const json::value& v) { return net::response::
 json::object conversation_json(const chat::conversation_info& c) {
   json::array spaces;
   for (const auto& s : c.spaces) spaces.emplace_back(s);
-  return json::object{{"id", c.id},       {"title", c.title},           {"model", c.model},
-                      {"spaces", spaces}, {"created_at", c.created_at}, {"updated_at", c.updated_at}};
+  return json::object{{"id", c.id},
+                      {"title", c.title},
+                      {"model", c.model},
+                      {"persona_id", c.persona_id.empty() ? std::string("kaya") : c.persona_id},
+                      {"spaces", spaces},
+                      {"created_at", c.created_at},
+                      {"updated_at", c.updated_at}};
 }
 
 json::object message_json(const chat::message_info& m) {
@@ -91,30 +97,40 @@ std::int64_t last_event_id_of(const net::request& req) {
   return ec == std::errc() && out > 0 ? out : 0;
 }
 
-awaitable<net::response> send_message(chat::chat_service& svc, net::request& req) {
+// The persona prompt of a conversation the caller owns (errors surface in the service).
+std::string prompt_of(chat::chat_service& svc, persona::persona_store& personas, const streams::rag::requester& who,
+                      std::string_view conversation_id) {
+  auto c = svc.get_conversation(who, conversation_id);
+  return persona_prompt_for(personas, c.ok() ? std::string_view(c->persona_id) : std::string_view());
+}
+
+awaitable<net::response> send_message(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
   auto obj = net::parse_json_object_body(req);
   if (!obj) co_return net::error_response(obj.err(), req.request_id);
-  chat::send_request request{infra::llm::json_string(*obj, "content"), infra::llm::json_string(*obj, "model")};
   const auto who = rag_requester_of(req);
+  chat::send_request request{infra::llm::json_string(*obj, "content"), infra::llm::json_string(*obj, "model"),
+                             prompt_of(svc, personas, who, req.param("id"))};
   std::string conversation_id(req.param("id"));
   auto turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
 
-awaitable<net::response> edit_message(chat::chat_service& svc, net::request& req) {
+awaitable<net::response> edit_message(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
   auto obj = net::parse_json_object_body(req);
   if (!obj) co_return net::error_response(obj.err(), req.request_id);
   const auto who = rag_requester_of(req);
   std::string conversation_id(req.param("id"));
   std::string message_id(req.param("mid"));
   std::string content = infra::llm::json_string(*obj, "content");
-  auto turn = co_await svc.edit(who, std::move(conversation_id), std::move(message_id), std::move(content));
+  std::string prompt = prompt_of(svc, personas, who, conversation_id);
+  auto turn = co_await svc.edit(who, std::move(conversation_id), std::move(message_id), std::move(content),
+                                std::move(prompt));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
 
-awaitable<net::response> regenerate(chat::chat_service& svc, net::request& req) {
+awaitable<net::response> regenerate(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
   std::string model;
   if (!req.body.empty()) {
     auto obj = net::parse_json_object_body(req);
@@ -123,25 +139,37 @@ awaitable<net::response> regenerate(chat::chat_service& svc, net::request& req) 
   }
   const auto who = rag_requester_of(req);
   std::string conversation_id(req.param("id"));
-  auto turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model));
+  std::string prompt = prompt_of(svc, personas, who, conversation_id);
+  auto turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model), std::move(prompt));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
 
 }  // namespace
 
-void add_chat_routes(route_table& routes, chat::chat_service& chat_svc) {
+void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona::persona_store& personas) {
   chat::chat_service* svc = &chat_svc;
+  persona::persona_store* store = &personas;
   const auto use = access_rule::needs(perm::chat_use);
   const auto stream = access_rule::needs(perm::chat_use, rate_class::chat);
 
-  routes.add("POST", "/api/v1/conversations", use, [svc](net::request& req) -> awaitable<net::response> {
+  routes.add("POST", "/api/v1/conversations", use, [svc, store](net::request& req) -> awaitable<net::response> {
     auto obj = net::parse_json_object_body(req);
     if (!obj) co_return net::error_response(obj.err(), req.request_id);
     auto spaces = string_list(*obj, "spaces");
     if (!spaces) co_return net::error_response(spaces.err(), req.request_id);
-    auto c = svc->create_conversation(rag_requester_of(req), infra::llm::json_string(*obj, "title"),
-                                      infra::llm::json_string(*obj, "model"), std::move(*spaces));
+    std::string model = infra::llm::json_string(*obj, "model");
+    std::string persona_id = infra::llm::json_string(*obj, "persona_id");
+    if (!persona_id.empty()) {
+      // The persona's defaults fill what the request leaves open.
+      auto p = store->get(persona_id);
+      if (!p) co_return net::error_response(p.err(), req.request_id);
+      persona_id = p->id;
+      if (model.empty()) model = p->default_model;
+      if (spaces->empty()) *spaces = p->default_spaces;
+    }
+    auto c = svc->create_conversation(rag_requester_of(req), infra::llm::json_string(*obj, "title"), std::move(model),
+                                      std::move(*spaces), std::move(persona_id));
     if (!c) co_return net::error_response(c.err(), req.request_id);
     co_return json_ok(201, conversation_json(*c));
   });
@@ -159,7 +187,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc) {
     if (!c) co_return net::error_response(c.err(), req.request_id);
     co_return json_ok(200, conversation_json(*c));
   });
-  routes.add("PATCH", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
+  routes.add("PATCH", "/api/v1/conversations/{id}", use, [svc, store](net::request& req) -> awaitable<net::response> {
     auto obj = net::parse_json_object_body(req);
     if (!obj) co_return net::error_response(obj.err(), req.request_id);
     std::optional<std::string> title;
@@ -172,7 +200,13 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc) {
       if (!list) co_return net::error_response(list.err(), req.request_id);
       spaces = std::move(*list);
     }
-    auto c = svc->update_conversation(rag_requester_of(req), req.param("id"), title, model, spaces);
+    std::optional<std::string> persona_id;
+    if (obj->contains("persona_id")) {
+      auto p = store->get(infra::llm::json_string(*obj, "persona_id"));
+      if (!p) co_return net::error_response(p.err(), req.request_id);
+      persona_id = p->id;
+    }
+    auto c = svc->update_conversation(rag_requester_of(req), req.param("id"), title, model, spaces, persona_id);
     if (!c) co_return net::error_response(c.err(), req.request_id);
     co_return json_ok(200, conversation_json(*c));
   });
@@ -190,11 +224,11 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc) {
     co_return json_ok(200, json::object{{"items", std::move(out)}});
   });
   routes.add("POST", "/api/v1/conversations/{id}/messages", stream,
-             [svc](net::request& req) { return send_message(*svc, req); });
+             [svc, store](net::request& req) { return send_message(*svc, *store, req); });
   routes.add("PUT", "/api/v1/conversations/{id}/messages/{mid}", stream,
-             [svc](net::request& req) { return edit_message(*svc, req); });
+             [svc, store](net::request& req) { return edit_message(*svc, *store, req); });
   routes.add("POST", "/api/v1/conversations/{id}/regenerate", stream,
-             [svc](net::request& req) { return regenerate(*svc, req); });
+             [svc, store](net::request& req) { return regenerate(*svc, *store, req); });
   routes.add("GET", "/api/v1/conversations/{id}/messages/{mid}/events", use,
              [svc](net::request& req) -> awaitable<net::response> {
                auto turn = svc->turn(rag_requester_of(req), req.param("id"), req.param("mid"));

@@ -14,10 +14,13 @@
 #pragma once
 
 #include "api/gateway.hpp"
+#include "persona/persona.hpp"
 #include "streams/chat/chat_service.hpp"
 
 namespace wattos::api {
 
-void add_chat_routes(route_table& routes, streams::chat::chat_service& chat);
+// Each answer gets the conversation's persona (KAYA when none is set) as its system
+// prompt: the character layer sits between the API and the chat pipeline.
+void add_chat_routes(route_table& routes, streams::chat::chat_service& chat, persona::persona_store& personas);
 
 }  // namespace wattos::api

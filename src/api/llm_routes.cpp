@@ -9,6 +9,7 @@
 #include <map>
 
 #include "api/identity/permissions.hpp"
+#include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
 #include "core/crypto.hpp"
 #include "core/id.hpp"
@@ -209,7 +210,8 @@ awaitable<void> relay(std::shared_ptr<stream_relay> r, net::sse_stream& sse) {
 // user message, puts the numbered sources first, and points the request at the
 // answering model. Answers the citations.
 awaitable<core::result<json::array>> ground_in_spaces(streams::rag::rag_service& rag, const net::request& req,
-                                                      const rag_model& target, llm::chat_request& request) {
+                                                      const rag_model& target, llm::chat_request& request,
+                                                      std::string persona_prompt = {}) {
   std::string question;
   for (const auto& m : request.messages) {
     if (m.role == "user") question = m.content;
@@ -235,6 +237,7 @@ awaitable<core::result<json::array>> ground_in_spaces(streams::rag::rag_service&
   if (!hits) co_return std::move(hits).err();
   auto context = streams::rag::rag_service::build_context(*hits, 3000);
   std::string system =
+      (persona_prompt.empty() ? std::string() : persona_prompt + "\n\n") +
       "Beantworte die Frage nur aus den nummerierten Quellen und zitiere sie als [n]. Steht die Antwort nicht "
       "darin, sage das. / Answer only from the numbered sources and cite them as [n]; if they do not hold the "
       "answer, say so.\n\n" + context.text;
@@ -243,7 +246,8 @@ awaitable<core::result<json::array>> ground_in_spaces(streams::rag::rag_service&
   co_return citations_json(context.citations);
 }
 
-awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::rag_service* rag, net::request& req) {
+awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::rag_service* rag,
+                                          persona::persona_store* personas, net::request& req) {
   auto body = net::parse_json_body(req);
   if (!body) co_return net::error_response(body.err(), req.request_id);
   bool stream = false;
@@ -253,7 +257,32 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::ra
   const llm::caller who = caller_of(req);
   std::string requested_model = parsed->model;
   json::array citations;
-  if (auto target = parse_rag_model(parsed->model, gw.settings().default_model)) {
+  if (parsed->model.starts_with("persona:")) {
+    // "persona:<name>[@<model>]": the character's prompt first, RAG over its default
+    // spaces when it has some, its default model unless one is named.
+    std::string_view rest = std::string_view(parsed->model).substr(8);
+    const auto at = rest.rfind('@');
+    const std::string name(rest.substr(0, at));
+    auto character = personas != nullptr ? personas->get(name)
+                                         : core::result<persona::character>(core::error::not_found("no personas here"));
+    if (!character) {
+      co_return net::error_response(core::error::not_found("model '" + parsed->model + "' does not exist"),
+                                    req.request_id);
+    }
+    const std::string model = at != std::string_view::npos ? std::string(rest.substr(at + 1))
+                              : !character->default_model.empty() ? character->default_model
+                                                                   : gw.settings().default_model;
+    std::string prompt = persona::system_prompt(*character);
+    if (!character->default_spaces.empty() && rag != nullptr) {
+      rag_model target{character->default_spaces, model};
+      auto grounded = co_await ground_in_spaces(*rag, req, target, *parsed, std::move(prompt));
+      if (!grounded) co_return net::error_response(grounded.err(), req.request_id);
+      citations = std::move(*grounded);
+    } else {
+      parsed->messages.insert(parsed->messages.begin(), llm::chat_message{"system", std::move(prompt), {}, {}, {}});
+      parsed->model = model;
+    }
+  } else if (auto target = parse_rag_model(parsed->model, gw.settings().default_model)) {
     if (rag == nullptr || target->spaces.empty()) {
       co_return net::error_response(core::error::not_found("model '" + parsed->model + "' does not exist"),
                                     req.request_id);
@@ -430,13 +459,28 @@ awaitable<net::response> transcription(llm::llm_gateway& gw, net::request& req) 
 
 }  // namespace
 
-void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::rag_service* rag) {
+void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::rag_service* rag,
+                    persona::persona_store* personas) {
   llm::llm_gateway* gw = &llm;
   const net::route_options big_body{.body_limit = llm.settings().max_request_bytes};
 
-  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw, rag](net::request& req) -> awaitable<net::response> {
+  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw, rag, personas](net::request& req) -> awaitable<net::response> {
     json::array data;
     for (const auto& v : gw->models()) data.push_back(model_json(v, false));
+    if (personas != nullptr) {
+      // Each persona, as a model answering in its character.
+      if (auto list = personas->list(); list.ok()) {
+        for (const auto& p : *list) {
+          data.push_back(json::object{{"id", "persona:" + p.name},
+                                      {"object", "model"},
+                                      {"created", 0},
+                                      {"owned_by", "wattos"},
+                                      {"display_name", p.name + (p.role.empty() ? "" : " (" + p.role + ")")},
+                                      {"capabilities", json::array{"chat"}},
+                                      {"available", true}});
+        }
+      }
+    }
     if (rag != nullptr) {
       // Each readable knowledge space, as a model answering with RAG.
       if (auto spaces = rag->list_spaces(rag_requester_of(req)); spaces.ok()) {
@@ -459,7 +503,7 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
     co_return net::response::json(200, json::serialize(model_json(*v, false)));
   });
   routes.add("POST", "/v1/chat/completions", access_rule::needs(perm::chat_use, rate_class::chat),
-             [gw, rag](net::request& req) { return chat_completions(*gw, rag, req); }, big_body);
+             [gw, rag, personas](net::request& req) { return chat_completions(*gw, rag, personas, req); }, big_body);
   routes.add("POST", "/v1/embeddings", access_rule::needs(perm::chat_use),
              [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
   routes.add("POST", "/v1/rerank", access_rule::needs(perm::chat_use),

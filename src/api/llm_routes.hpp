@@ -17,6 +17,7 @@
 
 #include "api/gateway.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "persona/persona.hpp"
 #include "streams/rag/rag_service.hpp"
 
 namespace wattos::api {
@@ -26,6 +27,9 @@ namespace wattos::api {
 // spaces, the numbered sources go first, the answer comes from <model> (default
 // llm.default_model) and the response carries a `citations` array (in the first chunk
 // when streamed).
-void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm, streams::rag::rag_service* rag = nullptr);
+// With `personas`, every persona is offered as "persona:<name>[@<model>]": its system
+// prompt first, RAG over its default spaces when it has some.
+void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm, streams::rag::rag_service* rag = nullptr,
+                    persona::persona_store* personas = nullptr);
 
 }  // namespace wattos::api

@@ -18,6 +18,7 @@
 #include "api/identity/identity_service.hpp"
 #include "api/identity_routes.hpp"
 #include "api/llm_routes.hpp"
+#include "api/persona_routes.hpp"
 #include "api/proxy.hpp"
 #include "api/rag_routes.hpp"
 #include "app/eval_command.hpp"
@@ -30,6 +31,7 @@
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "persona/persona.hpp"
 #include "streams/chat/chat_service.hpp"
 #include "streams/rag/rag_service.hpp"
 #include "net/http_server.hpp"
@@ -82,6 +84,7 @@ core::result<std::unique_ptr<infra::db::database>> open_store(const core::config
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "llm", infra::llm::llm_gateway::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "rag", streams::rag::rag_service::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "chat", streams::chat::chat_service::migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "persona", persona::persona_store::migrations()));
   return db;
 }
 
@@ -149,6 +152,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   (*llm)->export_metrics(metrics);
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
   streams::chat::chat_service chat(**db, **llm, rag);
+  persona::persona_store personas(**db);
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;
@@ -156,9 +160,13 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   api::add_health_routes(routes, checks, metrics, {served, *id});
   api::add_identity_routes(routes, **identity, audit);
   // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
-  if (cfg->services.llm_url.empty()) api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr);
+  if (cfg->services.llm_url.empty()) {
+    api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr,
+                        cfg->services.persona_url.empty() ? &personas : nullptr);
+  }
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
-  if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat);
+  if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat, personas);
+  if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas);
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {

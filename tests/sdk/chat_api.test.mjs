@@ -124,6 +124,42 @@ test('another user cannot see or use the conversation', async () => {
   assert.deepEqual((await call(base, 'GET', '/api/v1/conversations', null, member)).json.items, []);
 });
 
+test('personas: KAYA by default, custom ones by editors, applied to chats and offered as models', async () => {
+  const list = await call(base, 'GET', '/api/v1/personas', null, member);
+  assert.equal(list.json.items[0].id, 'kaya');
+  assert.equal((await call(base, 'POST', '/api/v1/personas', { name: 'Lotte' }, member)).status, 403);
+  const lotte = await call(base, 'POST', '/api/v1/personas', {
+    name: 'Lotte', role: 'Mietrechtsberaterin', address: 'du', traits: { agreeableness: 90 },
+    default_spaces: ['Mietrecht'], rules: ['Keine Rechtsberatung im Einzelfall.'],
+  }, editor);
+  assert.equal(lotte.status, 201, JSON.stringify(lotte.json));
+  const prompt = await call(base, 'GET', `/api/v1/personas/${lotte.json.id}/prompt`, null, member);
+  assert.match(prompt.json.prompt, /Du bist Lotte, Mietrechtsberaterin\./);
+  assert.match(prompt.json.prompt, /mit „du“ an/);
+  const draft = await call(base, 'POST', '/api/v1/personas/draft', { description: 'Ein knapper, formeller Prüfer.' }, member);
+  assert.equal(draft.json.persona.verbosity, 'short');
+  assert.equal(draft.json.persona.tone, 'formal');
+  const avatar = await fetch(`${base}/api/v1/personas/kaya/avatar.svg`, { headers: { Authorization: `Bearer ${member}` } });
+  assert.equal(avatar.headers.get('content-type'), 'image/svg+xml');
+
+  // A conversation with Lotte takes her default spaces.
+  const c = await call(base, 'POST', '/api/v1/conversations', { persona_id: 'Lotte' }, editor);
+  assert.equal(c.status, 201, JSON.stringify(c.json));
+  assert.equal(c.json.persona_id, lotte.json.id);
+  assert.equal(c.json.spaces.length, 1);
+  assert.equal((await call(base, 'GET', `/api/v1/conversations/${conversation}`, null, editor)).json.persona_id, 'kaya');
+  // Over /v1 a persona is a model; Lotte answers from her spaces with citations.
+  const models = await call(base, 'GET', '/v1/models', null, editor);
+  assert.ok(models.json.data.some((m) => m.id === 'persona:Lotte'));
+  const answer = await call(base, 'POST', '/v1/chat/completions', {
+    model: 'persona:Lotte', messages: [{ role: 'user', content: 'Sind Haustiere erlaubt?' }] }, editor);
+  assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  assert.equal(answer.json.model, 'persona:Lotte');
+  assert.equal(answer.json.citations[0].page, 4);
+  assert.equal((await call(base, 'POST', '/v1/chat/completions', {
+    model: 'persona:Nobody', messages: [{ role: 'user', content: 'x' }] }, editor)).status, 404);
+});
+
 test('bad input gets 4xx JSON errors', async () => {
   const cases = [
     ['POST', '/api/v1/conversations', { model: 'no-such-model' }, 404],

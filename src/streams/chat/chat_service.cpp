@@ -210,7 +210,8 @@ struct chat_service::impl {
 
   core::result<conversation_info> owned(const rag::requester& who, std::string_view id) {
     WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
-        "SELECT id, owner_id, title, model, spaces, created_at, updated_at FROM chat_conversations WHERE id = ?",
+        "SELECT id, owner_id, title, model, spaces, created_at, updated_at, persona_id FROM chat_conversations "
+        "WHERE id = ?",
         {std::string(id)}));
     if (rows.rows.empty()) return core::error::not_found("conversation not found");
     const auto& r = rows.rows.front();
@@ -223,6 +224,7 @@ struct chat_service::impl {
     c.spaces = split_lines(spaces);
     WATTOS_ASSIGN_OR_RETURN(c.created_at, r.get_text(5));
     WATTOS_ASSIGN_OR_RETURN(c.updated_at, r.get_text(6));
+    WATTOS_ASSIGN_OR_RETURN(c.persona_id, r.get_text(7));
     // Another user's conversation does not exist for the caller.
     if (c.owner_id != who.user_id) return core::error::not_found("conversation not found");
     return c;
@@ -293,7 +295,7 @@ struct chat_service::impl {
   // Starts the answer to the conversation's history (which ends with a user message).
   asio::awaitable<core::result<std::shared_ptr<chat_turn>>> start_answer(const rag::requester& who,
                                                                           conversation_info conversation,
-                                                                          std::string model);
+                                                                          std::string model, std::string system_prompt);
 };
 
 namespace {
@@ -301,7 +303,7 @@ namespace {
 // The pipeline of one answer: sources, history, the model call, events and storage.
 asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn> turn, rag::requester who,
                                conversation_info conversation, std::string model,
-                               std::vector<message_info> history) {
+                               std::vector<message_info> history, std::string persona_prompt) {
   turn->publish("status", R"({"status":"started"})");
   std::string question;
   for (const auto& m : history) {
@@ -343,9 +345,10 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
 
   llm::chat_request request;
   request.model = model;
-  std::string system =
-      "Du bist ein hilfreicher Assistent. / You are a helpful assistant. Antworte in der Sprache der Frage. / "
-      "Answer in the language of the question.";
+  std::string system = !persona_prompt.empty()
+                           ? std::move(persona_prompt)
+                           : std::string("Du bist ein hilfreicher Assistent. / You are a helpful assistant. Antworte "
+                                         "in der Sprache der Frage. / Answer in the language of the question.");
   if (!conversation.spaces.empty()) {
     system += context.empty()
                   ? "\n\nDie Wissensräume enthalten nichts zu dieser Frage. / The knowledge spaces hold nothing on "
@@ -421,7 +424,7 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
 }  // namespace
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::impl::start_answer(
-    const rag::requester& who, conversation_info conversation, std::string model) {
+    const rag::requester& who, conversation_info conversation, std::string model, std::string system_prompt) {
   auto history_rows = db.execute(
       std::string("SELECT ") + message_columns +
           " FROM chat_messages WHERE conversation_id = ? AND status <> 'superseded' ORDER BY seq",
@@ -450,7 +453,9 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::impl::st
     std::lock_guard lock(mutex);
     turns[answer.id] = turn;
   }
-  asio::co_spawn(executor, run_turn(this, turn, who, std::move(conversation), std::move(model), std::move(history)),
+  asio::co_spawn(executor,
+                 run_turn(this, turn, who, std::move(conversation), std::move(model), std::move(history),
+                          std::move(system_prompt)),
                  asio::detached);
   co_return turn;
 }
@@ -472,6 +477,7 @@ const std::vector<db::migration>& chat_service::migrations() {
        " user_id TEXT NOT NULL, rating INTEGER NOT NULL, comment TEXT NOT NULL, created_at TEXT NOT NULL,"
        " PRIMARY KEY (message_id, user_id))",
        ""},
+      {2, "persona", "ALTER TABLE chat_conversations ADD COLUMN persona_id TEXT NOT NULL DEFAULT ''", ""},
   };
   return list;
 }
@@ -482,7 +488,9 @@ chat_service::chat_service(db::database& db, llm::llm_gateway& llm, rag::rag_ser
 chat_service::~chat_service() = default;
 
 core::result<conversation_info> chat_service::create_conversation(const rag::requester& who, std::string title,
-                                                                  std::string model, std::vector<std::string> spaces) {
+                                                                  std::string model, std::vector<std::string> spaces,
+                                                                  std::string persona_id) {
+  if (persona_id.size() > 100) return core::error::invalid_argument("persona id too long");
   if (title.size() > max_title_bytes) return core::error::invalid_argument("title may have at most 200 bytes");
   if (model.empty()) model = impl_->llm.settings().default_model;
   WATTOS_RETURN_IF_ERROR(impl_->check_model(model));
@@ -499,12 +507,13 @@ core::result<conversation_info> chat_service::create_conversation(const rag::req
   c.title = std::move(title);
   c.model = std::move(model);
   c.spaces = std::move(ids);
+  c.persona_id = std::move(persona_id);
   c.created_at = core::utc_now_iso();
   c.updated_at = c.created_at;
   WATTOS_RETURN_IF_ERROR(impl_->db.execute(
-      "INSERT INTO chat_conversations (id, owner_id, title, model, spaces, created_at, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-      {c.id, c.owner_id, c.title, c.model, join_lines(c.spaces), c.created_at, c.updated_at}));
+      "INSERT INTO chat_conversations (id, owner_id, title, model, spaces, created_at, updated_at, persona_id) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {c.id, c.owner_id, c.title, c.model, join_lines(c.spaces), c.created_at, c.updated_at, c.persona_id}));
   return c;
 }
 
@@ -540,8 +549,13 @@ core::result<conversation_info> chat_service::get_conversation(const rag::reques
 core::result<conversation_info> chat_service::update_conversation(const rag::requester& who, std::string_view id,
                                                                   std::optional<std::string> title,
                                                                   std::optional<std::string> model,
-                                                                  std::optional<std::vector<std::string>> spaces) {
+                                                                  std::optional<std::vector<std::string>> spaces,
+                                                                  std::optional<std::string> persona_id) {
   WATTOS_ASSIGN_OR_RETURN(auto c, impl_->owned(who, id));
+  if (persona_id) {
+    if (persona_id->size() > 100) return core::error::invalid_argument("persona id too long");
+    c.persona_id = *persona_id;
+  }
   if (title) {
     if (title->size() > max_title_bytes) return core::error::invalid_argument("title may have at most 200 bytes");
     c.title = *title;
@@ -561,8 +575,8 @@ core::result<conversation_info> chat_service::update_conversation(const rag::req
   }
   c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(impl_->db.execute(
-      "UPDATE chat_conversations SET title = ?, model = ?, spaces = ?, updated_at = ? WHERE id = ?",
-      {c.title, c.model, join_lines(c.spaces), c.updated_at, c.id}));
+      "UPDATE chat_conversations SET title = ?, model = ?, spaces = ?, updated_at = ?, persona_id = ? WHERE id = ?",
+      {c.title, c.model, join_lines(c.spaces), c.updated_at, c.persona_id, c.id}));
   return c;
 }
 
@@ -619,13 +633,14 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::send(con
   }
   auto appended = impl_->append(conversation->id, user);
   if (!appended) co_return std::move(appended).err();
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(request.system_prompt));
   co_return turn;
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenerate(const rag::requester& who,
                                                                                     std::string conversation_id,
-                                                                                    std::string model) {
+                                                                                    std::string model,
+                                                                                    std::string system_prompt) {
   auto conversation = impl_->owned(who, conversation_id);
   if (!conversation) co_return std::move(conversation).err();
   if (model.empty()) model = conversation->model;
@@ -644,14 +659,15 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenera
                                 {last->rows.front().get_text(0).value_or("")});
     if (!st) co_return std::move(st).err();
   }
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(system_prompt));
   co_return turn;
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(const rag::requester& who,
                                                                               std::string conversation_id,
                                                                               std::string message_id,
-                                                                              std::string content) {
+                                                                              std::string content,
+                                                                              std::string system_prompt) {
   if (content.find_first_not_of(" \t\r\n") == std::string::npos) {
     co_return core::error::invalid_argument("the message must not be empty");
   }
@@ -676,7 +692,7 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(con
   });
   if (!st.ok()) co_return st.err();
   const std::string model = conversation->model;
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(system_prompt));
   co_return turn;
 }
 

@@ -44,6 +44,7 @@ struct conversation_info {
   std::string owner_id;
   std::string title;
   std::string model;
+  std::string persona_id;  // the character the layer above applies (empty: its default)
   std::vector<std::string> spaces;
   std::string created_at;
   std::string updated_at;
@@ -99,7 +100,8 @@ class chat_turn {
 
 struct send_request {
   std::string content;
-  std::string model;  // empty: the conversation's model
+  std::string model;          // empty: the conversation's model
+  std::string system_prompt;  // the persona's prompt, from the character layer (empty: a neutral one)
 };
 
 class chat_service {
@@ -109,14 +111,15 @@ class chat_service {
   ~chat_service();
 
   core::result<conversation_info> create_conversation(const rag::requester& who, std::string title, std::string model,
-                                                      std::vector<std::string> spaces);
+                                                      std::vector<std::string> spaces, std::string persona_id = {});
   core::result<std::vector<conversation_info>> list_conversations(const rag::requester& who, std::string_view search,
                                                                   int limit, int offset);
   core::result<conversation_info> get_conversation(const rag::requester& who, std::string_view id);
   core::result<conversation_info> update_conversation(const rag::requester& who, std::string_view id,
                                                       std::optional<std::string> title,
                                                       std::optional<std::string> model,
-                                                      std::optional<std::vector<std::string>> spaces);
+                                                      std::optional<std::vector<std::string>> spaces,
+                                                      std::optional<std::string> persona_id = std::nullopt);
   core::status delete_conversation(const rag::requester& who, std::string_view id);
   core::result<std::vector<message_info>> list_messages(const rag::requester& who, std::string_view conversation_id,
                                                         std::int64_t after_seq, int limit);
@@ -129,11 +132,13 @@ class chat_service {
   // answer is superseded.
   boost::asio::awaitable<core::result<std::shared_ptr<chat_turn>>> regenerate(const rag::requester& who,
                                                                               std::string conversation_id,
-                                                                              std::string model);
+                                                                              std::string model,
+                                                                              std::string system_prompt = {});
   // Replaces a user message's text, supersedes everything after it, answers anew.
   boost::asio::awaitable<core::result<std::shared_ptr<chat_turn>>> edit(const rag::requester& who,
                                                                         std::string conversation_id,
-                                                                        std::string message_id, std::string content);
+                                                                        std::string message_id, std::string content,
+                                                                        std::string system_prompt = {});
 
   // The turn of a message, while it runs or shortly after (for reconnects).
   core::result<std::shared_ptr<chat_turn>> turn(const rag::requester& who, std::string_view conversation_id,

@@ -1,0 +1,99 @@
+// File: persona/persona.hpp
+//
+// The character layer (layer 3): personas with a name, role, description, Big Five
+// traits (0-100), tone, humour, verbosity, language (de/en) and form of address
+// (du/Sie), rules, greeting, default model and spaces, voice settings and an avatar.
+// A deterministic prompt generator turns a persona into its system prompt (previewable,
+// German or English); a template generator drafts a persona from a short description.
+// KAYA is the built-in default character (id "kaya"); it cannot be changed or deleted.
+//
+// Personas are shared within the organisation: everyone signed in may read them and
+// chat with them; creating and changing needs personas:write (checked by the API), and
+// only the creator or an admin may change or delete one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "infra/db/database.hpp"
+#include "infra/db/migrations.hpp"
+
+namespace wattos::persona {
+
+struct big_five {
+  int openness = 50;
+  int conscientiousness = 50;
+  int extraversion = 50;
+  int agreeableness = 50;
+  int neuroticism = 50;
+};
+
+struct voice_settings {
+  std::string engine = "espeak-ng";
+  std::string voice = "de";
+  double rate = 1.0;   // 0.5 - 2.0
+  double pitch = 1.0;  // 0.5 - 2.0
+};
+
+struct character {
+  std::string id;
+  std::string owner_id;  // empty for the built-in KAYA
+  std::string name;
+  std::string role;
+  std::string description;
+  big_five traits;
+  std::string tone = "warm";       // warm, neutral, formal, playful
+  int humour = 30;                 // 0-100
+  std::string verbosity = "medium";  // short, medium, long
+  std::string language = "de";     // de, en
+  std::string address = "Sie";     // du, Sie (German only)
+  std::vector<std::string> rules;
+  std::string greeting;
+  std::string default_model;
+  std::vector<std::string> default_spaces;
+  voice_settings voice;
+  bool builtin = false;
+  std::string created_at;
+  std::string updated_at;
+};
+
+// Checks every field's range and size; invalid_argument naming the field.
+core::status validate(const character& c);
+
+// The system prompt of a persona: deterministic, in the persona's language.
+std::string system_prompt(const character& c);
+
+// A persona drafted from a short description by keyword templates (German and English
+// words for patience, humour, brevity, formality, ...); not stored.
+character draft_from_description(std::string_view description, std::string_view language);
+
+// An SVG avatar: the initials on a circle whose colour comes from the name.
+std::string avatar_svg(const character& c);
+
+// JSON form of a character, and back (for storage and the API).
+std::string to_json(const character& c);
+core::result<character> from_json(std::string_view json_text);
+
+// The built-in default character.
+const character& kaya();
+
+class persona_store {
+ public:
+  static const std::vector<infra::db::migration>& migrations();
+  explicit persona_store(infra::db::database& db) : db_(db) {}
+
+  core::result<std::vector<character>> list();
+  core::result<character> get(std::string_view id_or_name);
+  core::result<character> create(const std::string& owner_id, character c);
+  // Only the creator or an admin; KAYA is read-only.
+  core::result<character> update(const std::string& user_id, bool admin, std::string_view id, character c);
+  core::status remove(const std::string& user_id, bool admin, std::string_view id);
+
+ private:
+  infra::db::database& db_;
+};
+
+}  // namespace wattos::persona
