@@ -59,18 +59,6 @@ int query_int(const net::request& req, std::string_view name, int fallback, int 
   return std::clamp(out, min, max);
 }
 
-core::result<std::vector<std::string>> string_list(const json::object& obj, std::string_view key) {
-  std::vector<std::string> out;
-  const auto* v = obj.if_contains(key);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) return core::error::invalid_argument(std::string(key) + " must be a list of strings");
-  for (const auto& item : v->get_array()) {
-    if (!item.is_string()) return core::error::invalid_argument(std::string(key) + " must hold strings");
-    out.emplace_back(item.get_string());
-  }
-  return out;
-}
-
 // Streams a turn's events from `after` on; the turn goes on when the client leaves.
 net::response turn_stream(std::shared_ptr<chat::chat_turn> turn, std::int64_t after) {
   net::sse_producer producer = [turn, after](net::sse_stream& sse) -> awaitable<void> {
@@ -156,7 +144,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
   routes.add("POST", "/api/v1/conversations", use, [svc, store](net::request& req) -> awaitable<net::response> {
     auto obj = net::parse_json_object_body(req);
     if (!obj) co_return net::error_response(obj.err(), req.request_id);
-    auto spaces = string_list(*obj, "spaces");
+    auto spaces = net::json_string_list(*obj, "spaces", 20);
     if (!spaces) co_return net::error_response(spaces.err(), req.request_id);
     std::string model = infra::llm::json_string(*obj, "model");
     std::string persona_id = infra::llm::json_string(*obj, "persona_id");
@@ -196,7 +184,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     if (obj->contains("title")) title = infra::llm::json_string(*obj, "title");
     if (obj->contains("model")) model = infra::llm::json_string(*obj, "model");
     if (obj->contains("spaces")) {
-      auto list = string_list(*obj, "spaces");
+      auto list = net::json_string_list(*obj, "spaces", 20);
       if (!list) co_return net::error_response(list.err(), req.request_id);
       spaces = std::move(*list);
     }

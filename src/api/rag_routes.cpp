@@ -29,23 +29,6 @@ json::object space_json(const rag::space_info& s) {
 
 net::response json_ok(int status, const json::value& v) { return net::response::json(status, json::serialize(v)); }
 
-// A list of strings from an optional field; invalid_argument when it is not one.
-core::result<std::vector<std::string>> string_list(const json::object& obj, std::string_view key,
-                                                   std::size_t max_items = 100) {
-  std::vector<std::string> out;
-  const auto* v = obj.if_contains(key);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array() || v->get_array().size() > max_items) {
-    return core::error::invalid_argument(std::string(key) + " must be a list of at most " + std::to_string(max_items) +
-                                         " strings");
-  }
-  for (const auto& item : v->get_array()) {
-    if (!item.is_string()) return core::error::invalid_argument(std::string(key) + " must hold strings");
-    out.emplace_back(item.get_string());
-  }
-  return out;
-}
-
 core::result<rag::search_request> search_request_from(const json::object& obj) {
   rag::search_request r;
   r.query = infra::llm::json_string(obj, "query");
@@ -61,9 +44,9 @@ core::result<rag::search_request> search_request_from(const json::object& obj) {
   r.rerank_model = infra::llm::json_string(obj, "rerank_model");
   if (const auto* f = obj.if_contains("filters"); f != nullptr && f->is_object()) {
     const auto& fo = f->get_object();
-    WATTOS_ASSIGN_OR_RETURN(r.filters.document_ids, string_list(fo, "document_ids"));
-    WATTOS_ASSIGN_OR_RETURN(r.filters.doc_types, string_list(fo, "doc_types"));
-    WATTOS_ASSIGN_OR_RETURN(r.filters.tags, string_list(fo, "tags"));
+    WATTOS_ASSIGN_OR_RETURN(r.filters.document_ids, net::json_string_list(fo, "document_ids", 100));
+    WATTOS_ASSIGN_OR_RETURN(r.filters.doc_types, net::json_string_list(fo, "doc_types", 100));
+    WATTOS_ASSIGN_OR_RETURN(r.filters.tags, net::json_string_list(fo, "tags", 100));
     r.filters.from_date = infra::llm::json_string(fo, "from");
     r.filters.to_date = infra::llm::json_string(fo, "to");
   }
@@ -97,7 +80,7 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
   auto request = search_request_from(*obj);
   if (!request) co_return net::error_response(request.err(), req.request_id);
   if (spaces.empty()) {
-    auto listed = string_list(*obj, "spaces", 50);
+    auto listed = net::json_string_list(*obj, "spaces", 50);
     if (!listed) co_return net::error_response(listed.err(), req.request_id);
     spaces = std::move(*listed);
   }
@@ -138,7 +121,7 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
   doc.title = infra::llm::json_string(*obj, "title");
   doc.doc_type = infra::llm::json_string(*obj, "doc_type");
   doc.date = infra::llm::json_string(*obj, "date");
-  auto tags = string_list(*obj, "tags");
+  auto tags = net::json_string_list(*obj, "tags", 100);
   if (!tags) co_return net::error_response(tags.err(), req.request_id);
   doc.tags = std::move(*tags);
   const auto* chunks = obj->if_contains("chunks");

@@ -30,6 +30,22 @@ core::result<boost::json::value> parse_json_body(const request& req, json_limits
   return parse_json(req.body, limits);
 }
 
+core::result<std::vector<std::string>> json_string_list(const boost::json::object& obj, std::string_view key,
+                                                        std::size_t max_items) {
+  std::vector<std::string> out;
+  const auto* v = obj.if_contains(key);
+  if (v == nullptr || v->is_null()) return out;
+  if (!v->is_array() || v->get_array().size() > max_items) {
+    return core::error::invalid_argument(std::string(key) + " must be a list of at most " + std::to_string(max_items) +
+                                         " strings");
+  }
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) return core::error::invalid_argument(std::string(key) + " must hold strings");
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
 core::result<boost::json::object> parse_json_object_body(const request& req, json_limits limits) {
   WATTOS_ASSIGN_OR_RETURN(auto value, parse_json_body(req, limits));
   if (!value.is_object()) return core::error::invalid_argument("the request body must be a JSON object");

@@ -12,7 +12,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "net/http_types.hpp"
@@ -28,6 +30,11 @@ core::result<boost::json::value> parse_json(std::string_view text, json_limits l
 
 // As parse_json, after checking that the Content-Type is JSON (415 otherwise).
 core::result<boost::json::value> parse_json_body(const request& req, json_limits limits = {});
+
+// An optional list-of-strings field: empty when absent or null; invalid_argument naming
+// the field when it is something else or longer than `max_items`.
+core::result<std::vector<std::string>> json_string_list(const boost::json::object& obj, std::string_view key,
+                                                        std::size_t max_items = 1000);
 
 // As parse_json_body, for the common case of a body that must be a JSON object.
 core::result<boost::json::object> parse_json_object_body(const request& req, json_limits limits = {});

@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/id.hpp"
 #include "infra/llm/text.hpp"
+#include "net/json_body.hpp"
 
 namespace wattos::persona {
 
@@ -83,18 +84,6 @@ std::string string_field(const json::object& o, std::string_view key, std::strin
   const auto* v = o.if_contains(key);
   if (v == nullptr || !v->is_string()) return fallback;
   return std::string(v->get_string());
-}
-
-core::result<std::vector<std::string>> list_field(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  const auto* v = o.if_contains(key);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) return core::error::invalid_argument(std::string(key) + " must be a list of strings");
-  for (const auto& item : v->get_array()) {
-    if (!item.is_string()) return core::error::invalid_argument(std::string(key) + " must hold strings");
-    out.emplace_back(item.get_string());
-  }
-  return out;
 }
 
 }  // namespace
@@ -296,10 +285,10 @@ core::result<character> from_json(std::string_view json_text) {
   c.verbosity = string_field(o, "verbosity", c.verbosity);
   c.language = string_field(o, "language", c.language);
   c.address = string_field(o, "address", c.address);
-  WATTOS_ASSIGN_OR_RETURN(c.rules, list_field(o, "rules"));
+  WATTOS_ASSIGN_OR_RETURN(c.rules, net::json_string_list(o, "rules"));
   c.greeting = string_field(o, "greeting");
   c.default_model = string_field(o, "default_model");
-  WATTOS_ASSIGN_OR_RETURN(c.default_spaces, list_field(o, "default_spaces"));
+  WATTOS_ASSIGN_OR_RETURN(c.default_spaces, net::json_string_list(o, "default_spaces"));
   if (const auto* v = o.if_contains("voice"); v != nullptr && v->is_object()) {
     const auto& vo = v->get_object();
     c.voice.engine = string_field(vo, "engine", c.voice.engine);
