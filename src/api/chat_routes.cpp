@@ -1,5 +1,13 @@
 #include "api/chat_routes.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <charconv>
@@ -133,6 +141,101 @@ awaitable<net::response> regenerate(chat::chat_service& svc, persona::persona_st
   co_return turn_stream(std::move(*turn), 0);
 }
 
+// One chat WebSocket: requests in, every running answer's events out, on one socket.
+struct socket_session {
+  explicit socket_session(asio::any_io_executor ex) : all_done(ex) {}
+  int running = 0;  // forwarders still writing
+  bool closing = false;
+  asio::steady_timer all_done;
+  std::vector<std::shared_ptr<asio::cancellation_signal>> stops;
+};
+
+awaitable<void> forward_turn(std::shared_ptr<socket_session> session, net::websocket_stream& ws,
+                             std::shared_ptr<chat::chat_turn> turn) {
+  std::int64_t last = 0;
+  while (!session->closing) {
+    auto events = co_await turn->next(last);
+    if (events.empty()) break;
+    bool ok = true;
+    for (const auto& e : events) {
+      last = e.id;
+      boost::system::error_code ec;
+      json::value data = json::parse(e.data, ec);
+      json::object frame{{"type", "event"},
+                         {"conversation_id", turn->conversation_id()},
+                         {"message_id", turn->message_id()},
+                         {"id", e.id},
+                         {"event", e.type},
+                         {"data", std::move(data)}};
+      std::string text = json::serialize(frame);
+      if (!(co_await ws.write(std::move(text))).ok()) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) break;
+  }
+  if (--session->running == 0) session->all_done.cancel();
+}
+
+awaitable<void> chat_socket(chat::chat_service& svc, persona::persona_store& personas, net::request& req,
+                            net::websocket_stream& ws) {
+  auto executor = co_await asio::this_coro::executor;
+  auto session = std::make_shared<socket_session>(executor);
+  const auto who = rag_requester_of(req);
+  auto reply_error = [&ws](const core::error& err) -> awaitable<bool> {
+    json::object frame{{"type", "error"}, {"code", std::string(core::errc_name(err.code()))}, {"message", err.message()}};
+    std::string text = json::serialize(frame);
+    auto st = co_await ws.write(std::move(text));
+    co_return st.ok();
+  };
+  while (true) {
+    auto message = co_await ws.read();
+    if (!message) break;
+    boost::system::error_code ec;
+    json::value parsed = json::parse(message->data, ec);
+    if (ec || !parsed.is_object()) {
+      const core::error not_json = core::error::invalid_argument("send JSON objects");  // named: g++ 12 coroutines
+      if (!co_await reply_error(not_json)) break;
+      continue;
+    }
+    const auto& obj = parsed.get_object();
+    const std::string type = infra::llm::json_string(obj, "type");
+    std::string conversation_id = infra::llm::json_string(obj, "conversation_id");
+    core::result<std::shared_ptr<chat::chat_turn>> turn = core::error::invalid_argument("type must be send, regenerate or cancel");
+    if (type == "send") {
+      chat::send_request request{infra::llm::json_string(obj, "content"), infra::llm::json_string(obj, "model"),
+                                 prompt_of(svc, personas, who, conversation_id)};
+      turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
+    } else if (type == "regenerate") {
+      std::string prompt = prompt_of(svc, personas, who, conversation_id);
+      std::string model = infra::llm::json_string(obj, "model");
+      turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model), std::move(prompt));
+    } else if (type == "cancel") {
+      auto st = svc.cancel(who, conversation_id, infra::llm::json_string(obj, "message_id"));
+      if (!st.ok() && !co_await reply_error(st.err())) break;
+      continue;
+    }
+    if (!turn) {
+      if (!co_await reply_error(turn.err())) break;
+      continue;
+    }
+    auto stop = std::make_shared<asio::cancellation_signal>();
+    session->stops.push_back(stop);
+    ++session->running;
+    asio::co_spawn(executor, forward_turn(session, ws, std::move(*turn)), asio::bind_cancellation_slot(stop->slot(), asio::detached));
+  }
+  // The socket is gone: stop the forwarders (the answers go on and are stored) and wait
+  // for them, since they write to `ws`, which ends with this handler.
+  session->closing = true;
+  for (auto& stop : session->stops) stop->emit(asio::cancellation_type::terminal);
+  while (session->running > 0) {
+    session->all_done.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await session->all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 }  // namespace
 
 void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona::persona_store& personas) {
@@ -239,6 +342,10 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return json_ok(200, json::object{{"rating", rating}});
              });
+  routes.add_websocket("/api/v1/chat/ws", access_rule::needs(perm::chat_use),
+                       [svc, store](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
+                         co_await chat_socket(*svc, *store, req, ws);
+                       });
   routes.add("GET", "/api/v1/admin/feedback", access_rule::needs(perm::feedback_review),
              [svc](net::request& req) -> awaitable<net::response> {
                std::optional<int> rating;

@@ -175,3 +175,35 @@ test('bad input gets 4xx JSON errors', async () => {
     assert.ok(r.json.error.code && r.json.error.message);
   }
 });
+
+test('one WebSocket carries send, the answer\'s events, cancel and errors', async () => {
+  const { default: WebSocket } = await import('ws');
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/api/v1/chat/ws`, { headers: { Authorization: `Bearer ${editor}` } });
+  const frames = [];
+  let waiter;
+  socket.on('message', (data) => {
+    frames.push(JSON.parse(data.toString()));
+    waiter?.();
+  });
+  await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject); });
+  const until = (predicate) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no such frame: ${JSON.stringify(frames)}`)), 10000);
+    const check = () => { if (predicate()) { clearTimeout(timer); waiter = undefined; resolve(); } };
+    waiter = check;
+    check();
+  });
+  socket.send(JSON.stringify({ type: 'send', conversation_id: conversation, content: 'Sind Haustiere erlaubt?' }));
+  await until(() => frames.some((f) => f.event === 'done'));
+  const answer = frames.filter((f) => f.type === 'event');
+  assert.equal(answer[0].event, 'status');
+  assert.ok(answer.some((f) => f.event === 'citation' && f.data.page === 4));
+  assert.match(answer.filter((f) => f.event === 'token').map((f) => f.data.text).join(''), /Haustiere.*\[1\]/);
+  // Bad requests are answered on the socket, which stays open.
+  socket.send('not json');
+  socket.send(JSON.stringify({ type: 'send', conversation_id: 'no-such-conversation', content: 'x' }));
+  socket.send(JSON.stringify({ type: 'cancel', conversation_id: conversation, message_id: answer[0].message_id }));
+  await until(() => frames.filter((f) => f.type === 'error').length === 3);
+  const errors = frames.filter((f) => f.type === 'error').map((f) => f.code);
+  assert.deepEqual(errors, ['invalid_argument', 'not_found', 'failed_precondition']);
+  socket.close();
+});
