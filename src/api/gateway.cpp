@@ -1,9 +1,11 @@
 #include "api/gateway.hpp"
 
 #include <cmath>
+#include <ctime>
 
 #include "api/identity/permissions.hpp"
 #include "api/middleware.hpp"
+#include "api/proxy.hpp"
 #include "core/log.hpp"
 #include "net/http_error.hpp"
 
@@ -143,6 +145,12 @@ net::middleware gateway::authenticate() {
         res.headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
         co_return res;
       }
+      attach(req, *who);
+    } else if (!identity_secret_.empty() && req.headers.contains("X-WattOS-Identity")) {
+      // The gateway in front of this service authenticated the caller and signed who it is.
+      auto who = verify_identity(req.header("X-WattOS-Identity"), identity_secret_,
+                                 static_cast<std::int64_t>(std::time(nullptr)));
+      if (!who) co_return net::error_response(who.err(), req.request_id);
       attach(req, *who);
     }
     co_return co_await next(req);

@@ -82,6 +82,10 @@ class gateway {
   // Adds the middleware chain to the server.
   void install(net::http_server& server);
 
+  // A service behind a gateway: accept the identity that gateway signed into
+  // X-WattOS-Identity with this secret (api/proxy.hpp), when no credential is sent.
+  void trust_identity_header(std::string secret) { identity_secret_ = std::move(secret); }
+
   net::middleware cors();
   net::middleware authenticate();
   net::middleware rate_limit();
@@ -96,6 +100,7 @@ class gateway {
   core::rate_limit_settings limits_;
   std::vector<std::string> allowed_origins_;
   bool allow_credentials_;
+  std::string identity_secret_;
 };
 
 }  // namespace wattos::api

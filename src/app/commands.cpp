@@ -179,6 +179,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   hooks.access_log = cfg->log.access_log;
   net::http_server server(io, cfg->server, router, metrics, hooks);
   api::gateway gateway(routes, **identity, audit, **limiter, cfg->rate_limit, cfg->cors);
+  if (!cfg->gateway.identity_secret.empty()) gateway.trust_identity_header(cfg->gateway.identity_secret);
   gateway.install(server);
   if (auto st = server.listen(); !st.ok()) return fail(st.err());
   server.shutdown_on_signals();

@@ -3,12 +3,13 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-export function startWattos({ binary, dir, configPath }) {
+export function startWattos({ binary, dir, configPath, service, env = {} }) {
   return new Promise((resolve, reject) => {
     const args = ['serve', '--port', '0'];
     if (configPath) args.push('--config', configPath);
+    if (service) args.push('--service', service);
     const child = spawn(binary, args, {
-      env: { ...process.env, WATTOS_DATA_DIR: join(dir, 'data'), WATTOS_LOG_ACCESS_LOG: 'false' },
+      env: { ...process.env, WATTOS_DATA_DIR: join(dir, 'data'), WATTOS_LOG_ACCESS_LOG: 'false', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
