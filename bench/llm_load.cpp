@@ -5,7 +5,10 @@
 //   token  each token's one-way delay: arrival time minus the CLOCK_MONOTONIC
 //          nanoseconds the scripted provider wrote into its content
 // and how many streams completed. One thread; every socket operation has a deadline.
-// Usage: llm_load HOST PORT PATH N RAMP_MS [API_KEY]
+// With PATH /api/v1/conversations, each stream first creates a conversation and then
+// posts a chat message to it (the chat pipeline's SSE events, whose token data carry
+// the same stamps).
+// Usage: llm_load HOST PORT PATH N RAMP_MS [API_KEY or access token]
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -39,6 +42,28 @@ struct results {
   std::string first_error;
 };
 
+// POST a JSON body and read the whole answer (for setting a chat stream up).
+asio::awaitable<std::string> post_json(beast::tcp_stream& stream, const std::string& host, const std::string& path,
+                                       const std::string& key, std::string body) {
+  http::request<http::string_body> req{http::verb::post, path, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::content_type, "application/json");
+  if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+  if (wec) co_return std::string();
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  auto [rec, rn] = co_await http::async_read(stream, buffer, res, asio::as_tuple(asio::use_awaitable));
+  if (rec || res.result_int() != 201) co_return std::string();
+  const auto& b = res.body();
+  auto at = b.find("\"id\":\"");
+  if (at == std::string::npos) co_return std::string();
+  at += 6;
+  co_return b.substr(at, b.find('"', at) - at);
+}
+
 asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string path, std::string key,
                                  std::chrono::milliseconds delay, results& out) {
   asio::steady_timer wait(co_await asio::this_coro::executor);
@@ -55,11 +80,23 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
     fail("connect: " + cec.message());
     co_return;
   }
-  http::request<http::string_body> req{http::verb::post, path, 11};
+  const bool chat = path == "/api/v1/conversations";
+  std::string target = path;
+  if (chat) {
+    std::string body = R"({"title":"load"})";
+    const std::string id = co_await post_json(stream, host, path, key, std::move(body));
+    if (id.empty()) {
+      fail("could not create a conversation");
+      co_return;
+    }
+    target = path + "/" + id + "/messages";
+  }
+  http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, host);
   req.set(http::field::content_type, "application/json");
   if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
-  req.body() = R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"Count for me."}]})";
+  req.body() = chat ? std::string(R"({"content":"Count for me."})")
+                    : std::string(R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"Count for me."}]})");
   req.prepare_payload();
   const long long sent = mono_ns();
   auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
@@ -80,10 +117,15 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
     while ((pos = pending.find("\n\n")) != std::string::npos) {
       std::string event = pending.substr(0, pos);
       pending.erase(0, pos + 2);
-      if (event.find("[DONE]") != std::string::npos) done = true;
-      auto c = event.find(R"("content":"t)");
-      if (c == std::string::npos) continue;
-      const long long stamp = std::atoll(event.c_str() + c + 12);
+      if (event.find("[DONE]") != std::string::npos || event.find("event: done") != std::string::npos) done = true;
+      std::size_t stamp_at = std::string::npos;
+      if (auto c = event.find(R"("content":"t)"); c != std::string::npos) {
+        stamp_at = c + 12;  // OpenAI chunks
+      } else if (auto t = event.find(R"("text":"t)"); t != std::string::npos) {
+        stamp_at = t + 9;  // chat token events
+      }
+      if (stamp_at == std::string::npos) continue;
+      const long long stamp = std::atoll(event.c_str() + stamp_at);
       if (first) {
         out.ttft_ms.push_back(static_cast<double>(now - sent) / 1e6);
         first = false;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Chat load test (issue: chat service): concurrent streaming conversations against a
+# scripted provider (bench_server: BENCH_TOKENS tokens, one every BENCH_TOKEN_INTERVAL_MS,
+# default 30 at 33 ms, i.e. 30 tokens/s), each stream creating its conversation and
+# posting a message through the full pipeline (auth, rate limit, audit, persona prompt,
+# stored user and assistant messages, partial saves, SSE events). Reports time to first
+# token and each token's relay delay (provider send -> client receive) at p50/p99 for
+# 1, 100 and 1,000 conversations, the same for the provider called directly, and the
+# process's peak RSS. `--record` appends the table to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=${1:-}
+source bench/lib.sh
+bench_build wattos bench_server llm_load
+bench_workdir
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+provider_port=18201
+chat_port=18202
+export BENCH_TOKENS=${BENCH_TOKENS:-30}
+export BENCH_TOKEN_INTERVAL_MS=${BENCH_TOKEN_INTERVAL_MS:-33}
+
+"$build_dir/bench/bench_server" "$provider_port" 1 15000 >"$work/provider.log" &
+pids+=($!)
+cat >"$work/wattos.yaml" <<CONF
+log: {level: warn, access_log: false}
+server: {max_connections: 100000}
+rate_limit: {chat_per_minute: 1000000, chat_burst: 1000000, default_per_minute: 1000000, default_burst: 1000000}
+llm: {max_retries: 0, default_model: bench}
+models:
+  - id: bench
+    provider: openai
+    endpoint: http://127.0.0.1:$provider_port/v1
+    external: false
+    capabilities: [chat]
+CONF
+WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$chat_port \
+  "$build_dir/src/app/wattos" serve --config "$work/wattos.yaml" >"$work/chat.out" 2>"$work/chat.log" &
+pids+=($!)
+wattos_pid=$!
+wait_port "$provider_port" /healthz
+wait_port "$chat_port" /healthz
+password=$(sed -n 's/.*One-time password: *//p' "$work/chat.out")
+token=$(curl -s -X POST "127.0.0.1:$chat_port/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+rows=()
+for streams in 1 100 1000; do
+  ramp=$(( streams == 1 ? 0 : streams * 2 ))
+  "$build_dir/bench/llm_load" 127.0.0.1 "$chat_port" /api/v1/conversations "$streams" "$ramp" "$token" >/dev/null || true
+  direct=$("$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp")
+  via=$("$build_dir/bench/llm_load" 127.0.0.1 "$chat_port" /api/v1/conversations "$streams" "$ramp" "$token" || true)
+  echo "direct $direct"
+  echo "chat   $via"
+  rows+=("| $streams | $(field ttft_p50_ms "$direct") / $(field ttft_p99_ms "$direct") | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via") | $(field token_p50_ms "$direct") / $(field token_p99_ms "$direct") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via") | $(field completed "$via")/$streams |")
+done
+peak=$(awk '/VmHWM/ {print $2}' "/proc/$wattos_pid/status")
+table=$(cat <<TABLE
+| conversations | direct TTFT p50 / p99 ms | chat TTFT p50 / p99 ms | direct token p50 / p99 ms | chat token relay p50 / p99 ms | completed |
+|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+TABLE
+)
+echo "$table"
+echo "peak RSS of the chat process: $((peak / 1024)) MiB"
+if [ "$record" = "--record" ]; then
+  {
+    echo
+    echo "## Chat load: streaming conversations ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
+    echo
+    echo "Command: \`bench/chat.sh --record\` ($BENCH_TOKENS tokens per answer at one per ${BENCH_TOKEN_INTERVAL_MS} ms;"
+    echo "each stream creates its conversation, then posts a message; streams start 2 ms apart after one warm-up round;"
+    echo "one process, SQLite, 2 I/O threads; provider, chat process and load client share the machine's $(nproc) cores)."
+    echo
+    echo "$table"
+    echo
+    echo "Peak RSS of the chat process over the whole run: $((peak / 1024)) MiB."
+  } >>bench/RESULTS.md
+fi
