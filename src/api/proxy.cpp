@@ -134,7 +134,7 @@ awaitable<net::response> forward(net::request& req, const upstream& up, const co
   auto state = std::make_shared<relay_state>(executor);
   net::http_client_request out;
   out.method = req.method;
-  out.url = up.base_url + req.target;
+  out.url = replica_for(up, req.path, req.request_id) + req.target;
   out.headers = forwarded_headers(req, settings);
   out.body = std::move(req.body);
   out.connect_timeout = std::chrono::milliseconds(settings.upstream_connect_timeout_ms);
@@ -169,7 +169,14 @@ awaitable<net::response> forward(net::request& req, const upstream& up, const co
       // A client that left ends the upstream call too.
       if (!state->done) state->cancel.emit(asio::cancellation_type::terminal);
     };
-    co_return net::response::event_stream(std::move(relay));
+    auto streamed = net::response::event_stream(std::move(relay));
+    // The service's own headers (X-Message-Id, ...) go along; the framing ones are ours.
+    for (const auto& header : state->headers) {
+      if (header.first.starts_with("x-") && header.first != "x-request-id") {
+        streamed.headers.add(header.first, header.second);
+      }
+    }
+    co_return streamed;
   }
   while (!state->done) co_await state->wait();
   if (state->failure) co_return upstream_error(*state->failure, up.service, req);
@@ -186,7 +193,7 @@ awaitable<net::response> forward(net::request& req, const upstream& up, const co
 
 awaitable<void> forward_websocket(net::request& req, net::websocket_stream& ws, const upstream& up,
                                   const core::gateway_settings& settings) {
-  std::string base = up.base_url;
+  std::string base = replica_for(up, req.path, req.request_id);
   if (base.starts_with("http://")) base = "ws://" + base.substr(7);
   auto headers = forwarded_headers(req, settings);
   // Only the relay's own handshake headers and the gateway's additions go upstream.
@@ -263,13 +270,36 @@ core::result<principal> verify_identity(std::string_view header, std::string_vie
   return p;
 }
 
+const std::string& replica_for(const upstream& up, std::string_view path, std::string_view request_id) {
+  if (up.base_urls.size() == 1) return up.base_urls.front();
+  std::string_view key = request_id;
+  for (const auto& prefix : up.prefixes) {
+    if (!path.starts_with(prefix) || path.size() <= prefix.size() + 1 || path[prefix.size()] != '/') continue;
+    std::string_view rest = path.substr(prefix.size() + 1);
+    key = rest.substr(0, rest.find('/'));
+    break;
+  }
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same replica in every gateway process
+  for (char c : key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return up.base_urls[h % up.base_urls.size()];
+}
+
 std::vector<upstream> configured_upstreams(const core::services_settings& s) {
   std::vector<upstream> out;
-  auto add = [&out](const std::string& url, std::string service, std::vector<std::string> prefixes, rate_class r) {
-    if (url.empty()) return;
-    std::string base = url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    out.push_back({std::move(service), std::move(base), std::move(prefixes), r});
+  auto add = [&out](const std::string& urls, std::string service, std::vector<std::string> prefixes, rate_class r) {
+    std::vector<std::string> bases;
+    std::size_t pos = 0;
+    while (pos <= urls.size()) {
+      auto comma = urls.find(',', pos);
+      if (comma == std::string::npos) comma = urls.size();
+      std::string base = urls.substr(pos, comma - pos);
+      while (!base.empty() && (base.back() == '/' || base.back() == ' ')) base.pop_back();
+      while (!base.empty() && base.front() == ' ') base.erase(base.begin());
+      if (!base.empty()) bases.push_back(std::move(base));
+      pos = comma + 1;
+    }
+    if (bases.empty()) return;
+    out.push_back({std::move(service), std::move(bases), std::move(prefixes), r});
   };
   add(s.chat_url, "chat", {"/api/v1/chat", "/api/v1/conversations", "/api/v1/feedback"}, rate_class::chat);
   add(s.rag_url, "rag", {"/api/v1/spaces", "/api/v1/search"}, rate_class::standard);

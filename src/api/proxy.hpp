@@ -25,12 +25,18 @@ namespace wattos::api {
 
 struct upstream {
   std::string service;               // "chat", "rag", ...
-  std::string base_url;              // http://host:port, no trailing slash
+  std::vector<std::string> base_urls;  // replicas: http://host:port, no trailing slash
   std::vector<std::string> prefixes; // "/api/v1/chat", ...
   rate_class rate = rate_class::standard;
 };
 
-// The upstreams of the services whose URL is set.
+// The replica for a request: a path with a resource id after the prefix
+// ("/api/v1/conversations/{id}/...") always goes to the same replica (so a streaming
+// answer and its reconnects meet in one process); other requests spread by request id.
+const std::string& replica_for(const upstream& up, std::string_view path, std::string_view request_id);
+
+// The upstreams of the services whose URL is set; a comma-separated list of URLs names
+// the replicas of one service.
 std::vector<upstream> configured_upstreams(const core::services_settings& services);
 
 // Adds GET/POST/PUT/PATCH/DELETE routes and a WebSocket route for every prefix.

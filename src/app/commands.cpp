@@ -170,7 +170,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {
-    core::log_info("forwarding service", {{"service", up.service}, {"url", up.base_url}});
+    for (const auto& url : up.base_urls) core::log_info("forwarding service", {{"service", up.service}, {"url", url}});
   }
 
   net::server_hooks hooks;

@@ -358,10 +358,19 @@ status validate(const config& cfg) {
     return error::invalid_argument(
         "config: gateway.identity_secret (at least 32 characters) is required when services.* URLs are set");
   }
-  for (const auto* url : {&sv.chat_url, &sv.rag_url, &sv.agent_url, &sv.persona_url, &sv.voice_url, &sv.llm_url,
-                          &sv.ingestion_url}) {
-    if (!url->empty() && !url->starts_with("http://") && !url->starts_with("https://")) {
-      return error::invalid_argument("config: services URL '" + *url + "' must start with http:// or https://");
+  for (const auto* urls : {&sv.chat_url, &sv.rag_url, &sv.agent_url, &sv.persona_url, &sv.voice_url, &sv.llm_url,
+                           &sv.ingestion_url}) {
+    // One URL, or several (the replicas of a service) separated by commas.
+    std::size_t pos = 0;
+    while (!urls->empty() && pos <= urls->size()) {
+      auto comma = urls->find(',', pos);
+      if (comma == std::string::npos) comma = urls->size();
+      std::string url = urls->substr(pos, comma - pos);
+      while (!url.empty() && url.front() == ' ') url.erase(url.begin());
+      if (!url.starts_with("http://") && !url.starts_with("https://")) {
+        return error::invalid_argument("config: services URL '" + url + "' must start with http:// or https://");
+      }
+      pos = comma + 1;
     }
   }
   if (cfg.rag.vector_backend == "pgvector" && cfg.rag.pgvector_url.empty()) {

@@ -214,3 +214,33 @@ TEST_F(proxy_test, websocket_is_relayed_and_needs_a_principal) {
 }
 
 }  // namespace
+
+namespace wattos::api {
+namespace {
+
+TEST(proxy_replicas, a_resource_id_always_reaches_the_same_replica) {
+  upstream up{"chat", {"http://a:1", "http://b:2", "http://c:3"}, {"/api/v1/conversations"}, rate_class::chat};
+  const auto& first = replica_for(up, "/api/v1/conversations/01abc/messages", "req-1");
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(replica_for(up, "/api/v1/conversations/01abc/messages/x/events", "req-" + std::to_string(i)), first);
+  }
+  // Without an id, requests spread over the replicas.
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) seen.insert(replica_for(up, "/api/v1/conversations", "req-" + std::to_string(i)));
+  EXPECT_EQ(seen.size(), 3u);
+  upstream single{"chat", {"http://only:1"}, {"/api/v1/conversations"}, rate_class::chat};
+  EXPECT_EQ(replica_for(single, "/api/v1/conversations/x", "r"), "http://only:1");
+}
+
+TEST(proxy_replicas, configured_as_a_comma_separated_list) {
+  core::services_settings s;
+  s.chat_url = "http://a:1/, http://b:2";
+  auto ups = configured_upstreams(s);
+  ASSERT_EQ(ups.size(), 1u);
+  EXPECT_EQ(ups[0].base_urls, (std::vector<std::string>{"http://a:1", "http://b:2"}));
+  EXPECT_FALSE(core::parse_config("services:\n  chat_url: 'http://a:1,ftp://b'\n"
+                                  "gateway:\n  identity_secret: 0123456789abcdef0123456789abcdef\n", {}).ok());
+}
+
+}  // namespace
+}  // namespace wattos::api
