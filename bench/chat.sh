@@ -56,6 +56,44 @@ for streams in 1 100 1000; do
   rows+=("| $streams | $(field ttft_p50_ms "$direct") / $(field ttft_p99_ms "$direct") | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via") | $(field token_p50_ms "$direct") / $(field token_p99_ms "$direct") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via") | $(field completed "$via")/$streams |")
 done
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$wattos_pid/status")
+kill "$wattos_pid" 2>/dev/null || true
+
+# The same behind the gateway with two chat processes (one shared SQLite store; the
+# gateway routes each conversation to one replica).
+secret=chat-bench-identity-secret-0123456789abcdef
+replica_ports=(18203 18204)
+gateway_port=18205
+urls=()
+for port in "${replica_ports[@]}"; do
+  WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$port WATTOS_GATEWAY_IDENTITY_SECRET=$secret \
+    "$build_dir/src/app/wattos" serve --service chat --port "$port" --config "$work/wattos.yaml" \
+    >"$work/chat-$port.out" 2>"$work/chat-$port.log" &
+  pids+=($!)
+  urls+=("http://127.0.0.1:$port")
+done
+for port in "${replica_ports[@]}"; do wait_port "$port" /healthz; done
+WATTOS_DATA_DIR="$work/data" WATTOS_GATEWAY_IDENTITY_SECRET=$secret WATTOS_SERVICES_CHAT_URL="$(IFS=,; echo "${urls[*]}")" \
+  "$build_dir/src/app/wattos" serve --port "$gateway_port" --config "$work/wattos.yaml" \
+  >"$work/gateway.out" 2>"$work/gateway.log" &
+pids+=($!)
+wait_port "$gateway_port" /healthz
+token=$(curl -s -X POST "127.0.0.1:$gateway_port/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+replica_rows=()
+for streams in 100 1000; do
+  ramp=$(( streams * 2 ))
+  "$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /api/v1/conversations "$streams" "$ramp" "$token" >/dev/null || true
+  via=$("$build_dir/bench/llm_load" 127.0.0.1 "$gateway_port" /api/v1/conversations "$streams" "$ramp" "$token" || true)
+  echo "2 chat processes behind the gateway: $via"
+  replica_rows+=("| $streams (gateway + 2 chat processes) | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via") | $(field completed "$via")/$streams |")
+done
+replica_table=$(cat <<TABLE
+| conversations | TTFT p50 / p99 ms | token relay p50 / p99 ms | completed |
+|---|---|---|---|
+$(printf '%s\n' "${replica_rows[@]}")
+TABLE
+)
+echo "$replica_table"
 table=$(cat <<TABLE
 | conversations | direct TTFT p50 / p99 ms | chat TTFT p50 / p99 ms | direct token p50 / p99 ms | chat token relay p50 / p99 ms | completed |
 |---|---|---|---|---|---|
@@ -76,5 +114,9 @@ if [ "$record" = "--record" ]; then
     echo "$table"
     echo
     echo "Peak RSS of the chat process over the whole run: $((peak / 1024)) MiB."
+    echo
+    echo "Behind the gateway with two chat processes (5 processes on the same cores):"
+    echo
+    echo "$replica_table"
   } >>bench/RESULTS.md
 fi
