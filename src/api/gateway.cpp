@@ -6,6 +6,7 @@
 #include "api/identity/permissions.hpp"
 #include "api/middleware.hpp"
 #include "api/proxy.hpp"
+#include "infra/db/offload.hpp"
 #include "core/log.hpp"
 #include "net/http_error.hpp"
 
@@ -227,7 +228,10 @@ net::middleware gateway::audit() {
                       req.request_id,
                       req.remote_address,
                       {}};
-    if (auto st = audit_.append(event); !st.ok()) {
+    // Off the I/O thread: the row waits for the store's writer, other streams should not.
+    auto append = [this, &event] { return audit_.append(event); };
+    auto st = co_await infra::db::offload(std::move(append));
+    if (!st.ok()) {
       // An action that cannot be audited is not acknowledged as a success.
       core::log_error("audit append failed", {{"request_id", req.request_id}, {"error", st.err().message()}});
       co_return net::error_response(core::error::unavailable("audit log unavailable"), req.request_id);

@@ -18,6 +18,7 @@
 #include "core/clock.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
+#include "infra/db/offload.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/pii.hpp"
 
@@ -267,6 +268,19 @@ struct llm_gateway::impl {
 
 namespace {
 
+// Writes a usage row on the store's own threads (it waits for the writer; the token
+// relay on this I/O thread should not).
+template <typename Write>
+asio::awaitable<void> record_usage_off_thread(Write write) {
+  // The write must happen even when the call was cancelled: clear that state first.
+  co_await asio::this_coro::reset_cancellation_state();
+  auto task = [w = std::move(write)]() mutable {
+    w();
+    return true;
+  };
+  co_await db::offload(std::move(task));
+}
+
 // Rewrites every text of a request through the redactor.
 chat_request redacted(const chat_request& request, pii_redactor& redactor) {
   chat_request out = request;
@@ -504,6 +518,9 @@ namespace {
 // Produces one streamed answer: attempts, retries, fallbacks, usage.
 asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_stream::state> state, caller who,
                                chat_request request, const core::model_settings* primary) {
+  // A cancelled call (the caller left) still records its usage and closes the stream:
+  // cancellation ends the provider call and the backoff sleeps, never this bookkeeping.
+  co_await asio::this_coro::throw_if_cancelled(false);
   const auto started = clock_type::now();
   std::optional<core::error> last_error;
   const core::model_settings* last_model = primary;
@@ -527,8 +544,9 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
       const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
       if (outcome.status.ok()) {
         im->breaker_record(*model, true);
-        im->record_usage(who, request.model, model->id, "chat", sink.usage(), latency,
-                         sink.first_token_ms().value_or(latency), "ok", "");
+        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", sink.usage(), latency,
+                         sink.first_token_ms().value_or(latency), "ok", ""); };  // named: g++ 12 coroutines
+        co_await record_usage_off_thread(std::move(write_usage));
         state->close();
         co_return;
       }
@@ -537,8 +555,9 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
         partial.estimated = true;
         partial.prompt_tokens = estimate_prompt_tokens(request);
         partial.completion_tokens = static_cast<std::int64_t>((sink.text_bytes() + 3) / 4);
-        im->record_usage(who, request.model, model->id, "chat", partial, latency,
-                         sink.first_token_ms().value_or(latency), "cancelled", "");
+        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", partial, latency,
+                         sink.first_token_ms().value_or(latency), "cancelled", ""); };  // named: g++ 12 coroutines
+        co_await record_usage_off_thread(std::move(write_usage));
         state->close();
         co_return;
       }
@@ -551,8 +570,9 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
         partial.estimated = true;
         partial.prompt_tokens = estimate_prompt_tokens(request);
         partial.completion_tokens = static_cast<std::int64_t>((sink.text_bytes() + 3) / 4);
-        im->record_usage(who, request.model, model->id, "chat", partial, latency,
-                         sink.first_token_ms().value_or(latency), "failed", err.message());
+        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", partial, latency,
+                         sink.first_token_ms().value_or(latency), "failed", err.message()); };  // named: g++ 12 coroutines
+        co_await record_usage_off_thread(std::move(write_usage));
         state->push(chat_event::failed(err));
         state->close();
         co_return;
@@ -568,8 +588,9 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
   }
   const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   core::error err = last_error.value_or(core::error::cancelled("the caller went away"));
-  im->record_usage(who, request.model, last_model->id, "chat", token_usage{}, latency, latency,
-                   state->cancelled ? "cancelled" : "failed", err.message());
+  auto write_usage = [&] { im->record_usage(who, request.model, last_model->id, "chat", token_usage{}, latency, latency,
+                   state->cancelled ? "cancelled" : "failed", err.message()); };  // named: g++ 12 coroutines
+  co_await record_usage_off_thread(std::move(write_usage));
   state->push(chat_event::failed(std::move(err)));
   state->close();
 }
@@ -652,7 +673,8 @@ asio::awaitable<core::result<Result>> one_shot(llm_gateway::impl& im, const call
       if (r.outcome.status.ok()) {
         im.breaker_record(*model, true);
         token_usage usage = r.value.usage;
-        im.record_usage(who, requested, model->id, kind, usage, latency, latency, "ok", "");
+        auto write_usage = [&] { im.record_usage(who, requested, model->id, kind, usage, latency, latency, "ok", ""); };  // named: g++ 12 coroutines
+        co_await record_usage_off_thread(std::move(write_usage));
         co_return std::move(r.value);
       }
       im.breaker_record(*model, !r.outcome.retryable);
@@ -667,7 +689,8 @@ asio::awaitable<core::result<Result>> one_shot(llm_gateway::impl& im, const call
   }
   const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   core::error err = last_error.value_or(core::error::unavailable("no model could answer"));
-  im.record_usage(who, requested, primary->id, kind, token_usage{}, latency, latency, "failed", err.message());
+  auto write_usage = [&] { im.record_usage(who, requested, primary->id, kind, token_usage{}, latency, latency, "failed", err.message()); };  // named: g++ 12 coroutines
+  co_await record_usage_off_thread(std::move(write_usage));
   co_return err;
 }
 

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
+#include "infra/db/offload.hpp"
 
 namespace wattos::streams::chat {
 
@@ -300,6 +301,14 @@ struct chat_service::impl {
 
 namespace {
 
+// Store work off the I/O thread: it waits for the store's writer, the token relay of
+// the other conversations on this thread should not (infra/db/offload.hpp).
+template <typename Work>
+asio::awaitable<std::invoke_result_t<Work&>> off_thread(Work work) {
+  auto result = co_await db::offload(std::move(work));
+  co_return result;
+}
+
 // The pipeline of one answer: sources, history, the model call, events and storage.
 asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn> turn, rag::requester who,
                                conversation_info conversation, std::string model,
@@ -325,7 +334,8 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
     auto hits = co_await im->rag.search(who, std::move(search));
     if (!hits) {
       const std::string message = hits.err().message();
-      (void)im->update_answer(turn->message_id(), "", "[]", model, {}, "failed", message);
+      auto store = [&] { return im->update_answer(turn->message_id(), "", "[]", model, {}, "failed", message); };
+      (void)co_await off_thread(std::move(store));
       json::object err{{"code", std::string(core::errc_name(hits.err().code()))}, {"message", message}};
       turn->publish("error", json::serialize(err));
       turn->finish();
@@ -365,7 +375,8 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
   auto started = co_await im->llm.chat(caller, std::move(request));
   if (!started) {
     const std::string message = started.err().message();
-    (void)im->update_answer(turn->message_id(), "", citations_text, model, {}, "failed", message);
+    auto store = [&] { return im->update_answer(turn->message_id(), "", citations_text, model, {}, "failed", message); };
+    (void)co_await off_thread(std::move(store));
     json::object err{{"code", std::string(core::errc_name(started.err().code()))}, {"message", message}};
     turn->publish("error", json::serialize(err));
     turn->finish();
@@ -388,7 +399,10 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
       // The partial answer reaches the store every 5 s: a crash loses little, and a
       // thousand streams do not turn into a thousand writes a second.
       if (clock_type::now() - last_save > std::chrono::seconds(5)) {
-        (void)im->update_answer(turn->message_id(), content, citations_text, stream->model(), {}, "streaming", "");
+        auto store = [&, partial = content, answering = stream->model()] {
+          return im->update_answer(turn->message_id(), partial, citations_text, answering, {}, "streaming", "");
+        };
+        (void)co_await off_thread(std::move(store));
         last_save = clock_type::now();
       }
     } else if (event->type == llm::chat_event::kind::finish) {
@@ -402,8 +416,10 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
   }
   if (turn->cancelled() && status != "complete") status = "cancelled";
   const std::string answered_by = stream->model().empty() ? model : stream->model();
-  if (auto st = im->update_answer(turn->message_id(), content, citations_text, answered_by, usage, status, error);
-      !st.ok()) {
+  auto store_answer = [&] {
+    return im->update_answer(turn->message_id(), content, citations_text, answered_by, usage, status, error);
+  };
+  if (auto st = co_await off_thread(std::move(store_answer)); !st.ok()) {
     core::log_error("answer not stored", {{"message", turn->message_id()}, {"error", st.err().message()}});
   }
   if (status == "complete") {
@@ -426,10 +442,12 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::impl::start_answer(
     const rag::requester& who, conversation_info conversation, std::string model, std::string system_prompt) {
-  auto history_rows = db.execute(
-      std::string("SELECT ") + message_columns +
-          " FROM chat_messages WHERE conversation_id = ? AND status <> 'superseded' ORDER BY seq",
-      {conversation.id});
+  auto read_history = [this, &conversation] {
+    return db.execute(std::string("SELECT ") + message_columns +
+                          " FROM chat_messages WHERE conversation_id = ? AND status <> 'superseded' ORDER BY seq",
+                      {conversation.id});
+  };
+  auto history_rows = co_await off_thread(std::move(read_history));
   if (!history_rows) co_return std::move(history_rows).err();
   std::vector<message_info> history;
   for (const auto& r : history_rows->rows) {
@@ -443,7 +461,8 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::impl::st
   answer.role = "assistant";
   answer.model = model;
   answer.status = "streaming";
-  auto appended = append(conversation.id, answer);
+  auto store_answer = [this, &conversation, &answer] { return append(conversation.id, answer); };
+  auto appended = co_await off_thread(std::move(store_answer));
   if (!appended) co_return std::move(appended).err();
   auto executor = co_await asio::this_coro::executor;
   auto state = std::make_shared<chat_turn::shared>();
@@ -632,7 +651,8 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::send(con
     (void)impl_->db.execute("UPDATE chat_conversations SET title = ? WHERE id = ?",
                             {conversation->title, conversation->id});
   }
-  auto appended = impl_->append(conversation->id, user);
+  auto store_question = [this, &conversation, &user] { return impl_->append(conversation->id, user); };
+  auto appended = co_await db::offload(std::move(store_question));
   if (!appended) co_return std::move(appended).err();
   auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(request.system_prompt));
   co_return turn;
