@@ -15,6 +15,7 @@
 #include "api/identity/permissions.hpp"
 #include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
+#include "api/route_helpers.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
@@ -26,8 +27,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 namespace chat = streams::chat;
 using asio::awaitable;
-
-net::response json_ok(int status, const json::value& v) { return net::response::json(status, json::serialize(v)); }
 
 json::object conversation_json(const chat::conversation_info& c) {
   json::array spaces;
@@ -56,15 +55,6 @@ json::object message_json(const chat::message_info& m) {
                       {"status", m.status},
                       {"error", m.error},
                       {"created_at", m.created_at}};
-}
-
-int query_int(const net::request& req, std::string_view name, int fallback, int min, int max) {
-  auto v = req.query_param(name);
-  if (!v) return fallback;
-  int out = fallback;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || ptr != v->data() + v->size()) return fallback;
-  return std::clamp(out, min, max);
 }
 
 // Streams a turn's events from `after` on; the turn goes on when the client leaves.
@@ -262,7 +252,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     auto c = svc->create_conversation(rag_requester_of(req), infra::llm::json_string(*obj, "title"), std::move(model),
                                       std::move(*spaces), std::move(persona_id));
     if (!c) co_return net::error_response(c.err(), req.request_id);
-    co_return json_ok(201, conversation_json(*c));
+    co_return json_response(201, conversation_json(*c));
   });
   routes.add("GET", "/api/v1/conversations", use, [svc](net::request& req) -> awaitable<net::response> {
     const std::string search(req.query_param("search").value_or(""));
@@ -271,12 +261,12 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     if (!items) co_return net::error_response(items.err(), req.request_id);
     json::array out;
     for (const auto& c : *items) out.push_back(conversation_json(c));
-    co_return json_ok(200, json::object{{"items", std::move(out)}});
+    co_return json_response(200, json::object{{"items", std::move(out)}});
   });
   routes.add("GET", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
     auto c = svc->get_conversation(rag_requester_of(req), req.param("id"));
     if (!c) co_return net::error_response(c.err(), req.request_id);
-    co_return json_ok(200, conversation_json(*c));
+    co_return json_response(200, conversation_json(*c));
   });
   routes.add("PATCH", "/api/v1/conversations/{id}", use, [svc, store](net::request& req) -> awaitable<net::response> {
     auto obj = net::parse_json_object_body(req);
@@ -299,7 +289,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     }
     auto c = svc->update_conversation(rag_requester_of(req), req.param("id"), title, model, spaces, persona_id);
     if (!c) co_return net::error_response(c.err(), req.request_id);
-    co_return json_ok(200, conversation_json(*c));
+    co_return json_response(200, conversation_json(*c));
   });
   routes.add("DELETE", "/api/v1/conversations/{id}", use, [svc](net::request& req) -> awaitable<net::response> {
     auto st = svc->delete_conversation(rag_requester_of(req), req.param("id"));
@@ -312,7 +302,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     if (!items) co_return net::error_response(items.err(), req.request_id);
     json::array out;
     for (const auto& m : *items) out.push_back(message_json(m));
-    co_return json_ok(200, json::object{{"items", std::move(out)}});
+    co_return json_response(200, json::object{{"items", std::move(out)}});
   });
   routes.add("POST", "/api/v1/conversations/{id}/messages", stream,
              [svc, store](net::request& req) { return send_message(*svc, *store, req); });
@@ -330,7 +320,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
              [svc](net::request& req) -> awaitable<net::response> {
                auto st = svc->cancel(rag_requester_of(req), req.param("id"), req.param("mid"));
                if (!st) co_return net::error_response(st.err(), req.request_id);
-               co_return json_ok(202, json::object{{"status", "cancelling"}});
+               co_return json_response(202, json::object{{"status", "cancelling"}});
              });
   routes.add("POST", "/api/v1/conversations/{id}/messages/{mid}/feedback", use,
              [svc](net::request& req) -> awaitable<net::response> {
@@ -340,7 +330,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
                auto st = svc->give_feedback(rag_requester_of(req), req.param("id"), req.param("mid"),
                                             static_cast<int>(rating), infra::llm::json_string(*obj, "comment"));
                if (!st) co_return net::error_response(st.err(), req.request_id);
-               co_return json_ok(200, json::object{{"rating", rating}});
+               co_return json_response(200, json::object{{"rating", rating}});
              });
   routes.add_websocket("/api/v1/chat/ws", access_rule::needs(perm::chat_use),
                        [svc, store](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
@@ -368,7 +358,7 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
                                             {"citations", std::move(citations)}, {"model", f.model},
                                             {"created_at", f.created_at}});
                }
-               co_return json_ok(200, json::object{{"items", std::move(out)}});
+               co_return json_response(200, json::object{{"items", std::move(out)}});
              });
 }
 

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "api/identity/permissions.hpp"
+#include "api/route_helpers.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
 
@@ -15,7 +16,6 @@ namespace {
 using boost::asio::awaitable;
 namespace json = boost::json;
 
-net::response json_response(int status, const json::value& v) { return net::response::json(status, json::serialize(v)); }
 
 json::array to_array(const std::vector<std::string>& items) {
   json::array a;
@@ -117,15 +117,6 @@ class body_reader {
 };
 
 client_context context_of(const net::request& req) { return {req.remote_address, req.request_id}; }
-
-int query_int(const net::request& req, std::string_view name, int fallback, int min, int max) {
-  auto v = req.query_param(name);
-  if (!v) return fallback;
-  int parsed = fallback;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), parsed);
-  if (ec != std::errc() || ptr != v->data() + v->size()) return fallback;
-  return std::clamp(parsed, min, max);
-}
 
 std::optional<std::int64_t> query_int64(const net::request& req, std::string_view name) {
   auto v = req.query_param(name);

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/identity/permissions.hpp"
+#include "api/route_helpers.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
@@ -26,8 +27,6 @@ json::object space_json(const rag::space_info& s) {
                       {"access", s.access},
                       {"chunks", s.chunks}};
 }
-
-net::response json_ok(int status, const json::value& v) { return net::response::json(status, json::serialize(v)); }
 
 core::result<rag::search_request> search_request_from(const json::object& obj) {
   rag::search_request r;
@@ -110,7 +109,7 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
     }
     out["context"] = json::object{{"text", ctx.text}, {"tokens", ctx.tokens}, {"citations", std::move(citations)}};
   }
-  co_return json_ok(200, out);
+  co_return json_response(200, out);
 }
 
 awaitable<net::response> index_document(rag::rag_service& svc, net::request& req) {
@@ -147,7 +146,7 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
   std::string space_id(req.param("id"));  // named: no temporaries in co_await (docs/coroutines.md)
   auto indexed = co_await svc.index_document(who, std::move(space_id), std::move(doc));
   if (!indexed) co_return net::error_response(indexed.err(), req.request_id);
-  co_return json_ok(200, json::object{{"chunks", *indexed}});
+  co_return json_response(200, json::object{{"chunks", *indexed}});
 }
 
 }  // namespace
@@ -170,7 +169,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                if (!spaces) co_return net::error_response(spaces.err(), req.request_id);
                json::array items;
                for (const auto& s : *spaces) items.push_back(space_json(s));
-               co_return json_ok(200, json::object{{"items", std::move(items)}});
+               co_return json_response(200, json::object{{"items", std::move(items)}});
              });
   routes.add("POST", "/api/v1/spaces", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -180,13 +179,13 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                                           infra::llm::json_string(*obj, "description"),
                                           infra::llm::json_string(*obj, "embedding_model"));
                if (!s) co_return net::error_response(s.err(), req.request_id);
-               co_return json_ok(201, space_json(*s));
+               co_return json_response(201, space_json(*s));
              });
   routes.add("GET", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) -> awaitable<net::response> {
                auto s = svc->get_space(rag_requester_of(req), req.param("id"));
                if (!s) co_return net::error_response(s.err(), req.request_id);
-               co_return json_ok(200, space_json(*s));
+               co_return json_response(200, space_json(*s));
              });
   routes.add("PATCH", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -198,7 +197,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                if (obj->contains("description")) description = infra::llm::json_string(*obj, "description");
                auto s = svc->update_space(rag_requester_of(req), req.param("id"), name, description);
                if (!s) co_return net::error_response(s.err(), req.request_id);
-               co_return json_ok(200, space_json(*s));
+               co_return json_response(200, space_json(*s));
              });
   routes.add("DELETE", "/api/v1/spaces/{id}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -212,7 +211,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                if (!members) co_return net::error_response(members.err(), req.request_id);
                json::array items;
                for (const auto& m : *members) items.push_back(json::object{{"user_id", m.user_id}, {"role", m.role}});
-               co_return json_ok(200, json::object{{"items", std::move(items)}});
+               co_return json_response(200, json::object{{"items", std::move(items)}});
              });
   routes.add("PUT", "/api/v1/spaces/{id}/members/{user}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -221,7 +220,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                const std::string role = infra::llm::json_string(*obj, "role");
                auto st = svc->set_member(rag_requester_of(req), req.param("id"), req.param("user"), role);
                if (!st) co_return net::error_response(st.err(), req.request_id);
-               co_return json_ok(200, json::object{{"user_id", req.param("user")}, {"role", role}});
+               co_return json_response(200, json::object{{"user_id", req.param("user")}, {"role", role}});
              });
   routes.add("DELETE", "/api/v1/spaces/{id}/members/{user}", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -237,7 +236,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              [svc](net::request& req) -> awaitable<net::response> {
                auto removed = svc->delete_document(rag_requester_of(req), req.param("id"), req.param("doc"));
                if (!removed) co_return net::error_response(removed.err(), req.request_id);
-               co_return json_ok(200, json::object{{"chunks_removed", *removed}});
+               co_return json_response(200, json::object{{"chunks_removed", *removed}});
              });
   routes.add("POST", "/api/v1/spaces/{id}/reembed", access_rule::needs(perm::spaces_write),
              [svc](net::request& req) -> awaitable<net::response> {
@@ -252,7 +251,7 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                std::string space_id(req.param("id"));
                auto s = co_await svc->reembed_space(who, std::move(space_id), model);
                if (!s) co_return net::error_response(s.err(), req.request_id);
-               co_return json_ok(200, space_json(*s));
+               co_return json_response(200, space_json(*s));
              });
   routes.add("POST", "/api/v1/spaces/{id}/search", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) {
