@@ -139,6 +139,11 @@ class database {
 core::result<std::unique_ptr<connection>> open_sqlite(const core::database_settings& settings);
 core::result<std::unique_ptr<connection>> open_postgres(const core::database_settings& settings);
 
+// A list of one-line strings (tags, ids) kept in one TEXT column, newline-separated;
+// empty items are dropped when read back.
+std::string join_lines(const std::vector<std::string>& items);
+std::vector<std::string> split_lines(std::string_view text);
+
 // Rewrites `?` placeholders to $1..$n, leaving quoted strings, identifiers and
 // comments alone; also returns the number of placeholders.
 std::pair<std::string, int> to_postgres_placeholders(std::string_view sql);

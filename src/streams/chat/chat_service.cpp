@@ -34,24 +34,6 @@ constexpr std::int64_t context_token_budget = 3000;
 constexpr std::size_t history_messages = 40;
 constexpr auto keep_finished_turns = std::chrono::minutes(5);
 
-std::string join_lines(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : "\n") + i;
-  return out;
-}
-
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    if (nl > pos) out.emplace_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return out;
-}
-
 // The first words of the first question, as a title (at most 60 bytes, cut at a space).
 std::string title_from(std::string_view text) {
   std::string t;
@@ -222,7 +204,7 @@ struct chat_service::impl {
     WATTOS_ASSIGN_OR_RETURN(c.title, r.get_text(2));
     WATTOS_ASSIGN_OR_RETURN(c.model, r.get_text(3));
     WATTOS_ASSIGN_OR_RETURN(auto spaces, r.get_text(4));
-    c.spaces = split_lines(spaces);
+    c.spaces = db::split_lines(spaces);
     WATTOS_ASSIGN_OR_RETURN(c.created_at, r.get_text(5));
     WATTOS_ASSIGN_OR_RETURN(c.updated_at, r.get_text(6));
     WATTOS_ASSIGN_OR_RETURN(c.persona_id, r.get_text(7));
@@ -533,7 +515,7 @@ core::result<conversation_info> chat_service::create_conversation(const rag::req
   WATTOS_RETURN_IF_ERROR(impl_->db.execute(
       "INSERT INTO chat_conversations (id, owner_id, title, model, spaces, created_at, updated_at, persona_id) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      {c.id, c.owner_id, c.title, c.model, join_lines(c.spaces), c.created_at, c.updated_at, c.persona_id}));
+      {c.id, c.owner_id, c.title, c.model, db::join_lines(c.spaces), c.created_at, c.updated_at, c.persona_id}));
   return c;
 }
 
@@ -596,7 +578,7 @@ core::result<conversation_info> chat_service::update_conversation(const rag::req
   c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(impl_->db.execute(
       "UPDATE chat_conversations SET title = ?, model = ?, spaces = ?, updated_at = ?, persona_id = ? WHERE id = ?",
-      {c.title, c.model, join_lines(c.spaces), c.updated_at, c.persona_id, c.id}));
+      {c.title, c.model, db::join_lines(c.spaces), c.updated_at, c.persona_id, c.id}));
   return c;
 }
 

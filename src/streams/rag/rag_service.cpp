@@ -48,24 +48,6 @@ std::vector<float> from_blob(const db::blob& b) {
   return v;
 }
 
-std::string join_tags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) out += (out.empty() ? "" : "\n") + t;
-  return out;
-}
-
-std::vector<std::string> split_tags(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    if (nl > pos) out.emplace_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return out;
-}
-
 core::status check_space_name(const std::string& name) {
   if (name.empty() || name.size() > max_name_bytes || name.find_first_of("\n\r\t") != std::string::npos) {
     return core::error::invalid_argument("name must have 1 to 100 characters on one line");
@@ -267,7 +249,7 @@ struct rag_service::impl {
       WATTOS_ASSIGN_OR_RETURN(meta.document_id, r.get_text(2));
       WATTOS_ASSIGN_OR_RETURN(meta.doc_type, r.get_text(3));
       WATTOS_ASSIGN_OR_RETURN(auto tags, r.get_text(4));
-      meta.tags = split_tags(tags);
+      meta.tags = db::split_lines(tags);
       WATTOS_ASSIGN_OR_RETURN(meta.date, r.get_text(5));
       const auto key = embeddings[i].first;
       if (rebuild) {
@@ -511,7 +493,7 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
   std::vector<std::uint64_t> keys;
   for (std::size_t i = 0; i < document.chunks.size(); ++i) keys.push_back(new_chunk_key());
   const std::string now = core::utc_now_iso();
-  const std::string tags = join_tags(document.tags);
+  const std::string tags = db::join_lines(document.tags);
   auto written = impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM rag_chunks WHERE space_id = ? AND document_id = ?",
                                      {s.id, document.document_id}));
