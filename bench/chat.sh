@@ -13,38 +13,20 @@ record=${1:-}
 source bench/lib.sh
 bench_build wattos bench_server llm_load
 bench_workdir
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
 provider_port=18201
 chat_port=18202
 export BENCH_TOKENS=${BENCH_TOKENS:-30}
 export BENCH_TOKEN_INTERVAL_MS=${BENCH_TOKEN_INTERVAL_MS:-33}
-
-"$build_dir/bench/bench_server" "$provider_port" 1 15000 >"$work/provider.log" &
-pids+=($!)
-cat >"$work/wattos.yaml" <<CONF
-log: {level: warn, access_log: false}
-server: {max_connections: 100000}
-rate_limit: {chat_per_minute: 1000000, chat_burst: 1000000, default_per_minute: 1000000, default_burst: 1000000}
-llm: {max_retries: 0, default_model: bench}
-models:
-  - id: bench
-    provider: openai
-    endpoint: http://127.0.0.1:$provider_port/v1
-    external: false
-    capabilities: [chat]
-CONF
+start_scripted_provider "$provider_port"
 WATTOS_DATA_DIR="$work/data" WATTOS_SERVER_PORT=$chat_port \
   "$build_dir/src/app/wattos" serve --config "$work/wattos.yaml" >"$work/chat.out" 2>"$work/chat.log" &
 pids+=($!)
 wattos_pid=$!
 wait_port "$provider_port" /healthz
 wait_port "$chat_port" /healthz
-password=$(sed -n 's/.*One-time password: *//p' "$work/chat.out")
-token=$(curl -s -X POST "127.0.0.1:$chat_port/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+password=$(admin_password "$work/chat.out")
+token=$(wattos_login "$chat_port" "$password")
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 rows=()
 for streams in 1 100 1000; do
   ramp=$(( streams == 1 ? 0 : streams * 2 ))
@@ -77,8 +59,7 @@ WATTOS_DATA_DIR="$work/data" WATTOS_GATEWAY_IDENTITY_SECRET=$secret WATTOS_SERVI
   >"$work/gateway.out" 2>"$work/gateway.log" &
 pids+=($!)
 wait_port "$gateway_port" /healthz
-token=$(curl -s -X POST "127.0.0.1:$gateway_port/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+token=$(wattos_login "$gateway_port" "$password")
 replica_rows=()
 for streams in 100 1000; do
   ramp=$(( streams * 2 ))

@@ -52,11 +52,8 @@ wait_port $upstream_port /json
 wait_port $gateway_port /healthz
 wait_port $nginx_port /api/v1/chat/json
 
-password=$(awk '/One-time password/ {print $3}' "$work/gateway.out")
-token=$(curl -s -X POST "http://127.0.0.1:$gateway_port/api/v1/auth/login" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"admin@localhost\",\"password\":\"$password\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-key=$(curl -s -X POST "http://127.0.0.1:$gateway_port/api/v1/api-keys" -H "Authorization: Bearer $token" \
-  -H 'Content-Type: application/json' -d '{"name":"bench","permissions":["*"]}' | sed 's/.*"key":"\([^"]*\)".*/\1/')
+token=$(wattos_login "$gateway_port" "$(admin_password "$work/gateway.out")")
+key=$(wattos_api_key "$gateway_port" "$token" '*')
 
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"

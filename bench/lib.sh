@@ -42,3 +42,43 @@ error_log $work/nginx/error.log warn;
 events { worker_connections 4096; }
 CONF
 }
+
+# A numeric field "name=value" of a tool's one-line report: field NAME "$report".
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+# The one-time admin password that a first `wattos serve` printed into FILE.
+admin_password() { sed -n 's/.*One-time password: *//p' "$1"; }
+
+# An access token for the admin: wattos_login PORT PASSWORD.
+wattos_login() {
+  curl -s -X POST "http://127.0.0.1:$1/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"admin@localhost\",\"password\":\"$2\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+}
+
+# An API key: wattos_api_key PORT TOKEN PERMISSION.
+wattos_api_key() {
+  curl -s -X POST "http://127.0.0.1:$1/api/v1/api-keys" -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/json' -d "{\"name\":\"bench\",\"permissions\":[\"$3\"]}" | sed 's/.*"key":"\([^"]*\)".*/\1/'
+}
+
+# The scripted model provider of the streaming benchmarks (bench_server, paced by
+# BENCH_TOKENS and BENCH_TOKEN_INTERVAL_MS) on PORT, and a wattos configuration in
+# $work/wattos.yaml whose model `bench` (the default) is that provider, with the rate
+# limits out of the way. Streams need many descriptors.
+start_scripted_provider() {
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  "$build_dir/bench/bench_server" "$1" 1 15000 >"$work/provider.log" &
+  pids+=($!)
+  cat >"$work/wattos.yaml" <<CONF
+log: {level: warn, access_log: false}
+server: {max_connections: 100000}
+rate_limit: {chat_per_minute: 1000000, chat_burst: 1000000, default_per_minute: 1000000, default_burst: 1000000}
+llm: {max_retries: 0, default_model: bench}
+models:
+  - id: bench
+    provider: openai
+    endpoint: http://127.0.0.1:$1/v1
+    external: false
+    capabilities: [chat]
+CONF
+}

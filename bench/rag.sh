@@ -22,7 +22,6 @@ eval_cmd=("$build_dir/src/app/wattos" eval retrieval --corpus "$data/allenai_sci
 quality=$("${eval_cmd[@]}")
 echo "$quality"
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 rows=()
 for n in $sizes; do
   out=$("$build_dir/bench/rag_bench" "$n" 200)
