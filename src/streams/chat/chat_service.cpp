@@ -222,10 +222,16 @@ struct chat_service::impl {
     return {};
   }
 
-  core::status check_spaces(const rag::requester& who, const std::vector<std::string>& spaces) {
-    if (spaces.size() > max_spaces) return core::error::invalid_argument("at most 20 knowledge spaces");
-    for (const auto& s : spaces) WATTOS_RETURN_IF_ERROR(rag.get_space(who, s));
-    return {};
+  // The spaces' ids, each readable by the caller (a space named twice counts once).
+  core::result<std::vector<std::string>> resolve_spaces(const rag::requester& who,
+                                                        const std::vector<std::string>& names_or_ids) {
+    std::vector<std::string> ids;
+    for (const auto& s : names_or_ids) {
+      WATTOS_ASSIGN_OR_RETURN(auto space, rag.get_space(who, s));
+      if (std::find(ids.begin(), ids.end(), space.id) == ids.end()) ids.push_back(space.id);
+    }
+    if (ids.size() > max_spaces) return core::error::invalid_argument("at most 20 knowledge spaces");
+    return ids;
   }
 
   // Appends a message with the next sequence number; retried once when a concurrent
@@ -497,12 +503,7 @@ core::result<conversation_info> chat_service::create_conversation(const rag::req
   if (model.empty()) model = impl_->llm.settings().default_model;
   WATTOS_RETURN_IF_ERROR(impl_->check_model(model));
   // Spaces are stored by id, whatever the caller named them by.
-  std::vector<std::string> ids;
-  for (const auto& s : spaces) {
-    WATTOS_ASSIGN_OR_RETURN(auto space, impl_->rag.get_space(who, s));
-    if (std::find(ids.begin(), ids.end(), space.id) == ids.end()) ids.push_back(space.id);
-  }
-  if (ids.size() > max_spaces) return core::error::invalid_argument("at most 20 knowledge spaces");
+  WATTOS_ASSIGN_OR_RETURN(auto ids, impl_->resolve_spaces(who, spaces));
   conversation_info c;
   c.id = core::new_uuid_v7();
   c.owner_id = who.user_id;
@@ -567,13 +568,7 @@ core::result<conversation_info> chat_service::update_conversation(const rag::req
     c.model = *model;
   }
   if (spaces) {
-    std::vector<std::string> ids;
-    for (const auto& s : *spaces) {
-      WATTOS_ASSIGN_OR_RETURN(auto space, impl_->rag.get_space(who, s));
-      if (std::find(ids.begin(), ids.end(), space.id) == ids.end()) ids.push_back(space.id);
-    }
-    if (ids.size() > max_spaces) return core::error::invalid_argument("at most 20 knowledge spaces");
-    c.spaces = std::move(ids);
+    WATTOS_ASSIGN_OR_RETURN(c.spaces, impl_->resolve_spaces(who, *spaces));
   }
   c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(impl_->db.execute(
