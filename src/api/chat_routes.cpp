@@ -13,7 +13,6 @@
 #include <charconv>
 
 #include "api/identity/permissions.hpp"
-#include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
 #include "api/route_helpers.hpp"
 #include "infra/llm/json_wire.hpp"
@@ -83,40 +82,30 @@ std::int64_t last_event_id_of(const net::request& req) {
   return ec == std::errc() && out > 0 ? out : 0;
 }
 
-// The persona prompt of a conversation the caller owns (errors surface in the service).
-std::string prompt_of(chat::chat_service& svc, persona::persona_store& personas, const streams::rag::requester& who,
-                      std::string_view conversation_id) {
-  auto c = svc.get_conversation(who, conversation_id);
-  return persona_prompt_for(personas, c.ok() ? std::string_view(c->persona_id) : std::string_view());
-}
-
-awaitable<net::response> send_message(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
+awaitable<net::response> send_message(chat::chat_service& svc, net::request& req) {
   auto obj = net::parse_json_object_body(req);
   if (!obj) co_return net::error_response(obj.err(), req.request_id);
   const auto who = rag_requester_of(req);
-  chat::send_request request{infra::llm::json_string(*obj, "content"), infra::llm::json_string(*obj, "model"),
-                             prompt_of(svc, personas, who, req.param("id"))};
+  chat::send_request request{infra::llm::json_string(*obj, "content"), infra::llm::json_string(*obj, "model")};
   std::string conversation_id(req.param("id"));
   auto turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
 
-awaitable<net::response> edit_message(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
+awaitable<net::response> edit_message(chat::chat_service& svc, net::request& req) {
   auto obj = net::parse_json_object_body(req);
   if (!obj) co_return net::error_response(obj.err(), req.request_id);
   const auto who = rag_requester_of(req);
   std::string conversation_id(req.param("id"));
   std::string message_id(req.param("mid"));
   std::string content = infra::llm::json_string(*obj, "content");
-  std::string prompt = prompt_of(svc, personas, who, conversation_id);
-  auto turn = co_await svc.edit(who, std::move(conversation_id), std::move(message_id), std::move(content),
-                                std::move(prompt));
+  auto turn = co_await svc.edit(who, std::move(conversation_id), std::move(message_id), std::move(content));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
 
-awaitable<net::response> regenerate(chat::chat_service& svc, persona::persona_store& personas, net::request& req) {
+awaitable<net::response> regenerate(chat::chat_service& svc, net::request& req) {
   std::string model;
   if (!req.body.empty()) {
     auto obj = net::parse_json_object_body(req);
@@ -125,8 +114,7 @@ awaitable<net::response> regenerate(chat::chat_service& svc, persona::persona_st
   }
   const auto who = rag_requester_of(req);
   std::string conversation_id(req.param("id"));
-  std::string prompt = prompt_of(svc, personas, who, conversation_id);
-  auto turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model), std::move(prompt));
+  auto turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model));
   if (!turn) co_return net::error_response(turn.err(), req.request_id);
   co_return turn_stream(std::move(*turn), 0);
 }
@@ -168,8 +156,7 @@ awaitable<void> forward_turn(std::shared_ptr<socket_session> session, net::webso
   if (--session->running == 0) session->all_done.cancel();
 }
 
-awaitable<void> chat_socket(chat::chat_service& svc, persona::persona_store& personas, net::request& req,
-                            net::websocket_stream& ws) {
+awaitable<void> chat_socket(chat::chat_service& svc, net::request& req, net::websocket_stream& ws) {
   auto executor = co_await asio::this_coro::executor;
   auto session = std::make_shared<socket_session>(executor);
   const auto who = rag_requester_of(req);
@@ -194,13 +181,11 @@ awaitable<void> chat_socket(chat::chat_service& svc, persona::persona_store& per
     std::string conversation_id = infra::llm::json_string(obj, "conversation_id");
     core::result<std::shared_ptr<chat::chat_turn>> turn = core::error::invalid_argument("type must be send, regenerate or cancel");
     if (type == "send") {
-      chat::send_request request{infra::llm::json_string(obj, "content"), infra::llm::json_string(obj, "model"),
-                                 prompt_of(svc, personas, who, conversation_id)};
+      chat::send_request request{infra::llm::json_string(obj, "content"), infra::llm::json_string(obj, "model")};
       turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
     } else if (type == "regenerate") {
-      std::string prompt = prompt_of(svc, personas, who, conversation_id);
       std::string model = infra::llm::json_string(obj, "model");
-      turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model), std::move(prompt));
+      turn = co_await svc.regenerate(who, std::move(conversation_id), std::move(model));
     } else if (type == "cancel") {
       auto st = svc.cancel(who, conversation_id, infra::llm::json_string(obj, "message_id"));
       if (!st.ok() && !co_await reply_error(st.err())) break;
@@ -305,11 +290,11 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
     co_return json_response(200, json::object{{"items", std::move(out)}});
   });
   routes.add("POST", "/api/v1/conversations/{id}/messages", stream,
-             [svc, store](net::request& req) { return send_message(*svc, *store, req); });
+             [svc](net::request& req) { return send_message(*svc, req); });
   routes.add("PUT", "/api/v1/conversations/{id}/messages/{mid}", stream,
-             [svc, store](net::request& req) { return edit_message(*svc, *store, req); });
+             [svc](net::request& req) { return edit_message(*svc, req); });
   routes.add("POST", "/api/v1/conversations/{id}/regenerate", stream,
-             [svc, store](net::request& req) { return regenerate(*svc, *store, req); });
+             [svc](net::request& req) { return regenerate(*svc, req); });
   routes.add("GET", "/api/v1/conversations/{id}/messages/{mid}/events", use,
              [svc](net::request& req) -> awaitable<net::response> {
                auto turn = svc->turn(rag_requester_of(req), req.param("id"), req.param("mid"));
@@ -333,8 +318,8 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
                co_return json_response(200, json::object{{"rating", rating}});
              });
   routes.add_websocket("/api/v1/chat/ws", access_rule::needs(perm::chat_use),
-                       [svc, store](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
-                         co_await chat_socket(*svc, *store, req, ws);
+                       [svc](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
+                         co_await chat_socket(*svc, req, ws);
                        });
   routes.add("GET", "/api/v1/admin/feedback", access_rule::needs(perm::feedback_review),
              [svc](net::request& req) -> awaitable<net::response> {

@@ -19,8 +19,9 @@
 
 namespace wattos::api {
 
-// Each answer gets the conversation's persona (KAYA when none is set) as its system
-// prompt: the character layer sits between the API and the chat pipeline.
+// `personas` resolves the persona named when a conversation is created or changed
+// (its default model and spaces fill in); the prompt itself reaches each answer
+// through the chat service's persona_prompt_fn (see app wiring).
 void add_chat_routes(route_table& routes, streams::chat::chat_service& chat, persona::persona_store& personas);
 
 }  // namespace wattos::api

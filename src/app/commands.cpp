@@ -151,8 +151,11 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   core::metrics_registry metrics;
   (*llm)->export_metrics(metrics);
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
-  streams::chat::chat_service chat(**db, **llm, rag);
   persona::persona_store personas(**db);
+  // Each answer gets its conversation's persona (KAYA when none is set): the character
+  // layer hands its prompt generator down to the chat pipeline.
+  streams::chat::chat_service chat(**db, **llm, rag,
+                                   [&personas](std::string_view persona_id) { return api::persona_prompt_for(personas, persona_id); });
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;

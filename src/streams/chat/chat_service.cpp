@@ -182,12 +182,13 @@ asio::awaitable<std::vector<chat_event>> chat_turn::next(std::int64_t after_id) 
 // ---------------------------------------------------------------------------------
 
 struct chat_service::impl {
-  impl(db::database& database, llm::llm_gateway& gateway, rag::rag_service& retrieval)
-      : db(database), llm(gateway), rag(retrieval) {}
+  impl(db::database& database, llm::llm_gateway& gateway, rag::rag_service& retrieval, persona_prompt_fn prompt)
+      : db(database), llm(gateway), rag(retrieval), persona_prompt(std::move(prompt)) {}
 
   db::database& db;
   llm::llm_gateway& llm;
   rag::rag_service& rag;
+  persona_prompt_fn persona_prompt;
   std::mutex mutex;  // guards turns
   std::map<std::string, std::shared_ptr<chat_turn>> turns;  // by assistant message id
 
@@ -284,7 +285,7 @@ struct chat_service::impl {
   // Starts the answer to the conversation's history (which ends with a user message).
   asio::awaitable<core::result<std::shared_ptr<chat_turn>>> start_answer(const rag::requester& who,
                                                                           conversation_info conversation,
-                                                                          std::string model, std::string system_prompt);
+                                                                          std::string model);
 };
 
 namespace {
@@ -429,7 +430,8 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
 }  // namespace
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::impl::start_answer(
-    const rag::requester& who, conversation_info conversation, std::string model, std::string system_prompt) {
+    const rag::requester& who, conversation_info conversation, std::string model) {
+  std::string system_prompt = persona_prompt ? persona_prompt(conversation.persona_id) : std::string();
   auto read_history = [this, &conversation] {
     return db.execute(std::string("SELECT ") + message_columns +
                           " FROM chat_messages WHERE conversation_id = ? AND status <> 'superseded' ORDER BY seq",
@@ -490,8 +492,9 @@ const std::vector<db::migration>& chat_service::migrations() {
   return list;
 }
 
-chat_service::chat_service(db::database& db, llm::llm_gateway& llm, rag::rag_service& rag)
-    : impl_(std::make_unique<impl>(db, llm, rag)) {}
+chat_service::chat_service(db::database& db, llm::llm_gateway& llm, rag::rag_service& rag,
+                           persona_prompt_fn persona_prompt)
+    : impl_(std::make_unique<impl>(db, llm, rag, std::move(persona_prompt))) {}
 
 chat_service::~chat_service() = default;
 
@@ -631,14 +634,13 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::send(con
   auto store_question = [this, &conversation, &user] { return impl_->append(conversation->id, user); };
   auto appended = co_await db::offload(std::move(store_question));
   if (!appended) co_return std::move(appended).err();
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(request.system_prompt));
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
   co_return turn;
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenerate(const rag::requester& who,
                                                                                     std::string conversation_id,
-                                                                                    std::string model,
-                                                                                    std::string system_prompt) {
+                                                                                    std::string model) {
   auto conversation = impl_->owned(who, conversation_id);
   if (!conversation) co_return std::move(conversation).err();
   if (model.empty()) model = conversation->model;
@@ -657,15 +659,14 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenera
                                 {last->rows.front().get_text(0).value_or("")});
     if (!st) co_return std::move(st).err();
   }
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(system_prompt));
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
   co_return turn;
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(const rag::requester& who,
                                                                               std::string conversation_id,
                                                                               std::string message_id,
-                                                                              std::string content,
-                                                                              std::string system_prompt) {
+                                                                              std::string content) {
   if (content.find_first_not_of(" \t\r\n") == std::string::npos) {
     co_return core::error::invalid_argument("the message must not be empty");
   }
@@ -690,7 +691,7 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(con
   });
   if (!st.ok()) co_return st.err();
   const std::string model = conversation->model;
-  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model, std::move(system_prompt));
+  auto turn = co_await impl_->start_answer(who, std::move(*conversation), model);
   co_return turn;
 }
 

@@ -100,14 +100,19 @@ class chat_turn {
 
 struct send_request {
   std::string content;
-  std::string model;          // empty: the conversation's model
-  std::string system_prompt;  // the persona's prompt, from the character layer (empty: a neutral one)
+  std::string model;  // empty: the conversation's model
 };
+
+// The system prompt for a conversation's persona id. The character layer sits above
+// this one, so it hands its generator in (app wiring); without one, answers get a
+// neutral bilingual prompt.
+using persona_prompt_fn = std::function<std::string(std::string_view persona_id)>;
 
 class chat_service {
  public:
   static const std::vector<infra::db::migration>& migrations();
-  chat_service(infra::db::database& db, infra::llm::llm_gateway& llm, rag::rag_service& rag);
+  chat_service(infra::db::database& db, infra::llm::llm_gateway& llm, rag::rag_service& rag,
+               persona_prompt_fn persona_prompt = {});
   ~chat_service();
 
   core::result<conversation_info> create_conversation(const rag::requester& who, std::string title, std::string model,
@@ -132,13 +137,11 @@ class chat_service {
   // answer is superseded.
   boost::asio::awaitable<core::result<std::shared_ptr<chat_turn>>> regenerate(const rag::requester& who,
                                                                               std::string conversation_id,
-                                                                              std::string model,
-                                                                              std::string system_prompt = {});
+                                                                              std::string model);
   // Replaces a user message's text, supersedes everything after it, answers anew.
   boost::asio::awaitable<core::result<std::shared_ptr<chat_turn>>> edit(const rag::requester& who,
                                                                         std::string conversation_id,
-                                                                        std::string message_id, std::string content,
-                                                                        std::string system_prompt = {});
+                                                                        std::string message_id, std::string content);
 
   // The turn of a message, while it runs or shortly after (for reconnects).
   core::result<std::shared_ptr<chat_turn>> turn(const rag::requester& who, std::string_view conversation_id,

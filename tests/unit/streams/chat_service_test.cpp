@@ -333,6 +333,15 @@ TEST_P(chat_service_test, other_users_and_bad_input_get_errors_and_nothing_is_wr
   EXPECT_EQ(svc_->get_conversation(alice_, c->id).err().code(), core::errc::not_found);
 }
 
+TEST_P(chat_service_test, the_persona_prompt_from_the_layer_above_reaches_the_model) {
+  svc_ = std::make_unique<chat_service>(db(), *llm_, *rag_,
+                                        [](std::string_view persona_id) { return "PERSONA:" + std::string(persona_id); });
+  auto c = svc_->create_conversation(alice_, "", "s-normal", {}, "lotte");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(ask(alice_, c->id, "Hallo").ok());
+  EXPECT_NE(provider_.bodies().back().find("PERSONA:lotte"), std::string::npos) << provider_.bodies().back();
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, chat_service_test, ::testing::Values("sqlite", "postgres"),
                          infra::db::testing::backend_name);
 
