@@ -14,6 +14,8 @@ build_pkgs=(
   libyaml-cpp-dev libcli11-dev
   libsodium-dev libhiredis-dev
   libstemmer-dev libhnswlib-dev
+  libmagic-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libgumbo-dev
+  libtesseract-dev tesseract-ocr-deu tesseract-ocr-eng
 )
 test_pkgs=(
   libgtest-dev libgmock-dev
@@ -24,6 +26,7 @@ test_pkgs=(
 bench_pkgs=(
   libbenchmark-dev nginx-light wrk
   libfaiss-dev libblas-dev liblapack-dev
+  poppler-utils
 )
 
 wanted=("${build_pkgs[@]}")

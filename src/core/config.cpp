@@ -169,6 +169,25 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024, 1ull << 30, "Body limit of /v1 requests"));
     r.push_back(string_option("rag.vector_backend", WATTOS_FIELD(rag.vector_backend), {"hnsw", "pgvector"}, "Where chunk vectors are indexed: HNSW files per space, or pgvector in PostgreSQL"));
     r.push_back(string_option("rag.pgvector_url", WATTOS_FIELD(rag.pgvector_url), {}, "libpq URL of a PostgreSQL with the pgvector extension (rag.vector_backend pgvector)"));
+    r.push_back(string_option("queue.backend", WATTOS_FIELD(queue.backend), {"sql", "redis"}, "Durable job queue: the SQL store, or Redis shared by worker processes"));
+    r.push_back(string_option("queue.redis_url", WATTOS_FIELD(queue.redis_url), {}, "redis://host:port of the Redis queue (queue.backend redis)"));
+    r.push_back(string_option("queue.redis_prefix", WATTOS_FIELD(queue.redis_prefix), {}, "Key prefix of the Redis queue"));
+    r.push_back(int_option<int>("queue.lease_ms", WATTOS_FIELD(queue.lease_ms), 1000, max_ms, "A claimed job returns to the queue when its worker is silent this long"));
+    r.push_back(int_option<int>("queue.max_attempts", WATTOS_FIELD(queue.max_attempts), 1, 100, "Attempts before a job is dead-lettered"));
+    r.push_back(int_option<int>("queue.retry_base_ms", WATTOS_FIELD(queue.retry_base_ms), 1, max_ms, "First retry delay; doubles per attempt, with full jitter"));
+    r.push_back(int_option<int>("queue.retry_max_ms", WATTOS_FIELD(queue.retry_max_ms), 1, max_ms, "Longest retry delay"));
+    r.push_back(int_option<int>("ingest.workers", WATTOS_FIELD(ingest.workers), 0, 64, "Ingestion jobs this process works on at once; 0 only enqueues"));
+    r.push_back(int_option<int>("ingest.chunk_tokens", WATTOS_FIELD(ingest.chunk_tokens), 32, 8192, "Target chunk size in tokens"));
+    r.push_back(int_option<int>("ingest.chunk_overlap_tokens", WATTOS_FIELD(ingest.chunk_overlap_tokens), 0, 2048, "Tokens repeated from the previous chunk"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_file_bytes", WATTOS_FIELD(ingest.max_file_bytes), 1, 1ull << 40, "Largest document accepted"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_unpacked_bytes", WATTOS_FIELD(ingest.max_unpacked_bytes), 1, 1ull << 40, "Limit of all entries of a ZIP container (DOCX, PPTX, XLSX, ODT) unpacked"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_text_bytes", WATTOS_FIELD(ingest.max_text_bytes), 1, 1ull << 34, "Text extracted from one document"));
+    r.push_back(int_option<int>("ingest.max_pages", WATTOS_FIELD(ingest.max_pages), 1, 1000000, "Pages of one PDF"));
+    r.push_back(bool_option("ingest.ocr", WATTOS_FIELD(ingest.ocr), "OCR images and PDF pages without a text layer (tesseract)"));
+    r.push_back(string_option("ingest.ocr_languages", WATTOS_FIELD(ingest.ocr_languages), {}, "Tesseract languages, e.g. deu+eng"));
+    r.push_back(int_option<int>("ingest.ocr_dpi", WATTOS_FIELD(ingest.ocr_dpi), 50, 600, "Resolution PDF pages are rendered at for OCR"));
+    r.push_back(int_option<int>("ingest.max_ocr_pages", WATTOS_FIELD(ingest.max_ocr_pages), 0, 100000, "Pages of one document that are OCRed"));
+    r.push_back(int_option<int>("ingest.watch_debounce_ms", WATTOS_FIELD(ingest.watch_debounce_ms), 0, max_ms, "Quiet time after a file change before it is ingested"));
     r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
@@ -376,6 +395,12 @@ status validate(const config& cfg) {
   if (cfg.rag.vector_backend == "pgvector" && cfg.rag.pgvector_url.empty()) {
     return error::invalid_argument("config: rag.pgvector_url is required when rag.vector_backend is pgvector");
   }
+  if (cfg.queue.backend == "redis" && cfg.queue.redis_url.empty()) {
+    return error::invalid_argument("config: queue.redis_url is required when queue.backend is redis");
+  }
+  if (cfg.ingest.chunk_overlap_tokens >= cfg.ingest.chunk_tokens) {
+    return error::invalid_argument("config: ingest.chunk_overlap_tokens must be smaller than ingest.chunk_tokens");
+  }
   if (cfg.database.backend == "postgres" && cfg.database.postgres_url.empty()) {
     return error::invalid_argument("config: database.postgres_url is required when database.backend is postgres");
   }
@@ -483,7 +508,8 @@ std::string dump_config(const config& cfg) {
   for (const auto& row : option_table()) {
     std::string value = row.get(cfg);
     const std::string& path = row.info.path;
-    if (path == "database.postgres_url" || path == "rate_limit.redis_url" || path == "rag.pgvector_url") {
+    if (path == "database.postgres_url" || path == "rate_limit.redis_url" || path == "rag.pgvector_url" ||
+        path == "queue.redis_url") {
       value = redact_url_password(value);
     }
     if ((path == "auth.hs256_secret" || path == "gateway.identity_secret") && !value.empty()) value = "***";

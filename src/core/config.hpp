@@ -154,6 +154,31 @@ struct rag_settings {
   std::string pgvector_url;             //!< libpq URL of a PostgreSQL with pgvector (vector_backend pgvector)
 };
 
+struct queue_settings {
+  std::string backend = "sql";          //!< sql (the database, embedded default) or redis (shared by worker processes)
+  std::string redis_url;                //!< redis://host:port when backend is redis
+  std::string redis_prefix = "wattos";  //!< key prefix of the Redis queue (BullMQ layout: <prefix>:<queue>:...)
+  int lease_ms = 30000;                 //!< a claimed job returns to the queue when its worker is silent this long
+  int max_attempts = 5;                 //!< attempts before a job is dead-lettered
+  int retry_base_ms = 1000;             //!< first retry delay; doubles per attempt, with full jitter
+  int retry_max_ms = 300000;            //!< longest retry delay
+};
+
+struct ingest_settings {
+  int workers = 2;                          //!< jobs processed at once by this process (0: none, enqueue only)
+  int chunk_tokens = 256;                   //!< target chunk size in tokens
+  int chunk_overlap_tokens = 32;            //!< tokens repeated from the previous chunk
+  std::uint64_t max_file_bytes = 256ull << 20;          //!< largest document accepted
+  std::uint64_t max_unpacked_bytes = 512ull << 20;      //!< all entries of a ZIP container (DOCX, XLSX, ...) unpacked
+  std::uint64_t max_text_bytes = 64ull << 20;           //!< text extracted from one document
+  int max_pages = 5000;                     //!< pages of one PDF
+  bool ocr = true;                          //!< OCR images and PDF pages without a text layer (tesseract)
+  std::string ocr_languages = "deu+eng";    //!< tesseract languages
+  int ocr_dpi = 200;                        //!< resolution PDF pages are rendered at for OCR
+  int max_ocr_pages = 100;                  //!< pages of one document that are OCRed
+  int watch_debounce_ms = 1000;             //!< quiet time after a file change before it is ingested
+};
+
 struct config {
   std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
@@ -166,6 +191,8 @@ struct config {
   gateway_settings gateway;
   llm_settings llm;
   rag_settings rag;
+  queue_settings queue;
+  ingest_settings ingest;
   std::vector<model_settings> models;
 };
 

@@ -1,0 +1,1 @@
+#include "streams/ingest/parsers.hpp"
