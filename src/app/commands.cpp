@@ -5,6 +5,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "api/health_routes.hpp"
 #include "api/identity/identity_service.hpp"
 #include "api/identity_routes.hpp"
+#include "api/ingest_routes.hpp"
 #include "api/llm_routes.hpp"
 #include "api/persona_routes.hpp"
 #include "api/proxy.hpp"
@@ -30,9 +33,12 @@
 #include "infra/cache/rate_limiter.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
+#include "infra/queue/job_queue.hpp"
 #include "infra/llm/llm_gateway.hpp"
 #include "persona/persona.hpp"
 #include "streams/chat/chat_service.hpp"
+#include "streams/ingest/folder_watcher.hpp"
+#include "streams/ingest/ingest_service.hpp"
 #include "streams/rag/rag_service.hpp"
 #include "net/http_server.hpp"
 
@@ -85,6 +91,8 @@ core::result<std::unique_ptr<infra::db::database>> open_store(const core::config
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "rag", streams::rag::rag_service::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "chat", streams::chat::chat_service::migrations()));
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "persona", persona::persona_store::migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "queue", infra::queue::sql_queue_migrations()));
+  WATTOS_RETURN_IF_ERROR(infra::db::migrate(*db, "ingest", streams::ingest::ingest_service::migrations()));
   return db;
 }
 
@@ -101,6 +109,11 @@ core::result<std::string> instance_id(infra::db::database& db) {
   WATTOS_RETURN_IF_ERROR(db.execute("INSERT INTO instance (id, created_at) VALUES (?, CURRENT_TIMESTAMP)",
                                     {infra::db::value(id)}));
   return id;
+}
+
+std::filesystem::path files_dir_of(const core::config& cfg) {
+  if (!cfg.ingest.files_dir.empty()) return cfg.ingest.files_dir;
+  return std::filesystem::path(cfg.data_dir) / "files";
 }
 
 int fail(const core::error& err) {
@@ -152,6 +165,10 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   (*llm)->export_metrics(metrics);
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
   persona::persona_store personas(**db);
+  auto jobs = infra::queue::make_job_queue(cfg->queue, **db);
+  if (!jobs) return fail(jobs.err());
+  streams::ingest::ingest_service ingest(**db, **jobs, rag, cfg->ingest, cfg->queue, files_dir_of(*cfg));
+  streams::ingest::folder_watcher watcher(**db, ingest, rag, cfg->ingest.watch_debounce_ms);
   // Each answer gets its conversation's persona (KAYA when none is set): the character
   // layer hands its prompt generator down to the chat pipeline.
   streams::chat::chat_service chat(**db, **llm, rag,
@@ -170,6 +187,10 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
   if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat, personas);
   if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas);
+  const bool runs_ingestion = cfg->services.ingestion_url.empty() && (served.front() == "all" || served.front() == "ingestion");
+  if (cfg->services.ingestion_url.empty()) {
+    api::add_ingest_routes(routes, ingest, watcher, **jobs, cfg->ingest.max_file_bytes);
+  }
   const auto upstreams = api::configured_upstreams(cfg->services);
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {
@@ -191,10 +212,17 @@ int serve(const std::string& config_path, const std::string& service, std::optio
                                {"database", cfg->database.backend}, {"rate_limit", cfg->rate_limit.backend},
                                {"version", core::version_string}});
 
+  if (runs_ingestion) {
+    ingest.start_workers(cfg->ingest.workers);
+    if (auto st = watcher.start(); !st.ok()) core::log_warn("folder watcher not started", {{"error", st.err().message()}});
+  }
+
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& w : workers) w.join();
+  watcher.stop();
+  ingest.stop();  // a job cut short here is taken up again when its lease runs out
   core::log_info("stopped");
   return 0;
 }
@@ -279,6 +307,116 @@ int search_command(const std::string& config_path, const search_args& args, char
   return 0;
 }
 
+struct ingest_args {
+  std::vector<std::string> paths;
+  std::string space;
+  bool create = false;
+  bool wait = true;
+};
+
+// Files of the given paths (folders recursively, hidden entries left out), sorted.
+std::vector<std::filesystem::path> collect_files(const std::vector<std::string>& paths) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      for (auto it = std::filesystem::recursive_directory_iterator(p, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+           it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (!name.empty() && name.front() == '.') {
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->is_regular_file(ec)) out.push_back(it->path());
+      }
+    } else {
+      out.emplace_back(p);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void print_progress(std::int64_t done, std::int64_t failed, std::int64_t total) {
+  constexpr int width = 30;
+  const std::int64_t finished = done + failed;
+  const int filled = total > 0 ? static_cast<int>(width * finished / total) : width;
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld done, %lld failed", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+               std::string(static_cast<std::size_t>(width - filled), '-').c_str(), static_cast<long long>(done),
+               static_cast<long long>(total), static_cast<long long>(failed));
+  std::fflush(stderr);
+}
+
+// `wattos ingest`: the operator ingests files into a space from the command line, with
+// the store's queue and workers of this process (and of any server sharing the store).
+int ingest_command(const std::string& config_path, const ingest_args& args, char** envp) {
+  auto cfg = load(config_path, envp);
+  if (!cfg) return fail(cfg.err());
+  core::set_log_level(core::log_level::warn);
+  auto db = open_store(*cfg);
+  if (!db) return fail(db.err());
+  auto llm = infra::llm::llm_gateway::create(*cfg, **db, core::environment_from(envp));
+  if (!llm) return fail(llm.err());
+  auto jobs = infra::queue::make_job_queue(cfg->queue, **db);
+  if (!jobs) return fail(jobs.err());
+  streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
+  streams::ingest::ingest_service ingest(**db, **jobs, rag, cfg->ingest, cfg->queue, files_dir_of(*cfg));
+  const auto who = streams::ingest::ingest_service::system_requester();
+  auto space = rag.get_space(who, args.space);
+  if (!space && space.err().code() == core::errc::not_found && args.create) {
+    space = rag.create_space(who, args.space, "", "");
+  }
+  if (!space) return fail(space.err());
+
+  const auto files = collect_files(args.paths);
+  if (files.empty()) return fail(core::error::invalid_argument("no files found"));
+  std::vector<std::string> ids;
+  int refused = 0;
+  for (const auto& f : files) {
+    streams::ingest::submit_request req;
+    req.space_id = space->id;
+    req.path = f;
+    req.filename = f.filename().string();
+    req.source = "cli";
+    auto submitted = ingest.submit(who, req);
+    if (!submitted) {
+      std::fprintf(stderr, "%s: %s\n", f.string().c_str(), submitted.err().message().c_str());
+      ++refused;
+      continue;
+    }
+    ids.push_back(submitted->id);
+  }
+  std::printf("%zu files submitted to '%s'%s\n", ids.size(), space->name.c_str(),
+              refused > 0 ? (", " + std::to_string(refused) + " refused").c_str() : "");
+  if (!args.wait) return refused > 0 ? 1 : 0;
+
+  ingest.start_workers(std::max(1, cfg->ingest.workers));
+  std::int64_t done = 0;
+  std::int64_t failed = 0;
+  const auto total = static_cast<std::int64_t>(ids.size());
+  std::vector<std::string> pending = ids;
+  while (!pending.empty()) {
+    std::vector<std::string> still;
+    for (const auto& id : pending) {
+      auto f = ingest.get_file(who, space->id, id);
+      if (f && f->status == "done") {
+        ++done;
+      } else if (f && f->status == "failed") {
+        ++failed;
+        std::fprintf(stderr, "\n%s: %s\n", f->filename.c_str(), f->error.c_str());
+      } else {
+        still.push_back(id);
+      }
+    }
+    pending.swap(still);
+    print_progress(done, failed, total);
+    if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a progress bar's refresh
+  }
+  std::fprintf(stderr, "\n");
+  ingest.stop();
+  return failed + refused > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv, char** envp) {
@@ -334,6 +472,14 @@ int run_cli(int argc, char** argv, char** envp) {
   search_cmd->add_option("-k", search.k, "number of results")->check(CLI::Range(1, 100));
   search_cmd->add_option("query", search.query, "what to look for")->required();
 
+  ingest_args ingest;
+  auto* ingest_cmd = cli.add_subcommand("ingest", "Ingest files or folders into a knowledge space (as the operator)");
+  ingest_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+  ingest_cmd->add_option("--space", ingest.space, "space name or id")->required();
+  ingest_cmd->add_flag("--create", ingest.create, "create the space when it does not exist");
+  ingest_cmd->add_flag("!--no-wait", ingest.wait, "only queue the files; workers of a server do the rest");
+  ingest_cmd->add_option("paths", ingest.paths, "files or folders")->required()->check(CLI::ExistingPath);
+
   cli.add_subcommand("version", "Print the version");
 
   try {
@@ -346,6 +492,7 @@ int run_cli(int argc, char** argv, char** envp) {
   if (*verify_cmd) return audit_verify_command(config_path, envp);
   if (*eval_retrieval_cmd) return eval_retrieval(eval_args);
   if (*search_cmd) return search_command(config_path, search, envp);
+  if (*ingest_cmd) return ingest_command(config_path, ingest, envp);
   if (*config_cmd) {
     auto env = core::environment_from(envp);
     std::string path = config_path;

@@ -176,6 +176,7 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<int>("queue.max_attempts", WATTOS_FIELD(queue.max_attempts), 1, 100, "Attempts before a job is dead-lettered"));
     r.push_back(int_option<int>("queue.retry_base_ms", WATTOS_FIELD(queue.retry_base_ms), 1, max_ms, "First retry delay; doubles per attempt, with full jitter"));
     r.push_back(int_option<int>("queue.retry_max_ms", WATTOS_FIELD(queue.retry_max_ms), 1, max_ms, "Longest retry delay"));
+    r.push_back(string_option("ingest.files_dir", WATTOS_FIELD(ingest.files_dir), {}, "Where ingested files are kept; empty means <data_dir>/files (share it between worker processes)"));
     r.push_back(int_option<int>("ingest.workers", WATTOS_FIELD(ingest.workers), 0, 64, "Ingestion jobs this process works on at once; 0 only enqueues"));
     r.push_back(int_option<int>("ingest.chunk_tokens", WATTOS_FIELD(ingest.chunk_tokens), 32, 8192, "Target chunk size in tokens"));
     r.push_back(int_option<int>("ingest.chunk_overlap_tokens", WATTOS_FIELD(ingest.chunk_overlap_tokens), 0, 2048, "Tokens repeated from the previous chunk"));

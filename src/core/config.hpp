@@ -165,6 +165,7 @@ struct queue_settings {
 };
 
 struct ingest_settings {
+  std::string files_dir;                    //!< where ingested files are kept (empty: <data_dir>/files); shared by worker processes
   int workers = 2;                          //!< jobs processed at once by this process (0: none, enqueue only)
   int chunk_tokens = 256;                   //!< target chunk size in tokens
   int chunk_overlap_tokens = 32;            //!< tokens repeated from the previous chunk

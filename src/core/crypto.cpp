@@ -1,11 +1,12 @@
 #include "core/crypto.hpp"
 
-#include <cstring>
-
 #include <sodium.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <vector>
 
 namespace wattos::core {
 
@@ -37,6 +38,25 @@ std::string random_token(std::size_t n_bytes) {
   std::string bytes(n_bytes, '\0');
   randombytes_buf(bytes.data(), bytes.size());
   return base64url_encode(bytes);
+}
+
+result<std::string> sha256_file_hex(const std::string& path) {
+  crypto_init();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return error::unavailable("cannot read " + path);
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  std::vector<unsigned char> block(1 << 16);
+  std::size_t n = 0;
+  while ((n = std::fread(block.data(), 1, block.size(), f)) > 0) crypto_hash_sha256_update(&state, block.data(), n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return error::unavailable("cannot read " + path);
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return std::string(hex, crypto_hash_sha256_BYTES * 2);
 }
 
 std::string sha256_hex(std::string_view data) {

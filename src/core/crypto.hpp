@@ -30,6 +30,8 @@ bool verify_password(std::string_view encoded_hash, std::string_view password) n
 std::string random_token(std::size_t n_bytes);
 
 std::string sha256_hex(std::string_view data);
+// SHA-256 of a file's content, read in blocks (hex); unavailable when it cannot be read.
+result<std::string> sha256_file_hex(const std::string& path);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 
 bool constant_time_equals(std::string_view a, std::string_view b) noexcept;
