@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Ingestion end to end (issue: ingestion service): `wattos ingest` (parse, chunk, embed
+# with the built-in embedder, index into SQLite + HNSW files) over
+#   real      the shared German and English documents with a text layer (PDF, DOCX,
+#             PPTX, XLSX, HTML, MD, TXT; OCR off, scans left out)
+#   abstracts INGEST_BENCH_ABSTRACTS SciFact abstracts as text files (default 2,000)
+# each into a fresh data directory, with ingest.workers from INGEST_BENCH_WORKERS
+# (default 2). Reports documents/s, pages/s (real), chunks and the process's peak RSS.
+# `--record` appends the table to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=${1:-}
+source bench/lib.sh
+scripts/deps.sh build
+bench_build wattos
+abstracts=${INGEST_BENCH_ABSTRACTS:-2000}
+workers=${INGEST_BENCH_WORKERS:-2}
+docs=../shared/data/docs
+bench_workdir
+
+mkdir -p "$work/real" "$work/abstracts"
+for f in "$docs"/de/* "$docs"/en/*; do
+  case "$f" in
+    *offengelegte*|*Kurseinsicht*) ;;  # image-only PDFs: OCR, measured apart
+    *) cp "$f" "$work/real/" ;;
+  esac
+done
+python3 - ../shared/data/scifact/allenai_scifact_csv/corpus_train.csv "$work/abstracts" "$abstracts" <<'PY'
+import ast, csv, sys, os
+src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+csv.field_size_limit(1 << 24)
+with open(src, newline='', encoding='utf-8') as f:
+    for i, row in enumerate(csv.DictReader(f)):
+        if i >= n: break
+        with open(os.path.join(out, f"{row['doc_id']}.txt"), 'w', encoding='utf-8') as o:
+            try:
+                abstract = " ".join(ast.literal_eval(row['abstract'].replace("'\n '", "', '")))
+            except (ValueError, SyntaxError):
+                abstract = row['abstract']
+            o.write(row['title'] + "\n\n" + abstract)
+PY
+
+# run NAME DIR: ingests DIR into a fresh store; prints "docs= seconds= rss_mib= pages= chunks=".
+run() {
+  local name=$1 dir=$2
+  local data="$work/data-$name"
+  python3 - "$build_dir/src/app/wattos" "$data" "$dir" "$workers" <<'PY'
+import os, resource, sqlite3, subprocess, sys, time
+binary, data, src, workers = sys.argv[1:5]
+env = dict(os.environ, WATTOS_DATA_DIR=data, WATTOS_INGEST_OCR="false", WATTOS_INGEST_WORKERS=workers)
+t0 = time.monotonic()
+p = subprocess.run([binary, "ingest", "--create", "--space", "bench", src], env=env, capture_output=True, text=True)
+seconds = time.monotonic() - t0
+rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+db = sqlite3.connect(os.path.join(data, "wattos.db"))
+docs, pages, chunks, failed = db.execute(
+    "SELECT SUM(status = 'done'), SUM(pages), SUM(chunks), SUM(status = 'failed') FROM ingest_files").fetchone()
+print(f"docs={docs} failed={failed} seconds={seconds:.2f} rss_mib={rss_mib:.0f} pages={pages} chunks={chunks} "
+      f"docs_per_s={docs / seconds:.1f} pages_per_s={pages / seconds:.1f}")
+if failed:
+    for row in db.execute("SELECT filename, error FROM ingest_files WHERE status = 'failed'"):
+        print("  failed:", *row, file=sys.stderr)
+PY
+}
+
+real=$(run real "$work/real")
+echo "real documents: $real"
+synthetic=$(run abstracts "$work/abstracts")
+echo "abstracts: $synthetic"
+table=$(cat <<TABLE
+| corpus | documents done | failed | seconds | documents/s | pages/s | chunks | peak RSS MiB |
+|---|---|---|---|---|---|---|---|
+| shared documents (text layer, OCR off) | $(field docs "$real") | $(field failed "$real") | $(field seconds "$real") | $(field docs_per_s "$real") | $(field pages_per_s "$real") | $(field chunks "$real") | $(field rss_mib "$real") |
+| SciFact abstracts as .txt | $(field docs "$synthetic") | $(field failed "$synthetic") | $(field seconds "$synthetic") | $(field docs_per_s "$synthetic") | - | $(field chunks "$synthetic") | $(field rss_mib "$synthetic") |
+TABLE
+)
+echo "$table"
+if [ "$record" = "--record" ]; then
+  {
+    echo
+    echo "## Ingestion end to end ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
+    echo
+    echo "Command: \`bench/ingest.sh --record\` (Release build, \`wattos ingest\` with $workers workers, the built-in"
+    echo "embedder, SQLite + HNSW files, a fresh data directory per corpus; $(nproc) cores shared with the rest of the machine)."
+    echo
+    echo "$table"
+  } >>bench/RESULTS.md
+fi
