@@ -22,6 +22,7 @@ test_pkgs=(
   postgresql-15 redis-server
   clang libclang-rt-14-dev
   curl
+  chromium
 )
 bench_pkgs=(
   libbenchmark-dev nginx-light wrk
@@ -51,16 +52,20 @@ npm_install() {
 }
 
 install_npm_sets() {
+  # The web UI's build tools (Next.js, TypeScript): `make run` builds it.
+  npm_install "$(dirname "$0")/../web"
   case "$set_name" in
     test|bench)
       npm_install "$(dirname "$0")/../tests/sdk"
       npm_install "$(dirname "$0")/../tests/services"
+      npm_install "$(dirname "$0")/../tests/e2e"
       ;;
   esac
 }
 
-# Node.js and npm: the machine's own when present, Debian's otherwise.
-if [ "$set_name" != build ] && ! command -v npm >/dev/null 2>&1; then
+# Node.js and npm (the web UI's build and the Node tests): the machine's own when present,
+# Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then
   wanted+=(nodejs npm)
 fi
 

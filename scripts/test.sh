@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
+# The web UI the end-to-end tests drive (skipped when web/out is current).
+scripts/web-build.sh
 
 jobs=$(nproc)
 build_dir=build/asan

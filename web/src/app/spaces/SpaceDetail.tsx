@@ -25,6 +25,8 @@ export interface IngestFile {
   error: string;
   chunks: number;
   pages: number;
+  title?: string;
+  duplicate?: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -90,6 +92,7 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [dragging, setDragging] = useState(false);
   const [error, setError] = useState('');
+  const [info, setInfo] = useState('');
   const [memberUser, setMemberUser] = useState('');
   const [memberRole, setMemberRole] = useState('read');
   const uploadKey = useRef(0);
@@ -159,8 +162,6 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
           }
           if (!res.ok) throw await errorOf(res);
           setFilesState('live');
-          const seen = new Map<string, IngestFile>();
-          let snapshot = true;
           await readSse(
             res,
             (e) => {
@@ -168,7 +169,6 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
               failures = 0;
               try {
                 const f = JSON.parse(e.data) as IngestFile;
-                if (snapshot) seen.set(f.id, f);
                 upsert(f);
               } catch {
                 /* ignore */
@@ -176,7 +176,6 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
             },
             controller.signal,
           );
-          snapshot = false;
         } catch (e) {
           if (controller.signal.aborted) return;
           if (e instanceof ApiError && e.status === 401) return;
@@ -193,19 +192,41 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
     };
   }, [id, upsert]);
 
+  // The reason an upload was refused, as a sentence.
+  const refusal = (code: string, status: number, message: string) => {
+    if (status === 413 || code === 'payload_too_large') return t('files.too_large');
+    if (status === 415 || code === 'unsupported_media') return t('files.unsupported');
+    if (code === 'failed_precondition') return message ? `${t('files.unreadable')} (${message})` : t('files.unreadable');
+    if (status === 404 && !message) return t('files.unavailable');
+    return '';
+  };
+
   async function startUpload(list: File[]) {
     if (list.length === 0) return;
     const key = ++uploadKey.current;
     setUploads((u) => [...u, { key, names: list.map((f) => f.name), sent: 0, error: '' }]);
     try {
       const items = await uploadFiles(id, list, (p) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, sent: p } : x))));
-      items.forEach(upsert);
-      setUploads((u) => u.filter((x) => x.key !== key));
+      const refused: string[] = [];
+      let duplicates = 0;
+      for (const item of items as Array<IngestFile & { error?: unknown; duplicate?: boolean }>) {
+        if (item.error && typeof item.error === 'object') {
+          const e = item.error as { code?: string; message?: string };
+          refused.push(`${item.filename}: ${refusal(e.code ?? '', 0, e.message ?? '') || e.message || e.code}`);
+        } else {
+          if (item.duplicate) duplicates++;
+          upsert(item);
+        }
+      }
+      setUploads((u) =>
+        refused.length
+          ? u.map((x) => (x.key === key ? { ...x, names: refused.map((r) => r.split(':')[0]), error: refused.join('; ') } : x))
+          : u.filter((x) => x.key !== key),
+      );
+      if (duplicates) setInfo(t('files.duplicate', { n: duplicates }));
     } catch (e) {
-      let text = errorText(e);
-      if (e instanceof ApiError && e.status === 413) text = t('files.too_large');
-      else if (e instanceof ApiError && e.status === 415) text = t('files.unsupported');
-      else if (e instanceof ApiError && e.status === 404) text = t('files.unavailable');
+      const text =
+        e instanceof ApiError ? refusal(e.code, e.status, e.message) || errorText(e) : errorText(e);
       setUploads((u) => u.map((x) => (x.key === key ? { ...x, error: text } : x)));
     }
   }
@@ -320,6 +341,11 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
           <section aria-labelledby="docs-h" className="card">
             <h2 id="docs-h">{t('files.title')}</h2>
             {filesState === 'unavailable' && <Notice kind="info">{t('files.unavailable')}</Notice>}
+            {info && (
+              <Notice kind="info" onClose={() => setInfo('')}>
+                {info}
+              </Notice>
+            )}
             {filesState === 'reconnecting' && <Notice kind="warn">{t('files.reconnecting')}</Notice>}
             {canWrite && filesState !== 'unavailable' && (
               <div
@@ -386,6 +412,7 @@ export default function SpaceDetail({ id, onBack }: { id: string; onBack: () => 
                         <td>
                           <span className="file-name">{f.filename}</span>
                           <span className="small muted"> {f.format}</span>
+                          {f.title && f.title !== f.filename && <div className="small muted">{f.title}</div>}
                           {f.status === 'failed' && f.error && (
                             <div className="file-error" role="alert">
                               {f.error}

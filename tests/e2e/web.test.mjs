@@ -1,0 +1,339 @@
+// End-to-end test of the web UI: Debian's chromium, driven headless by playwright-core,
+// against a real `wattos serve` (fresh data directory, free port) that serves the exported
+// app from web/out. One user journey, step by step: sign in, create a knowledge space,
+// upload a shared document and wait until it is indexed, ask a question in a chat with
+// that space, see the streamed answer with a citation, open the citation, give feedback,
+// survive a dropped stream, edit a persona, see the audit entries as admin; plus a failed
+// upload and an expired session, each with a clear message and a way back.
+// Screenshots of the main screens go to $WATTOS_TEST_BINARY_DIR/e2e-screenshots (or a
+// temporary folder), printed at the start.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startWattos, stopWattos, call } from '../sdk/wattos.mjs';
+
+const binary = process.env.WATTOS_TEST_BINARY;
+if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// The shared test documents sit beside the checkout, never inside it.
+const docs = process.env.WATTOS_SHARED_DOCS || resolve(repo, '../shared/data/docs');
+const chromiumPath = process.env.WATTOS_CHROMIUM || '/usr/bin/chromium';
+const shots = process.env.WATTOS_TEST_BINARY_DIR
+  ? join(process.env.WATTOS_TEST_BINARY_DIR, 'e2e-screenshots')
+  : mkdtempSync(join(tmpdir(), 'wattos-e2e-shots-'));
+const letterPdf = join(docs, 'de', 'docspell_letter-de.pdf');
+const letterTxt = join(docs, 'de', 'docspell_letter-de.txt');
+const encryptedPdf = join(docs, 'special', 'docspell_encrypted-test123.pdf');
+const QUESTION = 'Innerhalb welcher Frist soll die Kündigungsbestätigung kommen?';
+const SPACE = 'Kündigungen E2E';
+
+let dir, server, base, context, page, spaceId, uploadsLive = false;
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+function session() {
+  return page.evaluate(() => JSON.parse(window.localStorage.getItem('wattos.session') || 'null'));
+}
+
+async function token() {
+  return (await session()).access_token;
+}
+
+async function loginInUi(password) {
+  await page.getByLabel('E-Mail-Adresse').fill('admin@localhost');
+  await page.getByLabel('Passwort').fill(password);
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+}
+
+before(async () => {
+  assert.ok(existsSync(letterPdf), `shared documents not found at ${docs}`);
+  mkdirSync(shots, { recursive: true });
+  console.log(`# screenshots: ${shots}`);
+  // The exported app (a no-op when web/out is newer than its sources).
+  execFileSync(join(repo, 'scripts', 'web-build.sh'), { stdio: 'inherit' });
+  dir = mkdtempSync(join(tmpdir(), 'wattos-e2e-'));
+  server = await startWattos({ binary, dir, env: { WATTOS_SERVER_STATIC_DIR: join(repo, 'web', 'out') } });
+  base = `http://127.0.0.1:${server.port}`;
+  context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 860 },
+    locale: 'de-DE',
+  });
+  context.setDefaultTimeout(20000);
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
+});
+
+after(async () => {
+  await context?.close();
+  await stopWattos(server);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the web UI end to end', async (t) => {
+  await t.test('the app is served at / and asks to sign in', async () => {
+    const res = await fetch(`${base}/chat/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /text\/html/);
+    await page.goto(`${base}/`);
+    await page.waitForURL(/\/login\/$/);
+    await page.getByRole('heading', { name: 'WattOS KI' }).waitFor();
+    await shot('01-login');
+  });
+
+  await t.test('wrong password: a clear message', async () => {
+    await page.getByLabel('E-Mail-Adresse').fill('admin@localhost');
+    await page.getByLabel('Passwort').fill('not-the-password');
+    await page.getByRole('button', { name: 'Anmelden' }).click();
+    await page.getByRole('alert').filter({ hasText: 'E-Mail-Adresse oder Passwort ist falsch.' }).waitFor();
+  });
+
+  await t.test('sign in', async () => {
+    await loginInUi(server.password);
+    await page.waitForURL(/\/chat\/$/);
+    await page.getByRole('heading', { name: 'Wobei kann ich helfen?' }).waitFor();
+    const s = await session();
+    assert.ok(s.access_token && s.refresh_token);
+  });
+
+  await t.test('create a knowledge space', async () => {
+    await page.getByRole('navigation', { name: 'Hauptnavigation' }).getByRole('link', { name: 'Wissensräume' }).click();
+    await page.waitForURL(/\/spaces\/$/);
+    await page.getByLabel('Name').fill(SPACE);
+    await page.getByLabel('Beschreibung').fill('Kündigungsschreiben und Bestätigungen');
+    await page.getByRole('button', { name: 'Anlegen' }).click();
+    await page.getByRole('heading', { level: 1, name: SPACE }).waitFor();
+    spaceId = new URL(page.url()).searchParams.get('id');
+    assert.ok(spaceId);
+    const probe = await call(base, 'GET', `/api/v1/spaces/${spaceId}/files`, undefined, await token());
+    uploadsLive = probe.status === 200;
+    if (!uploadsLive) console.log(`# upload routes answer ${probe.status}: the upload steps wait for the ingestion service`);
+  });
+
+  await t.test('upload a shared document and watch it being indexed', async (s) => {
+    if (!uploadsLive) {
+      // Until the ingestion routes land, the document's text goes in through the RAG API so
+      // that the chat steps below still run against real retrieval.
+      const text = readFileSync(letterTxt, 'utf8');
+      const r = await call(base, 'POST', `/api/v1/spaces/${spaceId}/documents`, {
+        document_id: 'docspell_letter-de', title: 'docspell_letter-de.pdf', doc_type: 'pdf',
+        chunks: [{ text, page: 1, char_start: 0, char_end: text.length }],
+      }, await token());
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      s.skip('the ingestion upload routes are not on this server yet');
+      return;
+    }
+    await page.locator('#file-input').setInputFiles(letterPdf);
+    const row = page.locator('tr.file-row', { hasText: 'docspell_letter-de.pdf' });
+    await row.waitFor();
+    await row.locator('[data-status="done"], .badge-done').first().waitFor({ timeout: 120000 }).catch(async (e) => {
+      await shot('03-space-upload-timeout');
+      throw e;
+    });
+    await row.getByText('Indexiert').waitFor();
+    await shot('03-space');
+  });
+
+  await t.test('a failed upload shows a clear message and can be retried or removed', async (s) => {
+    if (!uploadsLive) return s.skip('the ingestion upload routes are not on this server yet');
+    // Refused by the server before any processing: the message names the file and the reason.
+    await page.route('**/api/v1/spaces/*/files', (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({ status: 413, contentType: 'application/json',
+                          body: JSON.stringify({ error: { code: 'payload_too_large', message: 'upload too large' } }) })
+        : route.fallback());
+    await page.locator('#file-input').setInputFiles({ name: 'riesig.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4') });
+    await page.getByRole('alert').filter({ hasText: 'riesig.pdf' }).filter({ hasText: 'Die Datei ist zu groß.' }).waitFor();
+    await page.unroute('**/api/v1/spaces/*/files');
+    // Accepted, then failing in the pipeline (an encrypted PDF): the row shows the error.
+    await page.locator('#file-input').setInputFiles(encryptedPdf);
+    const row = page.locator('tr.file-row', { hasText: 'docspell_encrypted-test123.pdf' });
+    await row.locator('.badge-failed').waitFor({ timeout: 120000 });
+    const message = await row.locator('.file-error').innerText();
+    assert.ok(message.trim().length > 0, 'a failed file shows its error');
+    await row.getByRole('button', { name: 'Erneut versuchen' }).waitFor();
+    await shot('04-space-failed-upload');
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'docspell_encrypted-test123.pdf löschen' }).click();
+    await row.waitFor({ state: 'detached' });
+  });
+
+  await t.test('ask in a chat with the space: a streamed answer with a citation', async () => {
+    await page.goto(`${base}/chat/`);
+    await page.locator('.space-picker summary').click();
+    await page.getByRole('checkbox', { name: SPACE }).check();
+    await page.locator('.space-picker summary').click();
+    await page.getByLabel('Ihre Nachricht').fill(QUESTION);
+    const streamed = page.waitForResponse((r) => /\/api\/v1\/conversations\/[^/]+\/messages$/.test(r.url()) && r.request().method() === 'POST');
+    await page.getByLabel('Ihre Nachricht').press('Enter');
+    const res = await streamed;
+    assert.match(res.headers()['content-type'], /text\/event-stream/);
+    assert.ok(res.headers()['x-message-id']);
+    const answer = page.locator('article.msg-assistant').last();
+    await answer.locator('.msg-actions').waitFor({ timeout: 60000 });
+    assert.match(await answer.locator('.msg-text').innerText(), /14 Tagen/);
+    await answer.locator('.sources .source').first().waitFor();
+    assert.match(await answer.locator('.sources').innerText(), /docspell_letter-de/);
+    await page.getByRole('button', { name: /Kündigungen E2E|Gespräch/ }).first().waitFor();
+    await shot('05-chat-answer');
+  });
+
+  await t.test('open the citation: document, page and snippet', async () => {
+    const answer = page.locator('article.msg-assistant').last();
+    await answer.locator('.sources .source').first().click();
+    const dialog = page.getByRole('dialog', { name: 'Quelle 1' });
+    await dialog.waitFor();
+    assert.match(await dialog.locator('.citation-doc').innerText(), /docspell_letter-de/);
+    assert.equal((await dialog.locator('.citation-page').innerText()).trim(), '1');
+    assert.ok((await dialog.locator('.citation-snippet').innerText()).length > 10);
+    assert.ok((await dialog.locator('.citation-snippet mark').count()) > 0, 'the matched words are marked');
+    await shot('06-citation');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  });
+
+  await t.test('give feedback', async () => {
+    const answer = page.locator('article.msg-assistant').last();
+    await answer.getByRole('button', { name: 'Hilfreiche Antwort' }).click();
+    await answer.getByText('Danke für Ihre Rückmeldung.').waitFor();
+    assert.equal(await answer.getByRole('button', { name: 'Hilfreiche Antwort' }).getAttribute('aria-pressed'), 'true');
+    const r = await call(base, 'GET', '/api/v1/admin/feedback', undefined, await token());
+    assert.equal(r.status, 200);
+    assert.equal(r.json.items.length, 1);
+    assert.equal(r.json.items[0].rating, 1);
+    assert.equal(r.json.items[0].question, QUESTION);
+  });
+
+  await t.test('a dropped stream reconnects with Last-Event-ID and completes the answer', async () => {
+    // The regenerated answer's stream is cut after its first two events.
+    let cut = false;
+    await page.route('**/api/v1/conversations/*/regenerate', async (route) => {
+      const response = await route.fetch();
+      const body = await response.text();
+      const events = body.split('\n\n').filter((e) => e.trim());
+      cut = events.length > 2;
+      await route.fulfill({ response, body: events.slice(0, 2).join('\n\n') + '\n\n' });
+    });
+    const resumed = page.waitForRequest((r) => r.url().includes('/events') && r.headers()['last-event-id'] === '2');
+    await page.locator('article.msg-assistant').last().getByRole('button', { name: 'Neu erzeugen' }).click();
+    await resumed;
+    const answer = page.locator('article.msg-assistant').last();
+    await answer.locator('.msg-actions').waitFor({ timeout: 60000 });
+    assert.ok(cut, 'the stream had more than two events');
+    assert.match(await answer.locator('.msg-text').innerText(), /14 Tagen/);
+    assert.ok((await answer.locator('.sources .source').count()) > 0);
+    await page.unroute('**/api/v1/conversations/*/regenerate');
+  });
+
+  await t.test('the conversation is listed and found by search', async () => {
+    await page.getByLabel('Gespräche durchsuchen').fill('Kündigungsbestätigung');
+    await page.locator('.conv-item', { hasText: 'Frist' }).first().waitFor();
+    await page.getByLabel('Gespräche durchsuchen').fill('gibtesnicht');
+    await page.getByText('Kein Gespräch passt zur Suche.').waitFor();
+    await page.getByLabel('Gespräche durchsuchen').fill('');
+  });
+
+  await t.test('create a persona with trait sliders and a prompt preview', async () => {
+    await page.goto(`${base}/personas/`);
+    await page.getByRole('heading', { name: 'KAYA' }).waitFor();
+    await page.getByRole('button', { name: 'Neue Persona' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Rita Recht');
+    await page.getByLabel('Rolle').fill('Juristin für Vertragsfragen');
+    const slider = page.getByLabel('Gewissenhaftigkeit');
+    await slider.focus();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+    assert.equal(await slider.inputValue(), '55');
+    await slider.fill('95');
+    await page.locator('.prompt-text').filter({ hasText: /\S/ }).waitFor();
+    await shot('07-persona-editor');
+    await page.getByRole('button', { name: 'Speichern' }).click();
+    await page.getByText('„Rita Recht“ gespeichert.').waitFor();
+    await page.getByRole('heading', { name: 'Rita Recht' }).waitFor();
+    const r = await call(base, 'GET', '/api/v1/personas', undefined, await token());
+    const rita = r.json.items.find((p) => p.name === 'Rita Recht');
+    assert.equal(rita.traits.conscientiousness, 95);
+  });
+
+  await t.test('as admin: the audit log shows what was done', async () => {
+    await page.goto(`${base}/admin/?tab=audit`);
+    await page.getByRole('tab', { name: 'Audit-Log', selected: true }).waitFor();
+    const table = page.locator('.audit-table');
+    await table.locator('tr.audit-row').first().waitFor();
+    const text = await table.innerText();
+    for (const action of ['auth.login', 'POST /api/v1/spaces', 'POST /api/v1/conversations',
+                          'POST /api/v1/conversations/{id}/messages/{mid}/feedback', 'POST /api/v1/personas']) {
+      assert.ok(text.includes(action), `audit shows ${action}`);
+    }
+    await page.getByRole('button', { name: 'Kette prüfen' }).click();
+    await page.getByText(/Die Hash-Kette ist intakt/).waitFor();
+    await shot('08-admin-audit');
+    // Keyboard: arrows move between tabs.
+    await page.getByRole('tab', { name: 'Audit-Log' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.getByRole('tab', { name: 'Rückmeldungen', selected: true }).waitFor();
+    await page.locator('.feedback-item').filter({ hasText: QUESTION }).waitFor();
+    await page.getByRole('tab', { name: 'Nutzung' }).click();
+    await page.locator('table').filter({ hasText: 'extractive' }).waitFor();
+    await shot('09-admin-usage');
+  });
+
+  await t.test('an expired access token is renewed with the refresh token, silently', async () => {
+    const before = await session();
+    await page.evaluate(() => {
+      const s = JSON.parse(window.localStorage.getItem('wattos.session'));
+      s.access_token = 'expired.' + s.access_token.slice(8);
+      window.localStorage.setItem('wattos.session', JSON.stringify(s));
+    });
+    await page.goto(`${base}/spaces/`);
+    await page.getByRole('link', { name: SPACE }).waitFor();
+    const after = await session();
+    assert.notEqual(after.refresh_token, before.refresh_token, 'the refresh token was rotated');
+    assert.ok(!page.url().includes('/login/'));
+  });
+
+  await t.test('an expired session shows a message and recovers by signing in', async () => {
+    await page.evaluate(() => {
+      const s = JSON.parse(window.localStorage.getItem('wattos.session'));
+      s.access_token = 'corrupted';
+      s.refresh_token = 'corrupted';
+      window.localStorage.setItem('wattos.session', JSON.stringify(s));
+    });
+    await page.getByRole('link', { name: SPACE }).click();
+    await page.waitForURL(/\/login\/\?expired=1/);
+    await page.getByText('Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.').waitFor();
+    await shot('10-session-expired');
+    await loginInUi(server.password);
+    await page.waitForURL((u) => u.pathname === '/spaces/' && u.searchParams.get('id') === spaceId);
+    await page.getByRole('heading', { level: 1, name: SPACE }).waitFor();
+  });
+
+  await t.test('English on request, and usable at phone width', async () => {
+    await page.getByRole('button', { name: 'EN' }).click();
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Knowledge spaces' }).waitFor({ state: 'attached' });
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto(`${base}/chat/`);
+    await page.getByRole('button', { name: 'Conversations' }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow})`);
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('link', { name: 'Knowledge spaces' }).waitFor();
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('button', { name: 'Conversations' }).click();
+    await page.locator('.conv-item').first().click();
+    await page.locator('article.msg-assistant .sources').first().waitFor();
+    await shot('11-phone-chat');
+    await page.getByRole('button', { name: 'DE' }).click();
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+});
