@@ -39,6 +39,8 @@
 #include "streams/chat/chat_service.hpp"
 #include "streams/ingest/folder_watcher.hpp"
 #include "streams/ingest/ingest_service.hpp"
+#include "streams/ingest/isolated_parse.hpp"
+#include "streams/ingest/parsers.hpp"
 #include "streams/rag/rag_service.hpp"
 #include "net/http_server.hpp"
 
@@ -116,6 +118,16 @@ std::filesystem::path files_dir_of(const core::config& cfg) {
   return std::filesystem::path(cfg.data_dir) / "files";
 }
 
+// Child parser processes run this same executable (`wattos parse`).
+streams::ingest::isolation_settings isolation_of(const core::ingest_settings& settings) {
+  streams::ingest::isolation_settings iso;
+  std::error_code ec;
+  if (settings.isolate_parsers) iso.executable = std::filesystem::read_symlink("/proc/self/exe", ec);
+  iso.timeout = std::chrono::seconds(settings.parse_timeout_s);
+  iso.memory_bytes = static_cast<std::uint64_t>(settings.parse_memory_mb) << 20;
+  return iso;
+}
+
 int fail(const core::error& err) {
   core::log_error("start failed", {{"code", core::errc_name(err.code())}, {"error", err.message()}});
   return err.code() == core::errc::invalid_argument ? 2 : 1;
@@ -168,6 +180,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   auto jobs = infra::queue::make_job_queue(cfg->queue, **db);
   if (!jobs) return fail(jobs.err());
   streams::ingest::ingest_service ingest(**db, **jobs, rag, cfg->ingest, cfg->queue, files_dir_of(*cfg));
+  ingest.isolate_parsers(isolation_of(cfg->ingest));
   streams::ingest::folder_watcher watcher(**db, ingest, rag, cfg->ingest.watch_debounce_ms);
   // Each answer gets its conversation's persona (KAYA when none is set): the character
   // layer hands its prompt generator down to the chat pipeline.
@@ -361,6 +374,7 @@ int ingest_command(const std::string& config_path, const ingest_args& args, char
   if (!jobs) return fail(jobs.err());
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
   streams::ingest::ingest_service ingest(**db, **jobs, rag, cfg->ingest, cfg->queue, files_dir_of(*cfg));
+  ingest.isolate_parsers(isolation_of(cfg->ingest));
   const auto who = streams::ingest::ingest_service::system_requester();
   auto space = rag.get_space(who, args.space);
   if (!space && space.err().code() == core::errc::not_found && args.create) {
@@ -415,6 +429,43 @@ int ingest_command(const std::string& config_path, const ingest_args& args, char
   std::fprintf(stderr, "\n");
   ingest.stop();
   return failed + refused > 0 ? 1 : 0;
+}
+
+struct parse_args {
+  std::string file;
+  bool json = false;
+  streams::ingest::parse_limits limits;
+  std::uint64_t memory_bytes = 0;
+  int cpu_seconds = 0;
+};
+
+// `wattos parse FILE`: what the parsers make of a file (also the child process that
+// ingestion workers start for each file, with --json).
+int parse_command(const parse_args& args) {
+  core::set_log_level(core::log_level::error);
+  if (args.json) return streams::ingest::run_parse_child(args.file, args.limits, args.memory_bytes, args.cpu_seconds);
+  auto doc = streams::ingest::parse_file(args.file, args.limits);
+  if (!doc) {
+    std::fprintf(stderr, "%s: %s (%s)\n", args.file.c_str(), doc.err().message().c_str(),
+                 std::string(core::errc_name(doc.err().code())).c_str());
+    return 1;
+  }
+  std::printf("format: %s (%s)\ntitle: %s\npages: %d, OCR pages: %d, blocks: %zu\n", doc->format.c_str(),
+              doc->mime_type.c_str(), doc->title.c_str(), doc->pages, doc->ocr_pages, doc->blocks.size());
+  for (const auto& [k, v] : doc->metadata) std::printf("%s: %s\n", k.c_str(), v.c_str());
+  for (const auto& w : doc->warnings) std::printf("warning: %s\n", w.c_str());
+  int page = -1;
+  for (const auto& b : doc->blocks) {
+    if (b.page != page) {
+      page = b.page;
+      if (page > 0) std::printf("\n--- page %d ---\n", page);
+    }
+    std::string prefix;
+    if (b.kind == streams::ingest::block_kind::heading) prefix = std::string(static_cast<std::size_t>(b.level), '#') + " ";
+    if (b.kind == streams::ingest::block_kind::list_item) prefix = "- ";
+    std::printf("\n%s%s\n", prefix.c_str(), b.text.c_str());
+  }
+  return 0;
 }
 
 }  // namespace
@@ -480,6 +531,21 @@ int run_cli(int argc, char** argv, char** envp) {
   ingest_cmd->add_flag("!--no-wait", ingest.wait, "only queue the files; workers of a server do the rest");
   ingest_cmd->add_option("paths", ingest.paths, "files or folders")->required()->check(CLI::ExistingPath);
 
+  parse_args parse;
+  auto* parse_cmd = cli.add_subcommand("parse", "Show what the parsers make of a file (text, headings, pages)");
+  parse_cmd->add_option("file", parse.file, "the file")->required();
+  parse_cmd->add_flag("--json", parse.json, "the parsed document as JSON (what ingestion workers read)");
+  parse_cmd->add_option("--max-file-bytes", parse.limits.max_file_bytes);
+  parse_cmd->add_option("--max-unpacked-bytes", parse.limits.max_unpacked_bytes);
+  parse_cmd->add_option("--max-text-bytes", parse.limits.max_text_bytes);
+  parse_cmd->add_option("--max-pages", parse.limits.max_pages);
+  parse_cmd->add_option("--ocr", parse.limits.ocr, "OCR pages without text (1/0)");
+  parse_cmd->add_option("--ocr-languages", parse.limits.ocr_languages);
+  parse_cmd->add_option("--ocr-dpi", parse.limits.ocr_dpi);
+  parse_cmd->add_option("--max-ocr-pages", parse.limits.max_ocr_pages);
+  parse_cmd->add_option("--memory-bytes", parse.memory_bytes, "address-space limit (0: none)");
+  parse_cmd->add_option("--cpu-seconds", parse.cpu_seconds, "CPU time limit (0: none)");
+
   cli.add_subcommand("version", "Print the version");
 
   try {
@@ -493,6 +559,7 @@ int run_cli(int argc, char** argv, char** envp) {
   if (*eval_retrieval_cmd) return eval_retrieval(eval_args);
   if (*search_cmd) return search_command(config_path, search, envp);
   if (*ingest_cmd) return ingest_command(config_path, ingest, envp);
+  if (*parse_cmd) return parse_command(parse);
   if (*config_cmd) {
     auto env = core::environment_from(envp);
     std::string path = config_path;

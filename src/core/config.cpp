@@ -188,6 +188,9 @@ const std::vector<option_row>& option_table() {
     r.push_back(string_option("ingest.ocr_languages", WATTOS_FIELD(ingest.ocr_languages), {}, "Tesseract languages, e.g. deu+eng"));
     r.push_back(int_option<int>("ingest.ocr_dpi", WATTOS_FIELD(ingest.ocr_dpi), 50, 600, "Resolution PDF pages are rendered at for OCR"));
     r.push_back(int_option<int>("ingest.max_ocr_pages", WATTOS_FIELD(ingest.max_ocr_pages), 0, 100000, "Pages of one document that are OCRed"));
+    r.push_back(bool_option("ingest.isolate_parsers", WATTOS_FIELD(ingest.isolate_parsers), "Parse each file in a child process, so a crashing or hanging parser harms nothing else"));
+    r.push_back(int_option<int>("ingest.parse_timeout_s", WATTOS_FIELD(ingest.parse_timeout_s), 1, 86400, "A child parser still busy after this many seconds is stopped and the file fails"));
+    r.push_back(int_option<int>("ingest.parse_memory_mb", WATTOS_FIELD(ingest.parse_memory_mb), 64, 1 << 20, "Address-space limit of a child parser in MiB"));
     r.push_back(int_option<int>("ingest.watch_debounce_ms", WATTOS_FIELD(ingest.watch_debounce_ms), 0, max_ms, "Quiet time after a file change before it is ingested"));
     r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
     config defaults;

@@ -178,6 +178,9 @@ struct ingest_settings {
   int ocr_dpi = 200;                        //!< resolution PDF pages are rendered at for OCR
   int max_ocr_pages = 100;                  //!< pages of one document that are OCRed
   int watch_debounce_ms = 1000;             //!< quiet time after a file change before it is ingested
+  bool isolate_parsers = true;              //!< parse each file in a child process (a crashing parser harms nothing else)
+  int parse_timeout_s = 300;                //!< a child parser still busy after this is stopped (the file fails)
+  int parse_memory_mb = 4096;               //!< address-space limit of a child parser
 };
 
 struct config {

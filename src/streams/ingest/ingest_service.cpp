@@ -220,6 +220,7 @@ struct ingest_service::impl {
   core::queue_settings queue_cfg;
   std::filesystem::path files_dir;
   parse_limits limits;
+  isolation_settings isolation;  // set before workers start
 
   std::atomic<std::uint64_t> generation{0};
   std::mutex waiters_mutex;
@@ -578,6 +579,8 @@ core::result<int> ingest_service::requeue_orphans() {
 
 core::result<bool> ingest_service::run_one(std::string_view worker_id) { return impl_->run_one(worker_id); }
 
+void ingest_service::isolate_parsers(isolation_settings isolation) { impl_->isolation = std::move(isolation); }
+
 core::result<bool> ingest_service::impl::run_one(std::string_view worker_id) {
   WATTOS_ASSIGN_OR_RETURN(auto claimed, queue.claim(queue_name, worker_id, queue_cfg.lease_ms));
   if (!claimed) return false;
@@ -618,7 +621,7 @@ void ingest_service::impl::process(const q::job& job) {
   };
   if (auto st = set_state(file.info.id, "parsing", 0.1, job.attempts); !st.ok()) return fail(st.err());
 
-  auto parsed = parse_file(file.stored_path, limits);
+  auto parsed = parse_file_isolated(file.stored_path, limits, isolation);
   if (!parsed) return fail(parsed.err());
   if (keeper.lost()) return;
   if (auto st = set_state(file.info.id, "chunking", 0.4); !st.ok()) return fail(st.err());

@@ -51,6 +51,7 @@
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
 #include "infra/queue/job_queue.hpp"
+#include "streams/ingest/isolated_parse.hpp"
 #include "streams/ingest/parsed_document.hpp"
 #include "streams/rag/rag_service.hpp"
 
@@ -125,6 +126,10 @@ class ingest_service {
   // timeout passed; changes made by other processes are seen by polling changes().
   boost::asio::awaitable<void> wait_for_change(std::uint64_t seen, std::chrono::milliseconds timeout);
   std::uint64_t change_generation() const noexcept;
+
+  // Parse in child processes of this executable (the `wattos parse` command) from now
+  // on; call before start_workers. Without it, files are parsed in this process.
+  void isolate_parsers(isolation_settings isolation);
 
   // Claims and runs one job; false when the queue had none ready. For tests and the CLI.
   core::result<bool> run_one(std::string_view worker_id);
