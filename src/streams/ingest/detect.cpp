@@ -92,6 +92,7 @@ detected_format detect_format(std::string_view bytes) {
     // libmagic answers text/plain for most text; the structure decides what kind.
     std::string text = detail::to_utf8_text(head);
     if (detail::looks_like_email(text)) return {"eml", "message/rfc822"};
+    if (detail::looks_like_json(text)) return {"json", "application/json"};
     if (detail::looks_like_markdown(text)) return {"md", "text/markdown"};
     if (detail::looks_like_csv(text)) return {"csv", "text/csv"};
     return {"txt", mime};
@@ -167,6 +168,21 @@ bool looks_like_markdown(std::string_view text) {
   }
   int evidence = headings + fences + setext + inline_marks + (lists >= 2 ? 1 : 0);
   return (headings >= 1 && evidence >= 2) || fences >= 2 || (setext >= 1 && evidence >= 2);
+}
+
+bool looks_like_json(std::string_view text) {
+  // libmagic gives up on deep or long JSON and says text/plain: an object or array from
+  // the first to the last character is JSON (or broken JSON, which the parser reports).
+  auto first = text.find_first_not_of(" \t\r\n");
+  auto last = text.find_last_not_of(" \t\r\n");
+  if (first == std::string_view::npos || last <= first) return false;
+  char open = text[first], close = text[last];
+  if (!((open == '{' && close == '}') || (open == '[' && close == ']'))) return false;
+  auto next = text.find_first_not_of(" \t\r\n", first + 1);
+  char n = text[next];
+  if (open == '{') return n == '"' || n == '}';
+  return n == '[' || n == '{' || n == '"' || n == '-' || n == ']' || (n >= '0' && n <= '9') || n == 't' ||
+         n == 'f' || n == 'n';
 }
 
 bool looks_like_csv(std::string_view text) {

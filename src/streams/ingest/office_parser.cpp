@@ -289,9 +289,13 @@ class docx_walker {
     int level = 0;
     if (auto ppr = child(p, "pPr")) {
       std::string style(attr(child(ppr, "pStyle"), "val"));
+      int by_id = style.empty() ? 0 : heading_level_of(style, "");  // no styles.xml: ids like Heading1
       if (auto it = styles_.heading_level.find(style); it != styles_.heading_level.end()) {
         kind = block_kind::heading;
         level = it->second;
+      } else if (by_id > 0) {
+        kind = block_kind::heading;
+        level = by_id;
       } else if (auto outline = child(ppr, "outlineLvl")) {
         int v = std::atoi(std::string(attr(outline, "val")).c_str());
         if (v >= 0 && v <= 5) {

@@ -91,6 +91,7 @@ core::result<std::string> zip_container_format(std::string_view bytes);
 bool looks_like_email(std::string_view text);
 bool looks_like_markdown(std::string_view text);
 bool looks_like_csv(std::string_view text);
+bool looks_like_json(std::string_view text);
 
 // OCR (ocr.cpp). Gray or colour pixels, row by row; returns the recognised UTF-8 text.
 // Fails with unavailable when tesseract or its languages cannot be loaded.

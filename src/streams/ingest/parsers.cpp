@@ -97,9 +97,11 @@ std::string document_text(const parsed_document& doc) {
   std::size_t total = 0;
   for (const auto& b : doc.blocks) total += b.text.size() + 2;
   out.reserve(total);
-  for (const auto& b : doc.blocks) {
-    if (!out.empty()) out += "\n\n";
-    out += b.text;
+  // Every block is followed by the separator but the last, even an empty one: the
+  // chunker counts offsets that way.
+  for (std::size_t i = 0; i < doc.blocks.size(); ++i) {
+    if (i > 0) out += "\n\n";
+    out += doc.blocks[i].text;
   }
   return out;
 }

@@ -198,8 +198,12 @@ core::status block_sink::add_code(std::string_view text, int page) {
   std::string clean = core::to_valid_utf8(text);
   std::erase(clean, '\r');
   while (!clean.empty() && (clean.back() == '\n' || clean.back() == ' ' || clean.back() == '\t')) clean.pop_back();
+  // Leading blank lines go too ("<pre>\n    <code>\n..." indents its first line).
   std::size_t start = 0;
-  while (start < clean.size() && clean[start] == '\n') ++start;
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    if (clean[i] == '\n') start = i + 1;
+    else if (clean[i] != ' ' && clean[i] != '\t') break;
+  }
   clean.erase(0, start);
   if (clean.empty()) return {};
   block b;
