@@ -51,6 +51,8 @@ enum class job_state {
 };
 
 std::string_view job_state_name(job_state s) noexcept;
+// The inverse of job_state_name; nullopt for anything else.
+std::optional<job_state> job_state_from_name(std::string_view name) noexcept;
 
 struct job {
   std::string id;
