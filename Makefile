@@ -31,6 +31,7 @@ bench:
 	bench/gateway.sh --record
 	bench/llm.sh --record
 	bench/rag.sh --record
+	bench/queue.sh --record
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh

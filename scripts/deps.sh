@@ -61,6 +61,9 @@ install_npm_sets() {
       npm_install "$(dirname "$0")/../tests/e2e"
       ;;
   esac
+  case "$set_name" in
+    bench) npm_install "$(dirname "$0")/../bench" ;;
+  esac
 }
 
 # Node.js and npm (the web UI's build and the Node tests): the machine's own when present,
