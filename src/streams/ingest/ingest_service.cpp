@@ -270,8 +270,9 @@ struct ingest_service::impl {
     return std::move(*f);
   }
 
-  // Sets the processing state of a file; every change bumps its version.
-  core::status set_state(const std::string& file_id, std::string_view status, double progress,
+  // Sets the processing state of one version (sha256) of a file; a worker still busy
+  // with an older version changes nothing. Every change bumps the row's version.
+  core::status set_state(const std::string& file_id, const std::string& sha256, std::string_view status, double progress,
                          std::optional<int> attempts = std::nullopt, std::optional<std::string> error = std::nullopt) {
     std::string sql = "UPDATE ingest_files SET status = ?, progress = ?, updated_at = ?, updated_ms = ?, version = version + 1";
     std::vector<db::value> params{std::string(status), progress, core::utc_now_iso(), unix_ms()};
@@ -283,8 +284,9 @@ struct ingest_service::impl {
       sql += ", error = ?";
       params.emplace_back(*error);
     }
-    sql += " WHERE id = ?";
+    sql += " WHERE id = ? AND sha256 = ?";
     params.emplace_back(file_id);
+    params.emplace_back(sha256);
     WATTOS_RETURN_IF_ERROR(db.execute(sql, params));
     changed();
     return {};
@@ -306,7 +308,13 @@ struct ingest_service::impl {
 
   core::result<bool> run_one(std::string_view worker_id);
   void process(const q::job& job);
-  core::status finish_failure(const q::job& job, const std::string& file_id, const core::error& err);
+  core::status finish_failure(const q::job& job, const std::string& file_id, const std::string& sha256,
+                              const core::error& err);
+  // The row still holds this version of the file (not deleted, not replaced).
+  bool current(const std::string& file_id, const std::string& sha256) {
+    auto row = find("id = ? AND sha256 = ?", {file_id, sha256});
+    return !row || row->has_value();  // a store error is no reason to give up the work
+  }
 };
 
 core::result<space_info_access> ingest_service::impl::space_for(const rag::requester& who, std::string_view space_id,
@@ -492,7 +500,11 @@ core::status ingest_service::delete_file(const rag::requester& who, std::string_
   // commits, and removes what it indexed.
   WATTOS_RETURN_IF_ERROR(impl_->db.execute("DELETE FROM ingest_files WHERE id = ?", {row.info.id}));
   if (!row.info.job_id.empty()) (void)impl_->queue.remove(row.info.job_id);
-  WATTOS_RETURN_IF_ERROR(impl_->rag.delete_document(system_requester(), space.id, row.info.id));
+  // A file that was never indexed has no chunks: nothing to remove is fine.
+  if (auto removed = impl_->rag.delete_document(system_requester(), space.id, row.info.id);
+      !removed && removed.err().code() != core::errc::not_found) {
+    return std::move(removed).err();
+  }
   std::error_code ec;
   std::filesystem::remove(row.stored_path, ec);
   impl_->changed();
@@ -512,7 +524,7 @@ core::result<file_info> ingest_service::retry_file(const rag::requester& who, st
       return st.err();
     }
   }
-  WATTOS_RETURN_IF_ERROR(impl_->set_state(row.info.id, "queued", 0, 0, std::string()));
+  WATTOS_RETURN_IF_ERROR(impl_->set_state(row.info.id, row.info.sha256, "queued", 0, 0, std::string()));
   if (retried) {
     impl_->wake_workers();
   } else {
@@ -589,7 +601,7 @@ core::result<bool> ingest_service::impl::run_one(std::string_view worker_id) {
 }
 
 core::status ingest_service::impl::finish_failure(const q::job& job, const std::string& file_id,
-                                                  const core::error& err) {
+                                                  const std::string& sha256, const core::error& err) {
   const bool permanent = permanent_failure(err.code());
   const auto delay = q::retry_delay_ms(job.attempts, queue_cfg.retry_base_ms, queue_cfg.retry_max_ms);
   auto state = queue.fail(job.id, job.lease_token, err.message(), delay, permanent);
@@ -598,11 +610,13 @@ core::status ingest_service::impl::finish_failure(const q::job& job, const std::
                                             {"attempt", job.attempts},
                                             {"error", err.message()},
                                             {"dead", *state == q::job_state::dead}});
-  return set_state(file_id, *state == q::job_state::dead ? "failed" : "queued", 0, job.attempts, err.message());
+  return set_state(file_id, sha256, *state == q::job_state::dead ? "failed" : "queued", 0, job.attempts, err.message());
 }
 
 void ingest_service::impl::process(const q::job& job) {
-  const auto [file_id, sha] = parse_payload(job.payload);
+  const auto payload = parse_payload(job.payload);
+  const std::string& file_id = payload.first;
+  const std::string& sha = payload.second;
   auto row = find("id = ?", {file_id});
   if (!row) {  // the store is away: try again later
     (void)queue.fail(job.id, job.lease_token, row.err().message(),
@@ -616,15 +630,15 @@ void ingest_service::impl::process(const q::job& job) {
   const file_row file = std::move(**row);
   lease_keeper keeper(queue, job.id, job.lease_token, queue_cfg.lease_ms);
   auto fail = [&](const core::error& err) {
-    auto st = finish_failure(job, file.info.id, err);
+    auto st = finish_failure(job, file.info.id, sha, err);
     if (!st.ok()) core::log_warn("ingest: cannot record a failure", {{"file", file.info.id}, {"error", st.err().message()}});
   };
-  if (auto st = set_state(file.info.id, "parsing", 0.1, job.attempts); !st.ok()) return fail(st.err());
+  if (auto st = set_state(file.info.id, sha, "parsing", 0.1, job.attempts); !st.ok()) return fail(st.err());
 
   auto parsed = parse_file_isolated(file.stored_path, limits, isolation);
   if (!parsed) return fail(parsed.err());
   if (keeper.lost()) return;
-  if (auto st = set_state(file.info.id, "chunking", 0.4); !st.ok()) return fail(st.err());
+  if (auto st = set_state(file.info.id, sha, "chunking", 0.4); !st.ok()) return fail(st.err());
   chunk_settings cs{settings.chunk_tokens, settings.chunk_overlap_tokens};
   auto chunks = chunk_document(*parsed, cs);
   if (chunks.empty()) {
@@ -632,7 +646,7 @@ void ingest_service::impl::process(const q::job& job) {
                                                   ? "no text found in the document (OCR is off)"
                                                   : "no text found in the document"));
   }
-  if (auto st = set_state(file.info.id, "embedding", 0.5); !st.ok()) return fail(st.err());
+  if (auto st = set_state(file.info.id, sha, "embedding", 0.5); !st.ok()) return fail(st.err());
 
   rag::document_input doc;
   doc.document_id = file.info.id;
@@ -644,6 +658,13 @@ void ingest_service::impl::process(const q::job& job) {
   doc.date = parsed->date;
   const std::size_t chunk_count = chunks.size();
   doc.chunks = std::move(chunks);
+
+  // Replaced or deleted while we parsed: the new version's job does the work.
+  if (keeper.lost()) return;
+  if (!current(file.info.id, sha)) {
+    (void)queue.complete(job.id, job.lease_token);
+    return;
+  }
 
   // The RAG call is a coroutine (the embedding model may be remote): run it on a
   // private io_context of this worker thread.
@@ -664,14 +685,28 @@ void ingest_service::impl::process(const q::job& job) {
     // space means the file's space was deleted.
     return fail(indexed->err());
   }
-  if (auto st = set_state(file.info.id, "indexing", 0.9); !st.ok()) return fail(st.err());
+  if (auto st = set_state(file.info.id, sha, "indexing", 0.9); !st.ok()) return fail(st.err());
 
   // Still ours? A lost lease means another worker redoes the same (idempotent) work;
   // a deleted or replaced file means what we indexed must go.
   if (keeper.lost()) return;
-  auto current = find("id = ?", {file.info.id});
-  if (current && (!*current || (*current)->info.sha256 != sha)) {
-    if (!*current) (void)rag.delete_document(system_requester(), file.info.space_id, file.info.id);
+  auto now = find("id = ?", {file.info.id});
+  if (now && (!*now || (*now)->info.sha256 != sha)) {
+    if (!*now) {
+      (void)rag.delete_document(system_requester(), file.info.space_id, file.info.id);
+    } else {
+      // A newer version arrived while we indexed this one and may have been indexed
+      // first: index the newer one once more, so the older chunks cannot stay.
+      q::enqueue_options opts;
+      opts.max_attempts = queue_cfg.max_attempts;
+      opts.dedupe_key = file.info.id + ":" + (*now)->info.sha256 + ":again-" + core::random_hex(4);
+      auto again = queue.enqueue(queue_name, job_payload(file.info.id, (*now)->info.sha256), opts);
+      if (again) {
+        (void)db.execute("UPDATE ingest_files SET job_id = ? WHERE id = ? AND sha256 = ?",
+                         {*again, file.info.id, (*now)->info.sha256});
+        wake_workers();
+      }
+    }
     (void)queue.complete(job.id, job.lease_token);
     return;
   }

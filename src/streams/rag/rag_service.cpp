@@ -151,6 +151,7 @@ struct rag_service::impl {
   core::rag_settings settings;
   analyzer text_analyzer;
   std::mutex mutex;  // guards spaces
+  std::mutex load_mutex;  // held while a space is loaded (never while `mutex` is wanted by the loader's callers)
   std::map<std::string, std::shared_ptr<loaded_space>, std::less<>> spaces;
 
   // The requester's access to a space row, or not_found.
@@ -211,6 +212,13 @@ struct rag_service::impl {
 
   // The space's indexes, loaded (and the HNSW file checked or rebuilt) on first use.
   core::result<std::shared_ptr<loaded_space>> load(const space_info& info) {
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = spaces.find(info.id); it != spaces.end()) return it->second;
+    }
+    // One load at a time: two first uses of a space at once (ingestion workers) would
+    // each rebuild the same index files under the other's feet.
+    std::lock_guard loading(load_mutex);
     {
       std::lock_guard lock(mutex);
       if (auto it = spaces.find(info.id); it != spaces.end()) return it->second;

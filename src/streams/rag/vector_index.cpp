@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/id.hpp"
+
 namespace wattos::streams::rag {
 
 bool normalize(std::vector<float>& v) {
@@ -211,7 +213,9 @@ class hnsw_index final : public vector_index {
 
   core::status save() override {
     if (path_.empty()) return {};
-    const auto tmp = path_.string() + ".tmp";
+    // A temp name of its own: another process (or a second index object of the same
+    // space) may be saving the same index at the same moment.
+    const auto tmp = path_.string() + ".tmp-" + core::random_hex(4);
     try {
       graph_->saveIndex(tmp);
     } catch (const std::exception& e) {
@@ -225,7 +229,7 @@ class hnsw_index final : public vector_index {
     std::error_code ec;
     const auto bytes = std::filesystem::file_size(tmp, ec);
     if (ec) return core::error::unavailable("vector index not saved: " + ec.message());
-    const auto meta_tmp = meta_path() + ".tmp";
+    const auto meta_tmp = meta_path() + ".tmp-" + core::random_hex(4);
     {
       std::ofstream meta(meta_tmp, std::ios::trunc);
       meta << "wattos-hnsw-1 " << dimensions_ << " " << bytes << "\n";
@@ -235,7 +239,12 @@ class hnsw_index final : public vector_index {
     // which open() refuses, and the owner rebuilds from the SQL store.
     std::filesystem::rename(tmp, path_, ec);
     if (!ec) std::filesystem::rename(meta_tmp, meta_path(), ec);
-    if (ec) return core::error::unavailable("vector index not saved: " + ec.message());
+    if (ec) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      std::filesystem::remove(meta_tmp, ignored);
+      return core::error::unavailable("vector index not saved: " + ec.message());
+    }
     return {};
   }
 

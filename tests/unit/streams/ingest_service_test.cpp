@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "core/id.hpp"
+#include "core/utf8.hpp"
+#include "infra/llm/types.hpp"
 #include "db_backends.hpp"
 #include "infra/queue/job_queue.hpp"
 #include "streams/ingest/chunker.hpp"
@@ -354,7 +356,7 @@ TEST_P(ingest_service_test, transient_faults_are_retried_then_dead_lettered_and_
   EXPECT_EQ(failed.attempts, 3);
   EXPECT_FALSE(failed.error.empty());
   auto counts = queue_->counts("ingest");
-  ASSERT_TRUE(counts.ok());
+  ASSERT_TRUE(counts.ok()) << counts.err().message();
   EXPECT_EQ(counts->dead, 1);
 
   auto retried = svc_->retry_file(owner_, space_, f->id);
@@ -441,7 +443,7 @@ TEST_P(ingest_service_test, workers_in_threads_process_everything_once) {
   }
   svc_->stop();
   auto counts = queue_->counts("ingest");
-  ASSERT_TRUE(counts.ok());
+  ASSERT_TRUE(counts.ok()) << counts.err().message();
   EXPECT_EQ(counts->completed, 20);
   EXPECT_EQ(counts->waiting + counts->active + counts->delayed + counts->dead, 0);
 }
