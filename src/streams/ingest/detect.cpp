@@ -75,7 +75,9 @@ detected_format detect_format(std::string_view bytes) {
   }
   if (mime == "application/pdf") return {"pdf", mime};
   if (mime.starts_with("image/")) {
-    static constexpr std::string_view ocr_images[] = {"image/png", "image/jpeg", "image/tiff", "image/gif",
+    // Not GIF: leptonica decodes a whole GIF just to read its size, so the pixel limit
+    // could not be checked first (and scans are never GIFs).
+    static constexpr std::string_view ocr_images[] = {"image/png", "image/jpeg", "image/tiff",
                                                        "image/bmp", "image/x-ms-bmp", "image/webp",
                                                        "image/x-portable-bitmap", "image/x-portable-greymap",
                                                        "image/x-portable-pixmap", "image/jp2"};

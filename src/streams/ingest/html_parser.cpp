@@ -71,6 +71,9 @@ bool implicitly_closed(std::string_view name) {
 // elements do not count).
 int estimated_nesting(std::string_view html) {
   int depth = 0, deepest = 0;
+  // The next '>' at or after a position, found once per stretch: searching from every
+  // '<' of "<a<a<a..." would be quadratic.
+  std::size_t next_close = 0;
   for (std::size_t i = 0; i + 1 < html.size(); ++i) {
     if (html[i] != '<') continue;
     bool closing = html[i + 1] == '/';
@@ -83,7 +86,8 @@ int estimated_nesting(std::string_view html) {
     if (end == start) continue;
     std::string name = lower_ascii(html.substr(start, end - start));
     if (implicitly_closed(name)) continue;
-    std::size_t close = html.find('>', end);
+    if (next_close != std::string_view::npos && next_close < end) next_close = html.find('>', end);
+    std::size_t close = next_close;
     if (!closing && close != std::string_view::npos && close > 0 && html[close - 1] == '/') continue;
     if (closing) depth = std::max(0, depth - 1);
     else deepest = std::max(deepest, ++depth);

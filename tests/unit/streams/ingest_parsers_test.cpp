@@ -437,6 +437,14 @@ TEST(IngestHtml, DeepNestingIsRefused) {
   EXPECT_EQ(parse_error(html), errc::invalid_argument);
 }
 
+TEST(IngestHtml, TagsThatNeverCloseStayCheap) {
+  // "<a<a<a...": every '<' starts a tag whose '>' never comes.
+  std::string html = "<!DOCTYPE html><html><body><p>Text ";
+  for (int i = 0; i < 50'000; ++i) html += "<a<b";
+  auto doc = ingest::parse_bytes(html, no_ocr());
+  EXPECT_TRUE(doc.ok() || doc.err().code() == errc::invalid_argument);
+}
+
 TEST(IngestMarkdown, DocsifyPageWithHtmlIsReadAsHtml) {
   auto doc = parse_ok("de/twillo_step1.md");
   const auto* h = find_block(doc, ingest::block_kind::heading, "Schritt 1: OER erkennen");
