@@ -22,8 +22,8 @@ if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 // The shared test documents sit beside the checkout, never inside it.
-const docs = process.env.WATTOS_SHARED_DOCS || resolve(repo, '../shared/data/docs');
-const chromiumPath = process.env.WATTOS_CHROMIUM || '/usr/bin/chromium';
+const docs = process.env.WATTOS_TEST_SHARED_DOCS || resolve(repo, '../shared/data/docs');
+const chromiumPath = process.env.WATTOS_TEST_CHROMIUM || '/usr/bin/chromium';
 const shots = process.env.WATTOS_TEST_BINARY_DIR
   ? join(process.env.WATTOS_TEST_BINARY_DIR, 'e2e-screenshots')
   : mkdtempSync(join(tmpdir(), 'wattos-e2e-shots-'));
@@ -34,6 +34,7 @@ const QUESTION = 'Innerhalb welcher Frist soll die Kündigungsbestätigung komme
 const SPACE = 'Kündigungen E2E';
 
 let dir, server, base, context, page, spaceId, uploadsLive = false;
+let documentTitles = ['docspell_letter-de.pdf']; // what a citation of the letter may be titled
 
 async function shot(name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -45,6 +46,33 @@ function session() {
 
 async function token() {
   return (await session()).access_token;
+}
+
+// One step of the journey as a subtest. After a failed step the rest are skipped (they
+// build on it), except after `optional` steps, which the journey can do without.
+let broken = '';
+async function step(t, name, fn, { optional = false } = {}) {
+  await t.test(name, async (s) => {
+    if (broken) return s.skip(`skipped: "${broken}" failed`);
+    try {
+      await fn(s);
+    } catch (e) {
+      if (!optional) broken = name;
+      await shot(`failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40)}`).catch(() => {});
+      throw e;
+    }
+  });
+}
+
+// Indexes the letter's text through the RAG API: the chat steps' document when uploads
+// cannot run.
+async function indexLetterDirectly() {
+  const text = readFileSync(letterTxt, 'utf8');
+  const r = await call(base, 'POST', `/api/v1/spaces/${spaceId}/documents`, {
+    document_id: 'docspell_letter-de', title: 'docspell_letter-de.pdf', doc_type: 'pdf',
+    chunks: [{ text, page: 1, char_start: 0, char_end: text.length }],
+  }, await token());
+  assert.equal(r.status, 200, JSON.stringify(r.json));
 }
 
 async function loginInUi(password) {
@@ -60,7 +88,10 @@ before(async () => {
   // The exported app (a no-op when web/out is newer than its sources).
   execFileSync(join(repo, 'scripts', 'web-build.sh'), { stdio: 'inherit' });
   dir = mkdtempSync(join(tmpdir(), 'wattos-e2e-'));
-  server = await startWattos({ binary, dir, env: { WATTOS_SERVER_STATIC_DIR: join(repo, 'web', 'out') } });
+  // Sign-ins and refreshes share the login rate class; the journey makes about eight.
+  server = await startWattos({
+    binary, dir, env: { WATTOS_SERVER_STATIC_DIR: join(repo, 'web', 'out'), WATTOS_RATE_LIMIT_LOGIN_BURST: '20' },
+  });
   base = `http://127.0.0.1:${server.port}`;
   context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
     executablePath: chromiumPath,
@@ -82,7 +113,7 @@ after(async () => {
 });
 
 test('the web UI end to end', async (t) => {
-  await t.test('the app is served at / and asks to sign in', async () => {
+  await step(t, 'the app is served at / and asks to sign in', async () => {
     const res = await fetch(`${base}/chat/`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type'), /text\/html/);
@@ -92,14 +123,14 @@ test('the web UI end to end', async (t) => {
     await shot('01-login');
   });
 
-  await t.test('wrong password: a clear message', async () => {
+  await step(t, 'wrong password: a clear message', async () => {
     await page.getByLabel('E-Mail-Adresse').fill('admin@localhost');
     await page.getByLabel('Passwort').fill('not-the-password');
     await page.getByRole('button', { name: 'Anmelden' }).click();
     await page.getByRole('alert').filter({ hasText: 'E-Mail-Adresse oder Passwort ist falsch.' }).waitFor();
   });
 
-  await t.test('sign in', async () => {
+  await step(t, 'sign in', async () => {
     await loginInUi(server.password);
     await page.waitForURL(/\/chat\/$/);
     await page.getByRole('heading', { name: 'Wobei kann ich helfen?' }).waitFor();
@@ -107,7 +138,7 @@ test('the web UI end to end', async (t) => {
     assert.ok(s.access_token && s.refresh_token);
   });
 
-  await t.test('create a knowledge space', async () => {
+  await step(t, 'create a knowledge space', async () => {
     await page.getByRole('navigation', { name: 'Hauptnavigation' }).getByRole('link', { name: 'Wissensräume' }).click();
     await page.waitForURL(/\/spaces\/$/);
     await page.getByLabel('Name').fill(SPACE);
@@ -117,36 +148,36 @@ test('the web UI end to end', async (t) => {
     spaceId = new URL(page.url()).searchParams.get('id');
     assert.ok(spaceId);
     const probe = await call(base, 'GET', `/api/v1/spaces/${spaceId}/files`, undefined, await token());
-    uploadsLive = probe.status === 200;
+    uploadsLive = probe.status === 200 && !process.env.WATTOS_TEST_E2E_NO_UPLOAD;
     if (!uploadsLive) console.log(`# upload routes answer ${probe.status}: the upload steps wait for the ingestion service`);
   });
 
-  await t.test('upload a shared document and watch it being indexed', async (s) => {
+  await step(t, 'upload a shared document and watch it being indexed', async (s) => {
     if (!uploadsLive) {
-      // Until the ingestion routes land, the document's text goes in through the RAG API so
-      // that the chat steps below still run against real retrieval.
-      const text = readFileSync(letterTxt, 'utf8');
-      const r = await call(base, 'POST', `/api/v1/spaces/${spaceId}/documents`, {
-        document_id: 'docspell_letter-de', title: 'docspell_letter-de.pdf', doc_type: 'pdf',
-        chunks: [{ text, page: 1, char_start: 0, char_end: text.length }],
-      }, await token());
-      assert.equal(r.status, 200, JSON.stringify(r.json));
-      s.skip('the ingestion upload routes are not on this server yet');
-      return;
+      await indexLetterDirectly();
+      return s.skip('the ingestion upload routes are not on this server yet');
     }
-    await page.locator('#file-input').setInputFiles(letterPdf);
-    const row = page.locator('tr.file-row', { hasText: 'docspell_letter-de.pdf' });
-    await row.waitFor();
-    await row.locator('[data-status="done"], .badge-done').first().waitFor({ timeout: 120000 }).catch(async (e) => {
-      await shot('03-space-upload-timeout');
+    try {
+      await page.locator('#file-input').setInputFiles(letterPdf);
+      const row = page.locator('tr.file-row', { hasText: 'docspell_letter-de.pdf' });
+      await row.waitFor();
+      await row.locator('.badge-done').waitFor({ timeout: 120000 });
+      await row.getByText('Indexiert').waitFor();
+      await shot('03-space');
+      const files = await call(base, 'GET', `/api/v1/spaces/${spaceId}/files`, undefined, await token());
+      const letter = files.json.items.find((f) => f.filename === 'docspell_letter-de.pdf');
+      assert.ok(letter.chunks > 0, 'the letter was chunked');
+      if (letter.title) documentTitles.push(letter.title);
+    } catch (e) {
+      uploadsLive = false;
+      // The chat steps still get their document, if the server is still there.
+      await indexLetterDirectly().catch(() => { broken = 'the server went away during the upload'; });
       throw e;
-    });
-    await row.getByText('Indexiert').waitFor();
-    await shot('03-space');
-  });
+    }
+  }, { optional: true });
 
-  await t.test('a failed upload shows a clear message and can be retried or removed', async (s) => {
-    if (!uploadsLive) return s.skip('the ingestion upload routes are not on this server yet');
+  await step(t, 'a failed upload shows a clear message and can be retried or removed', async (s) => {
+    if (!uploadsLive) return s.skip('uploads are not working on this server (see the step before)');
     // Refused by the server before any processing: the message names the file and the reason.
     await page.route('**/api/v1/spaces/*/files', (route) =>
       route.request().method() === 'POST'
@@ -167,9 +198,9 @@ test('the web UI end to end', async (t) => {
     page.once('dialog', (d) => d.accept());
     await row.getByRole('button', { name: 'docspell_encrypted-test123.pdf löschen' }).click();
     await row.waitFor({ state: 'detached' });
-  });
+  }, { optional: true });
 
-  await t.test('ask in a chat with the space: a streamed answer with a citation', async () => {
+  await step(t, 'ask in a chat with the space: a streamed answer with a citation', async () => {
     await page.goto(`${base}/chat/`);
     await page.locator('.space-picker summary').click();
     await page.getByRole('checkbox', { name: SPACE }).check();
@@ -184,17 +215,17 @@ test('the web UI end to end', async (t) => {
     await answer.locator('.msg-actions').waitFor({ timeout: 60000 });
     assert.match(await answer.locator('.msg-text').innerText(), /14 Tagen/);
     await answer.locator('.sources .source').first().waitFor();
-    assert.match(await answer.locator('.sources').innerText(), /docspell_letter-de/);
-    await page.getByRole('button', { name: /Kündigungen E2E|Gespräch/ }).first().waitFor();
+    const sources = await answer.locator('.sources').innerText();
+    assert.ok(documentTitles.some((title) => sources.includes(title)), `sources name the letter: ${sources}`);
     await shot('05-chat-answer');
   });
 
-  await t.test('open the citation: document, page and snippet', async () => {
+  await step(t, 'open the citation: document, page and snippet', async () => {
     const answer = page.locator('article.msg-assistant').last();
     await answer.locator('.sources .source').first().click();
     const dialog = page.getByRole('dialog', { name: 'Quelle 1' });
     await dialog.waitFor();
-    assert.match(await dialog.locator('.citation-doc').innerText(), /docspell_letter-de/);
+    assert.ok(documentTitles.includes((await dialog.locator('.citation-doc').innerText()).trim()));
     assert.equal((await dialog.locator('.citation-page').innerText()).trim(), '1');
     assert.ok((await dialog.locator('.citation-snippet').innerText()).length > 10);
     assert.ok((await dialog.locator('.citation-snippet mark').count()) > 0, 'the matched words are marked');
@@ -203,11 +234,11 @@ test('the web UI end to end', async (t) => {
     await dialog.waitFor({ state: 'hidden' });
   });
 
-  await t.test('give feedback', async () => {
+  await step(t, 'give feedback', async () => {
     const answer = page.locator('article.msg-assistant').last();
-    await answer.getByRole('button', { name: 'Hilfreiche Antwort' }).click();
+    await answer.getByRole('button', { name: 'Hilfreiche Antwort', exact: true }).click();
     await answer.getByText('Danke für Ihre Rückmeldung.').waitFor();
-    assert.equal(await answer.getByRole('button', { name: 'Hilfreiche Antwort' }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await answer.getByRole('button', { name: 'Hilfreiche Antwort', exact: true }).getAttribute('aria-pressed'), 'true');
     const r = await call(base, 'GET', '/api/v1/admin/feedback', undefined, await token());
     assert.equal(r.status, 200);
     assert.equal(r.json.items.length, 1);
@@ -215,7 +246,7 @@ test('the web UI end to end', async (t) => {
     assert.equal(r.json.items[0].question, QUESTION);
   });
 
-  await t.test('a dropped stream reconnects with Last-Event-ID and completes the answer', async () => {
+  await step(t, 'a dropped stream reconnects with Last-Event-ID and completes the answer', async () => {
     // The regenerated answer's stream is cut after its first two events.
     let cut = false;
     await page.route('**/api/v1/conversations/*/regenerate', async (route) => {
@@ -236,7 +267,7 @@ test('the web UI end to end', async (t) => {
     await page.unroute('**/api/v1/conversations/*/regenerate');
   });
 
-  await t.test('the conversation is listed and found by search', async () => {
+  await step(t, 'the conversation is listed and found by search', async () => {
     await page.getByLabel('Gespräche durchsuchen').fill('Kündigungsbestätigung');
     await page.locator('.conv-item', { hasText: 'Frist' }).first().waitFor();
     await page.getByLabel('Gespräche durchsuchen').fill('gibtesnicht');
@@ -244,7 +275,7 @@ test('the web UI end to end', async (t) => {
     await page.getByLabel('Gespräche durchsuchen').fill('');
   });
 
-  await t.test('create a persona with trait sliders and a prompt preview', async () => {
+  await step(t, 'create a persona with trait sliders and a prompt preview', async () => {
     await page.goto(`${base}/personas/`);
     await page.getByRole('heading', { name: 'KAYA' }).waitFor();
     await page.getByRole('button', { name: 'Neue Persona' }).click();
@@ -254,7 +285,8 @@ test('the web UI end to end', async (t) => {
     await slider.focus();
     for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
     assert.equal(await slider.inputValue(), '55');
-    await slider.fill('95');
+    await page.keyboard.press('End');
+    assert.equal(await slider.inputValue(), '100');
     await page.locator('.prompt-text').filter({ hasText: /\S/ }).waitFor();
     await shot('07-persona-editor');
     await page.getByRole('button', { name: 'Speichern' }).click();
@@ -262,10 +294,10 @@ test('the web UI end to end', async (t) => {
     await page.getByRole('heading', { name: 'Rita Recht' }).waitFor();
     const r = await call(base, 'GET', '/api/v1/personas', undefined, await token());
     const rita = r.json.items.find((p) => p.name === 'Rita Recht');
-    assert.equal(rita.traits.conscientiousness, 95);
+    assert.equal(rita.traits.conscientiousness, 100);
   });
 
-  await t.test('as admin: the audit log shows what was done', async () => {
+  await step(t, 'as admin: the audit log shows what was done', async () => {
     await page.goto(`${base}/admin/?tab=audit`);
     await page.getByRole('tab', { name: 'Audit-Log', selected: true }).waitFor();
     const table = page.locator('.audit-table');
@@ -288,7 +320,7 @@ test('the web UI end to end', async (t) => {
     await shot('09-admin-usage');
   });
 
-  await t.test('an expired access token is renewed with the refresh token, silently', async () => {
+  await step(t, 'an expired access token is renewed with the refresh token, silently', async () => {
     const before = await session();
     await page.evaluate(() => {
       const s = JSON.parse(window.localStorage.getItem('wattos.session'));
@@ -302,7 +334,7 @@ test('the web UI end to end', async (t) => {
     assert.ok(!page.url().includes('/login/'));
   });
 
-  await t.test('an expired session shows a message and recovers by signing in', async () => {
+  await step(t, 'an expired session shows a message and recovers by signing in', async () => {
     await page.evaluate(() => {
       const s = JSON.parse(window.localStorage.getItem('wattos.session'));
       s.access_token = 'corrupted';
@@ -318,8 +350,8 @@ test('the web UI end to end', async (t) => {
     await page.getByRole('heading', { level: 1, name: SPACE }).waitFor();
   });
 
-  await t.test('English on request, and usable at phone width', async () => {
-    await page.getByRole('button', { name: 'EN' }).click();
+  await step(t, 'English on request, and usable at phone width', async () => {
+    await page.getByRole('button', { name: 'EN', exact: true }).click();
     await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Knowledge spaces' }).waitFor({ state: 'attached' });
     await page.setViewportSize({ width: 375, height: 740 });
     await page.goto(`${base}/chat/`);
@@ -333,7 +365,8 @@ test('the web UI end to end', async (t) => {
     await page.locator('.conv-item').first().click();
     await page.locator('article.msg-assistant .sources').first().waitFor();
     await shot('11-phone-chat');
-    await page.getByRole('button', { name: 'DE' }).click();
     await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByRole('button', { name: 'DE', exact: true }).click();
+    await page.getByRole('link', { name: 'Wissensräume' }).waitFor();
   });
 });

@@ -20,6 +20,7 @@ export function useErrorText() {
       const base = key ? t(key) : t('error.generic');
       return e.message && !key ? `${base}: ${e.message}` : key && e.message ? `${base} (${e.message})` : base;
     }
+    if (e instanceof TypeError) return t('error.offline');
     if (e instanceof Error) return `${t('error.generic')}: ${e.message}`;
     return t('error.generic');
   };

@@ -17,7 +17,7 @@ export function useMe(): User | null {
 
 export default function Shell({ children, wide = false }: { children: ReactNode; wide?: boolean }) {
   const { t } = useI18n();
-  const pathname = usePathname() || '/';
+  const pathname = (usePathname() || '/').replace(/\/?$/, '/');
   const [me, setMe] = useState<User | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
 

@@ -420,7 +420,7 @@ export default function ChatView() {
               value={settings.persona_id}
               onChange={(e) => changeSettings({ persona_id: e.target.value })}
             >
-              {personas.length === 0 && <option value="kaya">KAYA</option>}
+              {!personas.some((p) => p.id === 'kaya') && <option value="kaya">KAYA</option>}
               {personas.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}

@@ -50,7 +50,7 @@ function blank(lang: string): Persona {
     greeting: '',
     default_model: '',
     default_spaces: [],
-    voice: { engine: 'espeak', voice: lang === 'en' ? 'en' : 'de', rate: 1, pitch: 1 },
+    voice: { engine: 'espeak-ng', voice: lang === 'en' ? 'en' : 'de', rate: 1, pitch: 1 },
     builtin: false,
     created_at: '',
     updated_at: '',
