@@ -110,13 +110,16 @@ int main(int argc, char** argv) {
         break;
       }
       if (!*claimed) break;
-      if (q->complete((*claimed)->id, (*claimed)->lease_token).ok()) ++done;
-      else ++errors;
+      if (q->complete((*claimed)->id, (*claimed)->lease_token).ok())
+        ++done;
+      else
+        ++errors;
     }
   });
   const double process_s = seconds_since(t0);
 
   std::printf("backend=%s jobs=%d concurrency=%d completed=%d errors=%d enqueue_per_s=%.0f process_per_s=%.0f\n",
-              backend.c_str(), jobs, concurrency, done.load(), errors.load(), jobs / enqueue_s, done.load() / process_s);
+              backend.c_str(), jobs, concurrency, done.load(), errors.load(), jobs / enqueue_s,
+              done.load() / process_s);
   return done.load() == jobs ? 0 : 1;
 }

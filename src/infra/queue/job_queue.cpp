@@ -7,11 +7,16 @@ namespace wattos::infra::queue {
 
 std::string_view job_state_name(job_state s) noexcept {
   switch (s) {
-    case job_state::waiting: return "waiting";
-    case job_state::delayed: return "delayed";
-    case job_state::active: return "active";
-    case job_state::completed: return "completed";
-    case job_state::dead: return "dead";
+    case job_state::waiting:
+      return "waiting";
+    case job_state::delayed:
+      return "delayed";
+    case job_state::active:
+      return "active";
+    case job_state::completed:
+      return "completed";
+    case job_state::dead:
+      return "dead";
   }
   return "unknown";
 }
@@ -42,7 +47,8 @@ core::result<std::unique_ptr<job_queue>> make_job_queue(const core::queue_settin
     return make_sql_queue(db);
   }
   if (settings.backend == "redis") {
-    if (settings.redis_url.empty()) return core::error::invalid_argument("queue.redis_url is empty (queue.backend redis)");
+    if (settings.redis_url.empty())
+      return core::error::invalid_argument("queue.redis_url is empty (queue.backend redis)");
     return make_redis_queue(settings.redis_url, settings.redis_prefix);
   }
   return core::error::invalid_argument("unknown queue.backend '" + settings.backend + "' (sql or redis)");

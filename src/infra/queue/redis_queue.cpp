@@ -21,10 +21,9 @@
 // dropped and the call retried once on a fresh one: a script whose reply was lost may
 // then have run twice (an extra job, a claim that runs out as an expired lease), the
 // usual at-least-once trade.
-#include <hiredis/hiredis.h>
-
 #include <array>
 #include <cstdlib>
+#include <hiredis/hiredis.h>
 #include <mutex>
 
 #include "core/id.hpp"
@@ -247,9 +246,9 @@ const std::array<std::string, script_count>& script_bodies() {
   static const std::array<std::string, script_count> bodies = [] {
     const std::string p = lua_prelude;
     const std::string guarded = p + lua_check_lease;
-    return std::array<std::string, script_count>{p + lua_enqueue, p + lua_claim,  guarded + lua_complete,
+    return std::array<std::string, script_count>{p + lua_enqueue,      p + lua_claim,      guarded + lua_complete,
                                                  guarded + lua_extend, guarded + lua_fail, p + lua_retry,
-                                                 p + lua_remove, p + lua_read};
+                                                 p + lua_remove,       p + lua_read};
   }();
   return bodies;
 }
@@ -460,8 +459,8 @@ class redis_queue final : public job_queue {
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
       WATTOS_ASSIGN_OR_RETURN(auto c, acquire());
-      auto* raw = static_cast<redisReply*>(
-          redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
+      auto* raw =
+          static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
       if (!raw) continue;  // c is dropped (its err is set)
       reply_ptr r(raw, &freeReplyObject);
       release(std::move(c));
@@ -473,8 +472,8 @@ class redis_queue final : public job_queue {
 
   std::vector<std::string> queue_keys(std::string_view queue) const {
     const std::string base = prefix_ + ":" + std::string(queue) + ":";
-    return {base + "wait", base + "active", base + "delayed", base + "completed", base + "dead", base + "id",
-            base + "dedupe"};
+    return {base + "wait", base + "active", base + "delayed", base + "completed",
+            base + "dead", base + "id",     base + "dedupe"};
   }
 
   // Runs a script with the queue's keys; EVALSHA first, EVAL when the server does not

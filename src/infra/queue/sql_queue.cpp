@@ -24,7 +24,9 @@ std::int64_t now_ms() {
       .count();
 }
 
-db::blob to_blob(std::string_view s) { return db::blob{{s.begin(), s.end()}}; }
+db::blob to_blob(std::string_view s) {
+  return db::blob{{s.begin(), s.end()}};
+}
 
 const std::vector<db::migration> migrations = {
     {1, "queue_jobs",
@@ -152,14 +154,16 @@ class sql_queue final : public job_queue {
                     {now, q, now}));
       // Expired leases first: those jobs have waited longest.
       WATTOS_ASSIGN_OR_RETURN(
-          auto pick, c.execute(std::string("SELECT id FROM queue_jobs WHERE queue = ? AND state = 'active' AND "
-                                           "lease_until_ms <= ? AND attempts < max_attempts ORDER BY lease_until_ms LIMIT 1") +
-                                   lock,
-                               {q, now}));
+          auto pick,
+          c.execute(std::string("SELECT id FROM queue_jobs WHERE queue = ? AND state = 'active' AND "
+                                "lease_until_ms <= ? AND attempts < max_attempts ORDER BY lease_until_ms LIMIT 1") +
+                        lock,
+                    {q, now}));
       if (pick.rows.empty()) {
         WATTOS_ASSIGN_OR_RETURN(
             pick, c.execute(std::string("SELECT id FROM queue_jobs WHERE queue = ? AND state = 'waiting' AND "
-                                        "run_at_ms <= ? ORDER BY run_at_ms, id LIMIT 1") + lock,
+                                        "run_at_ms <= ? ORDER BY run_at_ms, id LIMIT 1") +
+                                lock,
                             {q, now}));
       }
       if (pick.rows.empty()) return {};
@@ -207,13 +211,14 @@ class sql_queue final : public job_queue {
     // One statement decides and records, so the attempt count it reads is the one it
     // changes.
     WATTOS_ASSIGN_OR_RETURN(
-        auto r, db_.execute("UPDATE queue_jobs SET "
-                            "state = CASE WHEN ? = 1 OR attempts >= max_attempts THEN 'dead' ELSE 'waiting' END, "
-                            "finished_at_ms = CASE WHEN ? = 1 OR attempts >= max_attempts THEN CAST(? AS BIGINT) ELSE 0 END, "
-                            "run_at_ms = CASE WHEN ? = 1 OR attempts >= max_attempts THEN run_at_ms ELSE ? END, "
-                            "last_error = ? WHERE id = ? AND state = 'active' AND lease_token = ? RETURNING state",
-                            {std::int64_t{permanent}, std::int64_t{permanent}, now, std::int64_t{permanent}, run_at,
-                             std::string(error_message), std::string(job_id), std::string(lease_token)}));
+        auto r,
+        db_.execute("UPDATE queue_jobs SET "
+                    "state = CASE WHEN ? = 1 OR attempts >= max_attempts THEN 'dead' ELSE 'waiting' END, "
+                    "finished_at_ms = CASE WHEN ? = 1 OR attempts >= max_attempts THEN CAST(? AS BIGINT) ELSE 0 END, "
+                    "run_at_ms = CASE WHEN ? = 1 OR attempts >= max_attempts THEN run_at_ms ELSE ? END, "
+                    "last_error = ? WHERE id = ? AND state = 'active' AND lease_token = ? RETURNING state",
+                    {std::int64_t{permanent}, std::int64_t{permanent}, now, std::int64_t{permanent}, run_at,
+                     std::string(error_message), std::string(job_id), std::string(lease_token)}));
     if (r.rows.empty()) return lease_lost(job_id).err();
     WATTOS_ASSIGN_OR_RETURN(auto state, r.rows[0].get_text(0));
     if (state == "dead") return job_state::dead;
@@ -232,8 +237,8 @@ class sql_queue final : public job_queue {
   }
 
   core::status remove(std::string_view job_id) override {
-    WATTOS_ASSIGN_OR_RETURN(auto r, db_.execute("DELETE FROM queue_jobs WHERE id = ? AND state <> 'active'",
-                                                {std::string(job_id)}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto r, db_.execute("DELETE FROM queue_jobs WHERE id = ? AND state <> 'active'", {std::string(job_id)}));
     if (r.rows_affected == 1) return {};
     WATTOS_ASSIGN_OR_RETURN(auto j, get(job_id));
     return core::error::failed_precondition("job " + j.id + " is active; fail or complete it first");
@@ -257,10 +262,14 @@ class sql_queue final : public job_queue {
       WATTOS_ASSIGN_OR_RETURN(auto state, row.get_text(0));
       WATTOS_ASSIGN_OR_RETURN(auto later, row.get_int(1));
       WATTOS_ASSIGN_OR_RETURN(auto n, row.get_int(2));
-      if (state == "waiting") (later ? c.delayed : c.waiting) += n;
-      else if (state == "active") c.active += n;
-      else if (state == "completed") c.completed += n;
-      else if (state == "dead") c.dead += n;
+      if (state == "waiting")
+        (later ? c.delayed : c.waiting) += n;
+      else if (state == "active")
+        c.active += n;
+      else if (state == "completed")
+        c.completed += n;
+      else if (state == "dead")
+        c.dead += n;
     }
     return c;
   }
@@ -280,9 +289,15 @@ class sql_queue final : public job_queue {
         sql += "state = 'waiting' AND run_at_ms > ? ORDER BY run_at_ms, id";
         params.emplace_back(now);
         break;
-      case job_state::active: sql += "state = 'active' ORDER BY lease_until_ms, id"; break;
-      case job_state::completed: sql += "state = 'completed' ORDER BY finished_at_ms, id"; break;
-      case job_state::dead: sql += "state = 'dead' ORDER BY finished_at_ms, id"; break;
+      case job_state::active:
+        sql += "state = 'active' ORDER BY lease_until_ms, id";
+        break;
+      case job_state::completed:
+        sql += "state = 'completed' ORDER BY finished_at_ms, id";
+        break;
+      case job_state::dead:
+        sql += "state = 'dead' ORDER BY finished_at_ms, id";
+        break;
     }
     sql += " LIMIT ?";
     params.emplace_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, 1u << 30)));
@@ -301,8 +316,8 @@ class sql_queue final : public job_queue {
   core::status lease_lost(std::string_view job_id) {
     WATTOS_ASSIGN_OR_RETURN(auto j, get(job_id));
     if (j.state == job_state::active) {
-      return core::error::failed_precondition("job " + j.id + ": the lease token no longer holds it (claimed again by " +
-                                              j.worker_id + ")");
+      return core::error::failed_precondition(
+          "job " + j.id + ": the lease token no longer holds it (claimed again by " + j.worker_id + ")");
     }
     return core::error::failed_precondition("job " + j.id + " is " + std::string(job_state_name(j.state)) +
                                             ", not active under this lease");
@@ -314,8 +329,12 @@ class sql_queue final : public job_queue {
 
 }  // namespace
 
-const std::vector<db::migration>& sql_queue_migrations() { return migrations; }
+const std::vector<db::migration>& sql_queue_migrations() {
+  return migrations;
+}
 
-std::unique_ptr<job_queue> make_sql_queue(db::database& db) { return std::make_unique<sql_queue>(db); }
+std::unique_ptr<job_queue> make_sql_queue(db::database& db) {
+  return std::make_unique<sql_queue>(db);
+}
 
 }  // namespace wattos::infra::queue

@@ -4,8 +4,6 @@
 //
 // Time-dependent cases never sleep for a fixed time to let something happen: they poll
 // until a deadline that fails the test, and check the clock around each call.
-#include "infra/queue/job_queue.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 
 #include "core/id.hpp"
 #include "db_backends.hpp"
+#include "infra/queue/job_queue.hpp"
 
 namespace wattos::infra::queue {
 namespace {
@@ -29,11 +28,15 @@ std::int64_t now_ms() {
 
 // A short pause between polls, so a polling loop does not hog the two shared cores;
 // correctness never depends on its length.
-void poll_pause() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
+void poll_pause() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
 
 constexpr std::int64_t poll_deadline_ms = 5000;
 
-core::errc code_of(const core::status& s) { return s.ok() ? core::errc::ok : s.err().code(); }
+core::errc code_of(const core::status& s) {
+  return s.ok() ? core::errc::ok : s.err().code();
+}
 
 class queue_conformance : public ::testing::TestWithParam<std::string> {
  protected:
@@ -42,7 +45,8 @@ class queue_conformance : public ::testing::TestWithParam<std::string> {
     if (backend == "redis") {
       const char* url = std::getenv("WATTOS_TEST_REDIS_URL");
       if (!url || !*url) {
-        if (db::testing::servers_required()) FAIL() << "WATTOS_TEST_REDIS_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
+        if (db::testing::servers_required())
+          FAIL() << "WATTOS_TEST_REDIS_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
         GTEST_SKIP() << "Redis backend: WATTOS_TEST_REDIS_URL is not set (scripts/test.sh sets it)";
       }
       auto made = make_redis_queue(url, "wattos-test-" + core::random_hex(6));
@@ -51,7 +55,8 @@ class queue_conformance : public ::testing::TestWithParam<std::string> {
       return;
     }
     if (backend == "postgres" && db::testing::postgres_url().empty()) {
-      if (db::testing::servers_required()) FAIL() << "WATTOS_TEST_POSTGRES_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
+      if (db::testing::servers_required())
+        FAIL() << "WATTOS_TEST_POSTGRES_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
       GTEST_SKIP() << "PostgreSQL backend: WATTOS_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)";
     }
     scratch_ = std::make_unique<db::testing::scratch_database>(backend, 8);
@@ -72,7 +77,8 @@ class queue_conformance : public ::testing::TestWithParam<std::string> {
     return id.ok() ? *id : std::string();
   }
 
-  std::optional<job> claim(std::string_view worker = "w1", std::int64_t lease_ms = 30000, std::string_view queue = "q") {
+  std::optional<job> claim(std::string_view worker = "w1", std::int64_t lease_ms = 30000,
+                           std::string_view queue = "q") {
     auto c = q_->claim(queue, worker, lease_ms);
     EXPECT_TRUE(c.ok()) << c.err().message();
     return c.ok() ? *c : std::nullopt;
@@ -174,14 +180,14 @@ TEST_P(queue_conformance, nothing_to_claim_is_nullopt) {
 }
 
 TEST_P(queue_conformance, delayed_job_not_claimed_before_its_time) {
-  auto id = enqueue("later", {.delay_ms = 300});
+  auto id = enqueue("later", {.delay_ms = 600});  // long enough to be seen refused on a loaded machine
   const job j = get(id);
   ASSERT_GT(j.run_at_ms, 0);
   EXPECT_EQ(j.state, job_state::delayed);
   EXPECT_EQ(counts().delayed, 1);
   EXPECT_EQ(list_ids(job_state::delayed), std::vector<std::string>{id});
   EXPECT_TRUE(list_ids(job_state::waiting).empty());
-  const std::int64_t deadline = now_ms() + 300 + poll_deadline_ms;
+  const std::int64_t deadline = now_ms() + 600 + poll_deadline_ms;
   bool refused_early = false;
   std::optional<job> claimed;
   while (!claimed) {
@@ -237,8 +243,10 @@ TEST_P(queue_conformance, retry_delay_holds_the_job_back) {
   while (!again) {
     ASSERT_LT(now_ms(), deadline) << "the retried job was never claimed";
     again = claim();
-    if (again) EXPECT_GE(now_ms(), j.run_at_ms);
-    else poll_pause();
+    if (again)
+      EXPECT_GE(now_ms(), j.run_at_ms);
+    else
+      poll_pause();
   }
   EXPECT_EQ(again->attempts, 2);
   EXPECT_EQ(again->last_error, "try later");
@@ -290,8 +298,10 @@ TEST_P(queue_conformance, expired_lease_goes_to_the_next_worker) {
   while (!second) {
     ASSERT_LT(now_ms(), deadline) << "the expired job was never claimed again";
     second = claim("w2", 30000);
-    if (second) EXPECT_GE(now_ms(), first->lease_until_ms);
-    else poll_pause();
+    if (second)
+      EXPECT_GE(now_ms(), first->lease_until_ms);
+    else
+      poll_pause();
   }
   EXPECT_EQ(second->id, id);
   EXPECT_EQ(second->attempts, 2);
