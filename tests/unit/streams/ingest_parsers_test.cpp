@@ -3,14 +3,20 @@
 // hostile and hand-made input: every result is checked for its content, every failure
 // for its error code.
 #include <gtest/gtest.h>
+#include <poppler/cpp/poppler-document.h>
+#include <poppler/cpp/poppler-image.h>
+#include <poppler/cpp/poppler-page-renderer.h>
+#include <poppler/cpp/poppler-page.h>
 #include <zip.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/utf8.hpp"
@@ -211,6 +217,58 @@ TEST(IngestOcr, OcrPageLimitIsKept) {
   EXPECT_TRUE(page_text(doc, 2).empty());
   ASSERT_FALSE(doc.warnings.empty());
   EXPECT_TRUE(contains(doc.warnings[0], "page 2"));
+}
+
+// A PNG of the letter's page, rendered by poppler at a low resolution.
+std::string letter_png() {
+  std::unique_ptr<poppler::document> pdf(poppler::document::load_from_file(doc_path("de/docspell_letter-de.pdf")));
+  EXPECT_TRUE(pdf);
+  if (!pdf) return {};
+  std::unique_ptr<poppler::page> page(pdf->create_page(0));
+  poppler::page_renderer renderer;
+  poppler::image img = renderer.render_page(page.get(), 40, 40);
+  auto path = std::filesystem::path(testing::TempDir()) / ("ingest_letter_" + std::to_string(std::random_device{}()) + ".png");
+  EXPECT_TRUE(img.save(path.string(), "png"));
+  std::string bytes = read_bytes(path);
+  std::filesystem::remove(path);
+  return bytes;
+}
+
+TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
+  std::string png = letter_png();
+  ASSERT_GT(png.size(), 100u);
+  EXPECT_EQ(ingest::detect_format(png).format, "image");
+  auto doc = parse_text_ok(png);
+  EXPECT_EQ(doc.format, "image");
+  EXPECT_EQ(doc.mime_type, "image/png");
+  EXPECT_TRUE(doc.blocks.empty());
+  ASSERT_EQ(doc.warnings.size(), 1u);
+  EXPECT_TRUE(contains(doc.warnings[0], "OCR is off"));
+  // The data cut off after the header: the decoder fails (no OCR engine is needed).
+  ingest::parse_limits ocr;
+  EXPECT_EQ(parse_error(std::string_view(png).substr(0, 200), ocr), errc::invalid_argument);
+  // A header that declares 100000 x 100000 pixels is refused before anything is decoded.
+  std::string huge = png;
+  const char dims[8] = {0, 1, static_cast<char>(0x86), static_cast<char>(0xA0), 0, 1, static_cast<char>(0x86),
+                        static_cast<char>(0xA0)};
+  huge.replace(16, 8, dims, 8);  // IHDR width and height
+  EXPECT_EQ(parse_error(huge), errc::payload_too_large);
+}
+
+TEST(IngestDetect, ParsesFromSeveralThreadsAtOnce) {
+  // libmagic handles are per thread; poppler, libzip and pugixml state per document.
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &ok] {
+      const char* file = t % 2 == 0 ? "de/docspell_letter-de.pdf" : "en/markitdown_test.docx";
+      for (int i = 0; i < 3; ++i) {
+        auto doc = ingest::parse_file(doc_path(file), no_ocr());
+        if (doc.ok() && !doc->blocks.empty()) ++ok[static_cast<std::size_t>(t)];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int n : ok) EXPECT_EQ(n, 3);
 }
 
 // ---------------------------------------------------------------- the same letter in four formats
