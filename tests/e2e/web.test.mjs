@@ -158,7 +158,16 @@ test('the web UI end to end', async (t) => {
       return s.skip('the ingestion upload routes are not on this server yet');
     }
     try {
-      await page.locator('#file-input').setInputFiles(letterPdf);
+      // Dropped onto the drop zone, as a user drags it from the desktop.
+      const bytes = readFileSync(letterPdf).toString('base64');
+      const dropped = await page.evaluateHandle((b64) => {
+        const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([raw], 'docspell_letter-de.pdf', { type: 'application/pdf' }));
+        return transfer;
+      }, bytes);
+      await page.dispatchEvent('.dropzone', 'dragover', { dataTransfer: dropped });
+      await page.dispatchEvent('.dropzone', 'drop', { dataTransfer: dropped });
       const row = page.locator('tr.file-row', { hasText: 'docspell_letter-de.pdf' });
       await row.waitFor();
       await row.locator('.badge-done').waitFor({ timeout: 120000 });
