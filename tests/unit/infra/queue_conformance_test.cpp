@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <hiredis/hiredis.h>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -49,7 +50,9 @@ class queue_conformance : public ::testing::TestWithParam<std::string> {
           FAIL() << "WATTOS_TEST_REDIS_URL is not set but WATTOS_TEST_REQUIRE_SERVERS=1";
         GTEST_SKIP() << "Redis backend: WATTOS_TEST_REDIS_URL is not set (scripts/test.sh sets it)";
       }
-      auto made = make_redis_queue(url, "wattos-test-" + core::random_hex(6));
+      redis_url_ = url;
+      redis_prefix_ = "wattos-test-" + core::random_hex(6);
+      auto made = make_redis_queue(redis_url_, redis_prefix_);
       ASSERT_TRUE(made.ok()) << made.err().message();
       q_ = std::move(made).value();
       return;
@@ -108,6 +111,8 @@ class queue_conformance : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<db::testing::scratch_database> scratch_;
   std::unique_ptr<job_queue> q_;
+  std::string redis_url_;
+  std::string redis_prefix_;
 };
 
 TEST_P(queue_conformance, enqueue_claim_complete) {
@@ -482,6 +487,69 @@ TEST_P(queue_conformance, bad_arguments_are_refused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, queue_conformance, ::testing::Values("sqlite", "postgres", "redis"),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
+
+// What the Redis backend is for: several processes (here two queue objects, each with
+// its own connections) on one queue; each job still goes to one worker only.
+class shared_redis_queue : public queue_conformance {};
+
+TEST_P(shared_redis_queue, two_clients_share_one_queue) {
+  auto made = make_redis_queue(redis_url_, redis_prefix_);
+  ASSERT_TRUE(made.ok()) << made.err().message();
+  std::unique_ptr<job_queue> second = std::move(made).value();
+  constexpr int jobs = 200;
+  std::set<std::string> enqueued;
+  for (int i = 0; i < jobs; ++i) {
+    auto id = (i % 2 == 0 ? *q_ : *second).enqueue("q", std::to_string(i), {});
+    ASSERT_TRUE(id.ok()) << id.err().message();
+    enqueued.insert(*id);
+  }
+  ASSERT_EQ(enqueued.size(), static_cast<std::size_t>(jobs));
+  // A job is visible from the other client by its id alone.
+  EXPECT_EQ(second->get(*enqueued.begin()).ok(), true);
+  std::mutex mutex;
+  std::vector<std::string> seen;  // guarded by mutex
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      job_queue& client = t % 2 == 0 ? *q_ : *second;
+      while (true) {
+        auto c = client.claim("q", "w" + std::to_string(t), 30000);
+        if (!c.ok() || !*c) return;
+        EXPECT_TRUE(client.complete((*c)->id, (*c)->lease_token).ok());
+        std::lock_guard lock(mutex);
+        seen.push_back((*c)->id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(jobs));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), enqueued);
+  EXPECT_EQ(second->counts("q")->completed, jobs);
+}
+
+// A Redis restart (or SCRIPT FLUSH) empties the script cache: EVALSHA then answers
+// NOSCRIPT and the queue sends the script again with EVAL.
+TEST_P(shared_redis_queue, survives_a_flushed_script_cache) {
+  auto first = enqueue("before");
+  ASSERT_TRUE(claim().has_value());
+  const std::string hostport = redis_url_.substr(std::string_view("redis://").size());
+  const auto colon = hostport.rfind(':');
+  redisContext* raw = redisConnect(hostport.substr(0, colon).c_str(), std::atoi(hostport.substr(colon + 1).c_str()));
+  ASSERT_TRUE(raw && !raw->err);
+  auto* reply = static_cast<redisReply*>(redisCommand(raw, "SCRIPT FLUSH"));
+  ASSERT_NE(reply, nullptr);
+  freeReplyObject(reply);
+  redisFree(raw);
+  auto second = enqueue("after");
+  EXPECT_NE(second, first);
+  auto c = claim();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->id, second);
+  EXPECT_TRUE(q_->complete(c->id, c->lease_token).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(redis, shared_redis_queue, ::testing::Values("redis"),
                          [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 TEST(retry_delay, full_jitter_within_the_exponential_cap) {
