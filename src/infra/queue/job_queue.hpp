@@ -101,7 +101,9 @@ class job_queue {
                                                  std::int64_t lease_ms) = 0;
 
   // Keeps the lease alive (a heartbeat). failed_precondition when the token no longer
-  // holds the job (lease lost to another worker, or the job finished).
+  // holds the job (lease lost to another worker, or the job finished). A token holds its
+  // job from claim until complete/fail or the next claim: a lease that ran out but was
+  // not yet claimed again can still be extended or completed.
   virtual core::status extend(std::string_view job_id, std::string_view lease_token, std::int64_t lease_ms) = 0;
 
   // Marks the job completed. failed_precondition when the token no longer holds it.
@@ -109,7 +111,8 @@ class job_queue {
 
   // Records a failed attempt: retried after `retry_delay_ms` while attempts remain and
   // `permanent` is false, else dead-lettered. Returns the job's new state (delayed or
-  // dead). failed_precondition when the token no longer holds it.
+  // dead; waiting when retry_delay_ms <= 0). failed_precondition when the token no
+  // longer holds it.
   virtual core::result<job_state> fail(std::string_view job_id, std::string_view lease_token,
                                        std::string_view error_message, std::int64_t retry_delay_ms,
                                        bool permanent) = 0;
