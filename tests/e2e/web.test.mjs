@@ -10,7 +10,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +34,8 @@ const encryptedPdf = join(docs, 'special', 'docspell_encrypted-test123.pdf');
 const QUESTION = 'Innerhalb welcher Frist soll die Kündigungsbestätigung kommen?';
 const SPACE = 'Kündigungen E2E';
 
-let dir, server, base, context, page, spaceId, uploadsLive = false;
+let dir, server, base, context, page, spaceId, provider, uploadsLive = false;
+let slowStreamClosed = false;
 let documentTitles = ['docspell_letter-de.pdf']; // what a citation of the letter may be titled
 
 async function shot(name) {
@@ -75,6 +77,34 @@ async function indexLetterDirectly() {
   assert.equal(r.status, 200, JSON.stringify(r.json));
 }
 
+// A slow OpenAI-compatible model (one word every 150 ms) for the Stop button: notes when
+// the gateway closes its stream.
+function startSlowProvider() {
+  return new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        let n = 0;
+        const timer = setInterval(() => {
+          const delta = n === 0 ? { role: 'assistant', content: 'Langsam' } : { content: ` Wort${n}` };
+          res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: 'slow',
+                                               choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+          if (++n === 400) {
+            clearInterval(timer);
+            res.end('data: [DONE]\n\n');
+          }
+        }, 150);
+        res.on('close', () => {
+          clearInterval(timer);
+          slowStreamClosed = true;
+        });
+      });
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
 async function loginInUi(password) {
   await page.getByLabel('E-Mail-Adresse').fill('admin@localhost');
   await page.getByLabel('Passwort').fill(password);
@@ -88,9 +118,14 @@ before(async () => {
   // The exported app (a no-op when web/out is newer than its sources).
   execFileSync(join(repo, 'scripts', 'web-build.sh'), { stdio: 'inherit' });
   dir = mkdtempSync(join(tmpdir(), 'wattos-e2e-'));
+  provider = await startSlowProvider();
+  const config = join(dir, 'wattos.yaml');
+  writeFileSync(config, ['models:', '  - id: langsam', '    display_name: Langsam (Test)', '    provider: openai',
+    `    endpoint: http://127.0.0.1:${provider.address().port}/v1`, '    upstream_model: slow', '    region: eu',
+    '    external: false', '    capabilities: [chat]', ''].join('\n'));
   // Sign-ins and refreshes share the login rate class; the journey makes about eight.
   server = await startWattos({
-    binary, dir, env: { WATTOS_SERVER_STATIC_DIR: join(repo, 'web', 'out'), WATTOS_RATE_LIMIT_LOGIN_BURST: '20' },
+    binary, dir, configPath: config, env: { WATTOS_SERVER_STATIC_DIR: join(repo, 'web', 'out'), WATTOS_RATE_LIMIT_LOGIN_BURST: '20' },
   });
   base = `http://127.0.0.1:${server.port}`;
   context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
@@ -109,6 +144,7 @@ before(async () => {
 after(async () => {
   await context?.close();
   await stopWattos(server);
+  provider?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -284,6 +320,24 @@ test('the web UI end to end', async (t) => {
     await page.getByLabel('Gespräche durchsuchen').fill('');
   });
 
+  await step(t, 'Stop ends an answer that is still being written', async () => {
+    await page.getByRole('button', { name: 'Neues Gespräch' }).click();
+    await page.getByLabel('Modell').selectOption('langsam');
+    await page.getByLabel('Ihre Nachricht').fill('Erzähl mir etwas Langes.');
+    await page.getByLabel('Ihre Nachricht').press('Enter');
+    const answer = page.locator('article.msg-assistant').last();
+    await answer.getByText('Wort3').waitFor();
+    await page.getByRole('button', { name: 'Stopp' }).click();
+    await answer.getByText('Angehalten.').waitFor();
+    await page.getByRole('button', { name: 'Senden' }).waitFor();
+    const kept = await answer.locator('.msg-text').innerText();
+    assert.match(kept, /^Langsam Wort1/);
+    assert.ok(!kept.includes('Wort399'), 'the answer stopped early');
+    const deadline = Date.now() + 10000;
+    while (!slowStreamClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(slowStreamClosed, 'the model call was closed');
+  });
+
   await step(t, 'create a persona with trait sliders and a prompt preview', async () => {
     await page.goto(`${base}/personas/`);
     await page.getByRole('heading', { name: 'KAYA' }).waitFor();
@@ -371,7 +425,7 @@ test('the web UI end to end', async (t) => {
     await page.getByRole('link', { name: 'Knowledge spaces' }).waitFor();
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('button', { name: 'Conversations' }).click();
-    await page.locator('.conv-item').first().click();
+    await page.locator('.conv-item', { hasText: 'Frist' }).first().click();
     await page.locator('article.msg-assistant .sources').first().waitFor();
     await shot('11-phone-chat');
     await page.setViewportSize({ width: 1280, height: 860 });
