@@ -360,6 +360,31 @@ test('the web UI end to end', async (t) => {
     assert.equal(rita.traits.conscientiousness, 100);
   });
 
+  await step(t, 'as admin: create a user, give roles, add them to the space, make an API key', async () => {
+    await page.goto(`${base}/admin/?tab=users`);
+    await page.getByLabel('E-Mail', { exact: true }).fill('erika@example.eu');
+    await page.getByLabel('Name', { exact: true }).fill('Erika Muster');
+    await page.getByLabel('Anfangspasswort').fill('ein-langes-passwort-42');
+    await page.getByRole('button', { name: 'Benutzer anlegen' }).click();
+    await page.getByText('erika@example.eu wurde angelegt.').waitFor();
+    const row = page.locator('tr', { hasText: 'erika@example.eu' });
+    await row.getByRole('button', { name: 'Rollen' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rollen von erika@example.eu' });
+    await dialog.getByRole('checkbox', { name: /^editor/ }).check();
+    await dialog.getByRole('button', { name: 'Speichern' }).click();
+    await row.getByText(/editor/).waitFor();
+    await page.getByRole('tab', { name: 'API-Schlüssel' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('e2e-schluessel');
+    await page.getByRole('button', { name: 'Schlüssel erstellen' }).click();
+    assert.match(await page.locator('.secret').innerText(), /^wk_/);
+    await page.locator('tr', { hasText: 'e2e-schluessel' }).waitFor();
+    await page.goto(`${base}/spaces/?id=${spaceId}`);
+    await page.getByLabel('Benutzer', { exact: true }).selectOption({ label: 'Erika Muster (erika@example.eu)' });
+    await page.getByLabel('Zugriff').selectOption('write');
+    await page.getByRole('button', { name: 'Hinzufügen' }).click();
+    await page.locator('.member-list li', { hasText: 'erika@example.eu' }).getByText('Schreiben').waitFor();
+  });
+
   await step(t, 'as admin: the audit log shows what was done', async () => {
     await page.goto(`${base}/admin/?tab=audit`);
     await page.getByRole('tab', { name: 'Audit-Log', selected: true }).waitFor();
@@ -367,7 +392,9 @@ test('the web UI end to end', async (t) => {
     await table.locator('tr.audit-row').first().waitFor();
     const text = await table.innerText();
     for (const action of ['auth.login', 'POST /api/v1/spaces', 'POST /api/v1/conversations',
-                          'POST /api/v1/conversations/{id}/messages/{mid}/feedback', 'POST /api/v1/personas']) {
+                          'POST /api/v1/conversations/{id}/messages/{mid}/feedback', 'POST /api/v1/personas',
+                          'POST /api/v1/admin/users', 'PUT /api/v1/admin/users/{id}/roles', 'POST /api/v1/api-keys',
+                          'PUT /api/v1/spaces/{id}/members/{user}']) {
       assert.ok(text.includes(action), `audit shows ${action}`);
     }
     await page.getByRole('button', { name: 'Kette prüfen' }).click();
