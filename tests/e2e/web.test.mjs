@@ -303,6 +303,8 @@ test('the web UI end to end', async (t) => {
     });
     const resumed = page.waitForRequest((r) => r.url().includes('/events') && r.headers()['last-event-id'] === '2');
     await page.locator('article.msg-assistant').last().getByRole('button', { name: 'Neu erzeugen' }).click();
+    // The UI says so while it waits to reconnect (at least half a second).
+    await page.getByText('Verbindung unterbrochen. Verbinde neu …').waitFor();
     await resumed;
     const answer = page.locator('article.msg-assistant').last();
     await answer.locator('.msg-actions').waitFor({ timeout: 60000 });
