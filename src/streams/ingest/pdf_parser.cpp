@@ -119,7 +119,9 @@ core::result<parsed_document> parse_pdf(std::string_view bytes, const parse_limi
     }
     // Reading order, as pdftotext gives it (physical layout would keep columns side by side).
     std::string text = utf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout));
-    if (visible_chars(text) < min_text_layer_chars && limits.ocr) {
+    if (visible_chars(text) < min_text_layer_chars && !limits.ocr) {
+      doc.warnings.push_back("page " + std::to_string(i + 1) + ": no text layer, OCR is off");
+    } else if (visible_chars(text) < min_text_layer_chars) {
       if (ocr_budget == 0) {
         doc.warnings.push_back("page " + std::to_string(i + 1) + ": no text layer, OCR page limit reached");
       } else {

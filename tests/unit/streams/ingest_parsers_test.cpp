@@ -196,6 +196,8 @@ TEST(IngestPdf, ScannedPageWithoutOcrGivesNoText) {
   EXPECT_EQ(doc.pages, 1);
   EXPECT_EQ(doc.ocr_pages, 0);
   EXPECT_TRUE(doc.blocks.empty());
+  ASSERT_EQ(doc.warnings.size(), 1u);
+  EXPECT_EQ(doc.warnings[0], "page 1: no text layer, OCR is off");
 }
 
 TEST(IngestOcr, ScannedPdfIsRead) {
