@@ -93,7 +93,11 @@ awaitable<net::response> upload(ingest::ingest_service& svc, net::request& req) 
     sr.filename = safe_filename(f.filename);
     sr.source = "upload";
     sr.move = true;
-    auto submitted = co_await infra::db::offload([&svc, &who, sr] { return svc.submit(who, sr); });
+    // Named, capturing references only: a lambda with non-trivial captures in a
+    // co_await is destroyed twice by g++ 12 (docs/coroutines.md, rule 2); `sr` lives in
+    // this frame until the work is done.
+    auto submit = [&svc, &who, &sr] { return svc.submit(who, sr); };
+    auto submitted = co_await infra::db::offload(std::move(submit));
     if (submitted) {
       ++accepted;
       items.push_back(file_json(*submitted));
@@ -132,7 +136,11 @@ net::response file_events(ingest::ingest_service& svc, rag::requester who, std::
       auto changed = co_await infra::db::offload([&svc, &who, &space_id, from] {
         return svc.changes(who, space_id, from);
       });
-      if (!changed) co_return;  // the space went away or the store failed: the client reconnects
+      if (!changed) {  // the space went away or the store failed: say so; the client reconnects
+        net::sse_event ev{"", "error", json::serialize(json::object{{"error", error_json(changed.err())}}), std::nullopt};
+        co_await sse.send(std::move(ev));
+        co_return;
+      }
       for (const auto& f : *changed) {
         if (!co_await send(f)) co_return;
       }

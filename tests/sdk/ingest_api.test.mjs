@@ -109,7 +109,8 @@ test('uploaded documents are indexed, with progress over SSE, and found with pag
   assert.equal(r.json.items.length, 3);
   const ids = r.json.items.map((f) => f.id);
   for (const f of r.json.items) {
-    assert.equal(f.status, 'queued');
+    // Workers may have started on it before the answer was written.
+    assert.ok(['queued', 'parsing', 'chunking', 'embedding', 'indexing', 'done'].includes(f.status), f.status);
     assert.match(f.sha256, /^[0-9a-f]{64}$/);
   }
   const { files, statuses } = await follow(editor, (seen) => ids.every((id) => ['done', 'failed'].includes(seen.get(id)?.status)));
