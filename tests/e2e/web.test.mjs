@@ -457,6 +457,18 @@ test('the web UI end to end', async (t) => {
     await page.locator('.conv-item', { hasText: 'Frist' }).first().click();
     await page.locator('article.msg-assistant .sources').first().waitFor();
     await shot('11-phone-chat');
+    for (const [path, name, ready] of [[`/spaces/?id=${spaceId}`, '12-phone-space', 'tr.file-row'],
+                                       ['/admin/?tab=audit', '13-phone-admin', 'tr.audit-row'],
+                                       ['/personas/', '14-phone-personas', '.persona-card']]) {
+      await page.goto(`${base}${path}`);
+      await page.locator(ready).first().waitFor();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const culprits = wide <= 0 ? '' : await page.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 6).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).join(', '));
+      assert.ok(wide <= 0, `no horizontal scrolling at 375 px on ${path} (overflow ${wide}: ${culprits})`);
+      await shot(name);
+    }
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.getByRole('button', { name: 'DE', exact: true }).click();
     await page.getByRole('link', { name: 'Wissensräume' }).waitFor();
