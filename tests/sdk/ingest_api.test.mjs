@@ -173,8 +173,10 @@ test('corrupt, encrypted and mislabelled files fail clearly, and a failed file c
 
   const retried = await call(base, 'POST', `/api/v1/spaces/${spaceId}/files/${encrypted}/retry`, null, editor);
   assert.equal(retried.status, 200, JSON.stringify(retried.json));
-  assert.equal(retried.json.status, 'queued');
-  assert.equal(retried.json.attempts, 0);
+  // Queued again with fresh attempts (a worker may already be on it).
+  assert.ok(['queued', 'parsing'].includes(retried.json.status), retried.json.status);
+  assert.ok(retried.json.attempts <= 1, String(retried.json.attempts));
+  assert.equal(retried.json.error, '');
   const after = await follow(editor, (seen) => seen.get(encrypted)?.status === 'failed' && seen.get(encrypted)?.attempts === 1);
   assert.equal(after.files.get(encrypted).status, 'failed');
   const notFailed = await call(base, 'POST', `/api/v1/spaces/${spaceId}/files/${renamed}/retry`, null, editor);

@@ -28,7 +28,13 @@ export function startWattos({ binary, dir, configPath, service, env = {} }) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`wattos exited with ${code}:\n${out}`)));
+    child.on('exit', (code, signal) => {
+      reject(new Error(`wattos exited with ${code}:\n${out}`));
+      // A server that dies during a test says why (its last output), not just "fetch failed".
+      if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
+        console.error(`wattos exited unexpectedly (${code ?? signal}):\n${out.slice(-20000)}`);
+      }
+    });
   });
 }
 
