@@ -32,6 +32,7 @@ bench:
 	bench/llm.sh --record
 	bench/rag.sh --record
 	bench/queue.sh --record
+	bench/ingest.sh --record
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} scripts/fuzz.sh
