@@ -51,7 +51,8 @@ export async function call(base, method, path, body, token) {
 
 // Stops the server and waits for it to exit (it writes its indexes on the way out).
 export async function stopWattos(server) {
-  if (!server || server.child.exitCode !== null) return;
+  // Gone already (exited, or killed by a signal: then exitCode stays null).
+  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
   await exited;
