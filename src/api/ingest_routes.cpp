@@ -8,6 +8,7 @@
 #include "api/identity/permissions.hpp"
 #include "api/rag_routes.hpp"
 #include "api/route_helpers.hpp"
+#include "core/utf8.hpp"
 #include "infra/db/offload.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "net/http_error.hpp"
@@ -65,9 +66,7 @@ std::string safe_filename(std::string_view name) {
   for (const char c : name) {
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
   }
-  if (out.size() > 255) out.resize(255);
-  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-  if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+  out = std::string(core::utf8_prefix(out, 255));
   if (out.empty() || out == "." || out == "..") out = "upload";
   return out;
 }

@@ -22,4 +22,8 @@ bool is_valid_utf8(std::string_view text) noexcept;
 // Copies `text`, replacing each invalid byte sequence with U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a
+// UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) noexcept;
+
 }  // namespace wattos::core

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 #include "infra/db/offload.hpp"
 
 namespace wattos::streams::chat {
@@ -40,9 +41,8 @@ std::string title_from(std::string_view text) {
   for (char c : text) t += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
   while (!t.empty() && t.front() == ' ') t.erase(t.begin());
   if (t.size() <= 60) return t;
-  auto cut = t.rfind(' ', 60);
-  if (cut == std::string::npos || cut < 20) cut = 60;
-  while (cut > 0 && (static_cast<unsigned char>(t[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  const auto cut = t.rfind(' ', 60);
+  if (cut == std::string::npos || cut < 20) return std::string(core::utf8_prefix(t, 60)) + "…";
   return t.substr(0, cut) + "…";
 }
 

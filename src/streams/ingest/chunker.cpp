@@ -30,7 +30,7 @@ void split_words(std::string_view text, std::size_t begin, std::size_t end, std:
     if (space != std::string_view::npos && space > begin + max_bytes / 2) {
       cut = space;
     } else {
-      while (cut > begin && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      cut = begin + core::utf8_prefix(text.substr(begin), max_bytes).size();
       if (cut == begin) cut = begin + max_bytes;  // not UTF-8 at all: cut anywhere
     }
     out.push_back({begin, cut, false});

@@ -17,6 +17,7 @@
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 #include "streams/ingest/chunker.hpp"
 #include "streams/ingest/parsers.hpp"
 
@@ -650,10 +651,8 @@ void ingest_service::impl::process(const q::job& job) {
 
   rag::document_input doc;
   doc.document_id = file.info.id;
-  doc.title = parsed->title.empty() ? file.info.filename : parsed->title;
-  if (doc.title.size() > 500) doc.title.resize(500);  // cut at a byte; the RAG limit
-  while (!doc.title.empty() && (static_cast<unsigned char>(doc.title.back()) & 0xC0) == 0x80) doc.title.pop_back();
-  if (!doc.title.empty() && static_cast<unsigned char>(doc.title.back()) >= 0xC0) doc.title.pop_back();
+  const std::string title(core::utf8_prefix(parsed->title.empty() ? file.info.filename : parsed->title, 500));  // RAG's limit
+  doc.title = title;
   doc.doc_type = parsed->format;
   doc.date = parsed->date;
   const std::size_t chunk_count = chunks.size();
@@ -716,7 +715,7 @@ void ingest_service::impl::process(const q::job& job) {
       " WHERE id = ? AND sha256 = ?",
       {static_cast<std::int64_t>(chunk_count), static_cast<std::int64_t>(parsed->pages),
        static_cast<std::int64_t>(parsed->ocr_pages), parsed->format, parsed->mime_type,
-       parsed->title.empty() ? file.info.filename : parsed->title, static_cast<std::int64_t>(job.attempts),
+       title, static_cast<std::int64_t>(job.attempts),
        core::utc_now_iso(), unix_ms(), file.info.id, sha});
   if (!st) return fail(st.err());
   changed();

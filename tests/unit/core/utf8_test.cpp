@@ -26,4 +26,15 @@ TEST(utf8, repairs_with_replacement_character) {
 }
 
 }  // namespace
+TEST(utf8, prefix_never_ends_inside_a_character) {
+  const std::string text = "Größe";  // G r ö(2) ß(2) e
+  EXPECT_EQ(utf8_prefix(text, 100), text);
+  EXPECT_EQ(utf8_prefix(text, 2), "Gr");
+  EXPECT_EQ(utf8_prefix(text, 3), "Gr");   // would cut ö in half
+  EXPECT_EQ(utf8_prefix(text, 4), "Grö");
+  EXPECT_EQ(utf8_prefix(text, 5), "Grö");
+  EXPECT_EQ(utf8_prefix(text, 6), "Größ");
+  EXPECT_EQ(utf8_prefix(text, 0), "");
+}
+
 }  // namespace wattos::core
