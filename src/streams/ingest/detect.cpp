@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "core/utf8.hpp"
 #include "streams/ingest/parser_internal.hpp"
 #include "streams/ingest/parsers.hpp"
 
@@ -59,6 +60,18 @@ bool is_zip(std::string_view bytes) {
                                bytes.substr(0, 4) == std::string_view("PK\x05\x06", 4));
 }
 
+// Valid UTF-8 (a character cut at the end of the head aside) with no control bytes
+// but tab, line feed, form feed and carriage return.
+bool looks_like_plain_text(std::string_view head) {
+  const std::string_view whole = core::utf8_prefix(head, head.size() >= 4 ? head.size() - 3 : head.size());
+  if (whole.empty() || !core::is_valid_utf8(whole)) return false;
+  for (const char c : whole) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 detected_format detect_format(std::string_view bytes) {
@@ -90,7 +103,10 @@ detected_format detect_format(std::string_view bytes) {
   if (mime == "application/json") return {"json", mime};
   if (mime == "text/csv") return {"csv", mime};
   if (is_legacy_office(mime)) return {"", mime};
-  if (mime.starts_with("text/")) {
+  // A few of libmagic's weak rules match the first letters of ordinary text ("PA" of
+  // a title is HP-GL to it): valid UTF-8 without control bytes is text whatever it says.
+  if (mime.starts_with("text/") || looks_like_plain_text(head)) {
+    if (!mime.starts_with("text/")) mime = "text/plain";
     // libmagic answers text/plain for most text; the structure decides what kind.
     std::string text = detail::to_utf8_text(head);
     if (detail::looks_like_email(text)) return {"eml", "message/rfc822"};

@@ -633,6 +633,11 @@ TEST(IngestDetect, ByContentNotByName) {
   EXPECT_EQ(ingest::detect_format(read_bytes(doc_path("de/docspell_letter-de.md"))).format, "md");
   EXPECT_EQ(ingest::detect_format(read_bytes(doc_path("de/docspell_letter-de.txt"))).format, "txt");
   EXPECT_EQ(ingest::detect_format("").format, "");
+  // Text that one of libmagic's weak rules takes for something else (HP-GL: "PA") is text;
+  // found ingesting SciFact abstracts.
+  EXPECT_EQ(ingest::detect_format("PAAR-repeat proteins sharpen and diversify the Type VI secretion system spike\n\n"
+                                  "Die Größe zählt nicht.").format,
+            "txt");
   // A PDF saved under a .txt name is a PDF.
   auto renamed = std::filesystem::path(testing::TempDir()) / "brief.txt";
   std::filesystem::copy_file(doc_path("de/docspell_letter-de.pdf"), renamed,
