@@ -181,6 +181,11 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   if (!jobs) return fail(jobs.err());
   streams::ingest::ingest_service ingest(**db, **jobs, rag, cfg->ingest, cfg->queue, files_dir_of(*cfg));
   ingest.isolate_parsers(isolation_of(cfg->ingest));
+  rag.on_space_deleted([&ingest](const std::string& space_id) {
+    if (auto st = ingest.purge_space(space_id); !st.ok()) {
+      core::log_warn("ingest: files of a deleted space not removed", {{"space", space_id}, {"error", st.err().message()}});
+    }
+  });
   streams::ingest::folder_watcher watcher(**db, ingest, rag, cfg->ingest.watch_debounce_ms);
   // Each answer gets its conversation's persona (KAYA when none is set): the character
   // layer hands its prompt generator down to the chat pipeline.

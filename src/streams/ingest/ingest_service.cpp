@@ -433,6 +433,24 @@ core::result<file_info> ingest_service::submit(const rag::requester& who, const 
   return std::move(row.info);
 }
 
+core::status ingest_service::purge_space(const std::string& space_id) {
+  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute("SELECT job_id FROM ingest_files WHERE space_id = ?", {space_id}));
+  WATTOS_RETURN_IF_ERROR(impl_->db.transaction([&](db::connection& c) -> core::status {
+    WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM ingest_files WHERE space_id = ?", {space_id}));
+    WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM ingest_watches WHERE space_id = ?", {space_id}));
+    return {};
+  }));
+  // A job still active finds its row gone and leaves nothing behind.
+  for (const auto& r : rows.rows) {
+    auto job_id = r.get_text(0);
+    if (job_id && !job_id->empty()) (void)impl_->queue.remove(*job_id);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(impl_->files_dir / space_id, ec);
+  impl_->changed();
+  return {};
+}
+
 core::result<std::vector<file_info>> ingest_service::files_from_source(std::string_view space_id,
                                                                        std::string_view source) {
   WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(std::string("SELECT ") + file_columns +

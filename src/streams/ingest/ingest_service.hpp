@@ -141,6 +141,10 @@ class ingest_service {
   // queue that was wiped) get their job again. Called by start_workers.
   core::result<int> requeue_orphans();
 
+  // Everything ingestion keeps of a deleted space: rows, jobs, stored bytes, watch.
+  // The RAG service calls it after deleting the space (rag_service::on_space_deleted).
+  core::status purge_space(const std::string& space_id);
+
   // For the folder watcher (no access check: it acts for the operator): the files of
   // a space from one source, and a watched file that moved keeps its document.
   core::result<std::vector<file_info>> files_from_source(std::string_view space_id, std::string_view source);

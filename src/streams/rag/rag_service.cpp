@@ -151,6 +151,7 @@ struct rag_service::impl {
   core::rag_settings settings;
   analyzer text_analyzer;
   std::mutex mutex;  // guards spaces
+  std::vector<rag_service::space_deleted_fn> space_deleted;  // set before serving
   std::mutex load_mutex;  // held while a space is loaded (never while `mutex` is wanted by the loader's callers)
   std::map<std::string, std::shared_ptr<loaded_space>, std::less<>> spaces;
 
@@ -410,8 +411,11 @@ core::status rag_service::delete_space(const requester& who, std::string_view id
   }));
   impl_->forget(s.id);
   impl_->drop_vectors(s);
+  for (const auto& fn : impl_->space_deleted) fn(s.id);
   return {};
 }
+
+void rag_service::on_space_deleted(space_deleted_fn fn) { impl_->space_deleted.push_back(std::move(fn)); }
 
 core::result<std::vector<member_info>> rag_service::list_members(const requester& who, std::string_view space_id) {
   WATTOS_ASSIGN_OR_RETURN(auto s, impl_->visible(who, space_id));

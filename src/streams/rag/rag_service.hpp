@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -141,6 +142,12 @@ class rag_service {
   core::result<space_info> update_space(const requester& who, std::string_view id, std::optional<std::string> name,
                                         std::optional<std::string> description);
   core::status delete_space(const requester& who, std::string_view id);
+
+  // Called with a space's id after the space was deleted, so services that keep data
+  // of their own per space (ingestion: files, jobs) remove it too. Register before
+  // serving; the callback runs on the deleting thread.
+  using space_deleted_fn = std::function<void(const std::string& space_id)>;
+  void on_space_deleted(space_deleted_fn fn);
 
   core::result<std::vector<member_info>> list_members(const requester& who, std::string_view space_id);
   core::status set_member(const requester& who, std::string_view space_id, std::string_view user_id,

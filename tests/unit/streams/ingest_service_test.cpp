@@ -317,6 +317,24 @@ TEST_P(ingest_service_test, deleting_a_file_removes_its_chunks_vectors_and_bytes
   EXPECT_FALSE(again->duplicate);
 }
 
+TEST_P(ingest_service_test, deleting_the_space_removes_its_files_jobs_and_bytes) {
+  rag_->on_space_deleted([this](const std::string& id) { ASSERT_TRUE(svc_->purge_space(id).ok()); });
+  auto done = submit("bleibt.txt", handbook_text);
+  auto waiting = submit("wartet.txt", "Noch nicht verarbeitet.");
+  ASSERT_TRUE(done.ok() && waiting.ok());
+  ASSERT_TRUE(svc_->run_one("test-worker").ok());  // one is done, one still queued
+  ASSERT_TRUE(fs::exists(dir_ / "files" / space_));
+  ASSERT_TRUE(rag_->delete_space(owner_, space_).ok());
+  auto rows = db().execute("SELECT COUNT(*) FROM ingest_files WHERE space_id = ?", {space_});
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->rows[0].get_int(0).value_or(-1), 0);
+  EXPECT_FALSE(fs::exists(dir_ / "files" / space_));
+  auto counts = queue_->counts("ingest");
+  ASSERT_TRUE(counts.ok()) << counts.err().message();
+  EXPECT_EQ(counts->waiting + counts->delayed, 0);
+  EXPECT_EQ(drain(), 0);
+}
+
 TEST_P(ingest_service_test, a_file_deleted_before_its_job_runs_leaves_nothing_behind) {
   auto f = submit("kurz.txt", handbook_text);
   ASSERT_TRUE(f.ok());
