@@ -133,6 +133,11 @@ core::result<reconcile_report> folder_watcher::impl::reconcile(const std::string
   std::lock_guard lock(mutex);
   auto it = watches.find(space_id);
   if (it == watches.end()) return core::error::not_found("this space has no watched folder");
+  if (auto space = rag.get_space(ingest_service::system_requester(), space_id);
+      !space && space.err().code() == core::errc::not_found) {
+    unwatch(space_id);  // the space was deleted (with its stored watch)
+    return core::error::not_found("the watched folder's space was deleted");
+  }
   const fs::path root = it->second;
   std::vector<fs::path> dirs;
   WATTOS_ASSIGN_OR_RETURN(auto files, scan(root, &dirs));
