@@ -560,21 +560,6 @@ core::result<file_info> ingest_service::retry_file(const rag::requester& who, st
   return std::move(updated.info);
 }
 
-core::result<ingest_counts> ingest_service::counts(std::string_view space_id) {
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      "SELECT status, COUNT(*) FROM ingest_files WHERE space_id = ? GROUP BY status", {std::string(space_id)}));
-  ingest_counts c;
-  for (const auto& r : rows.rows) {
-    WATTOS_ASSIGN_OR_RETURN(auto status, r.get_text(0));
-    WATTOS_ASSIGN_OR_RETURN(auto n, r.get_int(1));
-    if (status == "queued") c.queued += n;
-    else if (status == "done") c.done += n;
-    else if (status == "failed") c.failed += n;
-    else c.running += n;
-  }
-  return c;
-}
-
 std::uint64_t ingest_service::change_generation() const noexcept { return impl_->generation.load(); }
 
 asio::awaitable<void> ingest_service::wait_for_change(std::uint64_t seen, std::chrono::milliseconds timeout) {

@@ -95,10 +95,6 @@ struct submit_request {
   bool move = false;           // true: the file is ours to move into the store (uploads)
 };
 
-struct ingest_counts {
-  std::int64_t queued = 0, running = 0, done = 0, failed = 0;
-};
-
 class ingest_service {
  public:
   static const std::vector<infra::db::migration>& migrations();
@@ -120,7 +116,6 @@ class ingest_service {
                                                std::int64_t since_ms, std::size_t limit = 500);
   core::status delete_file(const rag::requester& who, std::string_view space_id, std::string_view file_id);
   core::result<file_info> retry_file(const rag::requester& who, std::string_view space_id, std::string_view file_id);
-  core::result<ingest_counts> counts(std::string_view space_id);
 
   // Waits until some file changed after `seen` (a value of change_generation()) or the
   // timeout passed; changes made by other processes are seen by polling changes().
