@@ -28,13 +28,14 @@ db::blob to_blob(std::string_view s) {
   return db::blob{{s.begin(), s.end()}};
 }
 
-const std::vector<db::migration> migrations = {
-    {1, "queue_jobs",
-     R"sql(
+// The schema in both dialects; only the type of the payload bytes differs (the same
+// way as the RAG store's schema).
+std::string queue_schema(const std::string& bytes_type) {
+  return R"sql(
 CREATE TABLE queue_jobs (
   id TEXT PRIMARY KEY,
   queue TEXT NOT NULL,
-  payload BLOB NOT NULL,
+  payload )sql" + bytes_type + R"sql( NOT NULL,
   dedupe_key TEXT NOT NULL DEFAULT '',
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
@@ -51,30 +52,8 @@ CREATE INDEX queue_jobs_ready ON queue_jobs (queue, state, run_at_ms, id);
 CREATE INDEX queue_jobs_lease ON queue_jobs (queue, state, lease_until_ms);
 CREATE INDEX queue_jobs_finished ON queue_jobs (queue, state, finished_at_ms);
 CREATE UNIQUE INDEX queue_jobs_dedupe ON queue_jobs (queue, dedupe_key) WHERE dedupe_key <> '';
-)sql",
-     R"sql(
-CREATE TABLE queue_jobs (
-  id TEXT PRIMARY KEY,
-  queue TEXT NOT NULL,
-  payload BYTEA NOT NULL,
-  dedupe_key TEXT NOT NULL DEFAULT '',
-  state TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  last_error TEXT NOT NULL DEFAULT '',
-  lease_token TEXT NOT NULL DEFAULT '',
-  worker_id TEXT NOT NULL DEFAULT '',
-  run_at_ms BIGINT NOT NULL,
-  lease_until_ms BIGINT NOT NULL DEFAULT 0,
-  created_at_ms BIGINT NOT NULL,
-  finished_at_ms BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX queue_jobs_ready ON queue_jobs (queue, state, run_at_ms, id);
-CREATE INDEX queue_jobs_lease ON queue_jobs (queue, state, lease_until_ms);
-CREATE INDEX queue_jobs_finished ON queue_jobs (queue, state, finished_at_ms);
-CREATE UNIQUE INDEX queue_jobs_dedupe ON queue_jobs (queue, dedupe_key) WHERE dedupe_key <> '';
-)sql"},
-};
+)sql";
+}
 
 constexpr const char* job_columns =
     "id, queue, payload, dedupe_key, state, attempts, max_attempts, last_error, lease_token, worker_id, run_at_ms, "
@@ -330,6 +309,9 @@ class sql_queue final : public job_queue {
 }  // namespace
 
 const std::vector<db::migration>& sql_queue_migrations() {
+  static const std::vector<db::migration> migrations = {
+      {1, "queue_jobs", queue_schema("BLOB"), queue_schema("BYTEA")},
+  };
   return migrations;
 }
 
