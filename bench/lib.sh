@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts (sourced, not run).
 
-build_dir=build/bench
+# WATTOS_BENCH_BUILD_DIR: another directory, so that two benchmark runs do not share one build.
+build_dir=${WATTOS_BENCH_BUILD_DIR:-build/bench}
 
 # Builds the Release binaries the benchmarks need.
 bench_build() {
