@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "net/http_plain.hpp"
 #include "net/http_types.hpp"
 
 namespace wattos::net {
@@ -64,7 +65,8 @@ std::string lower(std::string_view s) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -109,23 +111,32 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     std::weak_ptr<transfer> self;
   };
 
-  explicit impl(asio::any_io_executor ex) : executor(ex), timer(ex) {
+  explicit impl(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+
+  ~impl() {
+    shutdown();
+    if (multi) curl_multi_cleanup(multi);
+  }
+
+  // The multi handle, made on the first curl transfer: a client that only ever talks
+  // plain HTTP (http_plain.hpp) never pays for one (it opens a socket pair).
+  CURLM* multi_handle() {
+    if (multi) return multi;
     global_init_once();
     multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  }
-
-  ~impl() {
-    shutdown();
-    curl_multi_cleanup(multi);
+    return multi;
   }
 
   // Ends every transfer in flight as cancelled and stops watching sockets. Their
   // coroutines keep this object alive until they have resumed.
   void shutdown() {
+    for (auto* call : std::vector<detail::plain_call*>(plain_active.begin(), plain_active.end())) {
+      call->cancel(core::error::cancelled("http client destroyed"));
+    }
     for (auto* easy : std::vector<CURL*>(active.begin(), active.end())) {
       transfer* t = nullptr;
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
@@ -150,6 +161,7 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
   asio::steady_timer timer;
   std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
   std::unordered_set<CURL*> active;
+  std::unordered_set<detail::plain_call*> plain_active;  // plain-HTTP calls in flight (http_plain.hpp)
 
   static int on_socket(CURL*, curl_socket_t fd, int what, void* userp, void*) {
     auto* self = static_cast<impl*>(userp);
@@ -344,7 +356,8 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, r.follow_redirects ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
-    if (r.total_timeout.count() > 0) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.total_timeout.count()));
+    if (r.total_timeout.count() > 0)
+      curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.total_timeout.count()));
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &impl::on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
@@ -365,7 +378,8 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     // No Expect: 100-continue round trip before bodies.
     t->header_list = curl_slist_append(t->header_list, "Expect:");
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
-    if (curl_multi_add_handle(multi, easy) != CURLM_OK) return core::error::internal("curl_multi_add_handle failed");
+    if (curl_multi_add_handle(multi_handle(), easy) != CURLM_OK)
+      return core::error::internal("curl_multi_add_handle failed");
     active.insert(easy);
     arm_watchdog(t, r.first_byte_timeout, "first byte timeout");
     return {};
@@ -382,6 +396,23 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     auto st = co_await self->run(t);
     if (!st.ok()) co_return std::move(st).err();
     co_return t->response.status;
+  }
+
+  // A plain-HTTP call on a pooled Beast connection (the same contract as a curl transfer).
+  static asio::awaitable<core::result<http_client_response>> plain_coro(std::shared_ptr<impl> self,
+                                                                        std::shared_ptr<detail::plain_call> call) {
+    self->plain_active.insert(call.get());
+    auto st = co_await call->run();
+    self->plain_active.erase(call.get());
+    if (!st.ok()) co_return std::move(st).err();
+    co_return std::move(call->response());
+  }
+
+  static asio::awaitable<core::result<int>> plain_stream_coro(std::shared_ptr<impl> self,
+                                                              std::shared_ptr<detail::plain_call> call) {
+    auto res = co_await plain_coro(std::move(self), std::move(call));
+    if (!res.ok()) co_return std::move(res).err();
+    co_return res->status;
   }
 
   // Waits until the transfer is done, or ends it when the awaiting coroutine is cancelled.
@@ -404,14 +435,23 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
 
 http_client::http_client(asio::any_io_executor executor) : impl_(std::make_shared<impl>(std::move(executor))) {}
 
-http_client::~http_client() { impl_->shutdown(); }
+http_client::~http_client() {
+  impl_->shutdown();
+}
 
-std::size_t http_client::active_transfers() const noexcept { return impl_->active.size(); }
+std::size_t http_client::active_transfers() const noexcept {
+  return impl_->active.size() + impl_->plain_active.size();
+}
 
 // send() and stream() are not coroutines themselves: they move the request into a
 // shared transfer and return the awaitable of a coroutine whose parameters are named
 // values (g++ 12 and braced temporaries as coroutine parameters: docs/coroutines.md).
 asio::awaitable<core::result<http_client_response>> http_client::send(http_client_request request) {
+  if (auto target = detail::plain_target_of(request)) {
+    auto call = std::make_shared<detail::plain_call>(impl_->executor, std::move(request), std::move(*target),
+                                                     headers_callback{}, data_callback{}, true);
+    return impl::plain_coro(impl_, std::move(call));
+  }
   auto t = std::make_shared<impl::transfer>(impl_->executor);
   t->request = std::move(request);
   t->buffered = true;
@@ -420,6 +460,11 @@ asio::awaitable<core::result<http_client_response>> http_client::send(http_clien
 
 asio::awaitable<core::result<int>> http_client::stream(http_client_request request, headers_callback on_headers,
                                                        data_callback on_data) {
+  if (auto target = detail::plain_target_of(request)) {
+    auto call = std::make_shared<detail::plain_call>(impl_->executor, std::move(request), std::move(*target),
+                                                     std::move(on_headers), std::move(on_data), false);
+    return impl::plain_stream_coro(impl_, std::move(call));
+  }
   auto t = std::make_shared<impl::transfer>(impl_->executor);
   t->request = std::move(request);
   t->on_headers = std::move(on_headers);

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 
+#include "net/http_plain.hpp"
 #include "test_client.hpp"
 
 namespace wattos::net {
@@ -21,7 +23,9 @@ using namespace std::chrono_literals;
 
 // Routes: /hello, /echo (body and X-Custom back), /status/404, /stream?n=&gap=
 // (chunked, `gap` ms apart), /stall (never answers), /stall-after-first (one chunk,
-// then silence), /big (1 MiB).
+// then silence), /big (1 MiB), /drop-second (answered as the first request on a
+// connection; as a later one, the connection is closed unanswered, as by a server whose
+// keep-alive limit ran out just as the request came).
 class scripted_server {
  public:
   scripted_server() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
@@ -34,25 +38,31 @@ class scripted_server {
     thread_.join();
   }
   std::uint16_t port() const { return port_; }
-  std::string url(std::string_view path) const { return "http://127.0.0.1:" + std::to_string(port_) + std::string(path); }
+  std::string url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
   std::atomic<int> disconnects{0};
+  std::atomic<int> connections{0};         // accepted so far
+  std::promise<void> closed_after_answer;  // /then-close closed its connection
 
  private:
   awaitable<void> accept_loop() {
     while (true) {
       auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
+      ++connections;
       asio::co_spawn(io_, serve(beast::tcp_stream(std::move(sock))), asio::detached);
     }
   }
 
   awaitable<void> serve(beast::tcp_stream stream) {
     beast::flat_buffer buffer;
-    while (true) {
+    for (int served = 0;; ++served) {
       http::request<http::string_body> req;
       auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
       if (ec) break;
       std::string target(req.target());
+      if (target == "/drop-second" && served > 0) break;
       asio::steady_timer timer(stream.get_executor());
       if (target == "/stall") {
         timer.expires_after(60s);
@@ -73,7 +83,8 @@ class scripted_server {
         for (int i = 0; i < count && alive; ++i) {
           std::string chunk = "chunk-" + std::to_string(i) + "\n";
           std::string framed = (std::ostringstream() << std::hex << chunk.size()).str() + "\r\n" + chunk + "\r\n";
-          auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(framed), asio::as_tuple(asio::use_awaitable));
+          auto [wec, wn] =
+              co_await asio::async_write(stream, asio::buffer(framed), asio::as_tuple(asio::use_awaitable));
           alive = !wec;
           timer.expires_after(std::chrono::milliseconds(gap));
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -102,12 +113,23 @@ class scripted_server {
       } else if (target == "/status/404") {
         res.result(http::status::not_found);
         res.body() = "nope";
+      } else if (target == "/then-close") {
+        res.body() = "bye";
+      } else if (target == "/drop-second") {
+        res.body() = "first";
       } else if (target == "/big") {
         res.body() = std::string(1 << 20, 'b');
       }
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      if (target == "/then-close") {
+        // Answered as kept alive, then closed: as a server whose idle limit ran out.
+        boost::system::error_code ignored;
+        stream.socket().close(ignored);
+        closed_after_answer.set_value();
+        break;
+      }
       if (wec || !req.keep_alive()) break;
     }
   }
@@ -210,13 +232,14 @@ TEST(http_client, cancellation_slot_aborts_the_transfer) {
     auto req = get(url);
     // The consumer cancels after the first chunk, as a client that disconnects would.
     auto fut = asio::co_spawn(
-        ex, as_optional(client.stream(std::move(req), {},
-                                      [&](std::string_view) {
-                                        if (++chunks == 1) {
-                                          asio::post(ex, [&cancel] { cancel.emit(asio::cancellation_type::terminal); });
-                                        }
-                                        return true;
-                                      })),
+        ex,
+        as_optional(client.stream(std::move(req), {},
+                                  [&](std::string_view) {
+                                    if (++chunks == 1) {
+                                      asio::post(ex, [&cancel] { cancel.emit(asio::cancellation_type::terminal); });
+                                    }
+                                    return true;
+                                  })),
         asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
     auto finished = co_await std::move(fut);
     co_return std::move(*finished);
@@ -333,6 +356,79 @@ TEST(http_client, destroying_the_client_cancels_transfers_in_flight) {
   }(server.url("/stall")));
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.err().code(), core::errc::cancelled) << outcome.err().message();
+}
+
+TEST(http_client, requests_that_follow_redirects_still_go_through_curl) {
+  scripted_server server;
+  auto res = run_client([](std::string url) -> awaitable<core::result<http_client_response>> {
+    http_client client(co_await asio::this_coro::executor);
+    auto req = get(url);
+    req.follow_redirects = true;
+    co_return co_await client.send(std::move(req));
+  }(server.url("/hello")));
+  ASSERT_TRUE(res.ok()) << res.err().message();
+  EXPECT_EQ(res->body, "hello");
+}
+
+TEST(http_client, plain_http_connections_are_kept_alive_and_reused) {
+  scripted_server server;
+  auto idle = run_client([](std::string url) -> awaitable<std::size_t> {
+    auto ex = co_await asio::this_coro::executor;
+    for (int i = 0; i < 20; ++i) {
+      // A client per request, as the proxy makes them: the pool belongs to the io_context.
+      http_client client(ex);
+      auto res = co_await client.send(get(url));
+      EXPECT_TRUE(res.ok() && res->body == "hello");
+      auto streamed = co_await client.stream(get(url), {}, [](std::string_view) { return true; });
+      EXPECT_TRUE(streamed.ok());
+    }
+    co_return detail::idle_plain_connections(ex);
+  }(server.url("/hello")));
+  EXPECT_EQ(server.connections.load(), 1);  // 40 requests, one connection
+  EXPECT_EQ(idle, 1u);
+}
+
+TEST(http_client, a_closed_kept_alive_connection_is_retried_once_when_idempotent) {
+  scripted_server server;
+  auto results = run_client([](std::string url) -> awaitable<std::vector<core::result<http_client_response>>> {
+    http_client client(co_await asio::this_coro::executor);
+    std::vector<core::result<http_client_response>> out;
+    out.push_back(co_await client.send(get(url)));  // a fresh connection, answered, kept
+    out.push_back(co_await client.send(get(url)));  // dropped on the kept one: again on a fresh one
+    auto post = get(url);
+    post.method = "POST";
+    post.body = "x";
+    out.push_back(co_await client.send(std::move(post)));  // dropped: a POST is not repeated
+    co_return out;
+  }(server.url("/drop-second")));
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].err().message();
+  ASSERT_TRUE(results[1].ok()) << results[1].err().message();
+  EXPECT_EQ(results[1]->body, "first");
+  ASSERT_FALSE(results[2].ok());
+  EXPECT_EQ(results[2].err().code(), core::errc::unavailable) << results[2].err().message();
+  EXPECT_EQ(server.connections.load(), 2);
+}
+
+TEST(http_client, a_connection_the_server_closed_while_idle_is_not_reused) {
+  scripted_server server;
+  auto closed = server.closed_after_answer.get_future();
+  auto results = run_client([](const scripted_server& s, std::future<void>& c) -> awaitable<std::string> {
+    http_client client(co_await asio::this_coro::executor);
+    std::string got;
+    auto first = co_await client.send(get(s.url("/then-close")));
+    if (first) got += first->body;
+    // The server has closed the kept-alive connection (its FIN is queued here by now).
+    c.wait();
+    auto post = get(s.url("/echo"));
+    post.method = "POST";  // never repeated: the check before reuse has to catch the close
+    post.body = "x";
+    auto second = co_await client.send(std::move(post));
+    got += second ? " " + second->body : " " + second.err().message();
+    co_return got;
+  }(server, closed));
+  EXPECT_EQ(results, "bye POST:x");
+  EXPECT_EQ(server.connections.load(), 2);
 }
 
 }  // namespace
