@@ -8,6 +8,8 @@
 #       proxy_pass (upstream keepalive) to the same upstream; throughput and latency,
 #       and each one's added latency over calling the upstream directly.
 # One server thread and one nginx worker; wrk -t1 -c16. `--record` appends to bench/RESULTS.md.
+# BENCH_GATEWAY_PORT: the first of the three ports used (default 18181), so that runs in
+# one tree do not collide. BENCH_GATEWAY_PARTS=proxy runs and reports (b) only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
@@ -16,9 +18,10 @@ source bench/lib.sh
 bench_build wattos bench_server
 bench_workdir
 
-upstream_port=18181
-gateway_port=18182
-nginx_port=18183
+parts=${BENCH_GATEWAY_PARTS:-all}
+upstream_port=${BENCH_GATEWAY_PORT:-18181}
+gateway_port=$((upstream_port + 1))
+nginx_port=$((upstream_port + 2))
 secret=benchmark-identity-secret-0123456789abcdef
 
 "$build_dir/bench/bench_server" "$upstream_port" 1 15000 >"$work/upstream.log" &
@@ -75,6 +78,7 @@ run_wrk() {  # label url [wrk args...] -> "label rps p50_ms p99_ms"
 gw="http://127.0.0.1:$gateway_port"
 rows=""
 for round in 1 2; do
+  [ "$parts" = proxy ] && break
   rows+="$(run_wrk anonymous "$gw/api/v1/version")"$'\n'
   rows+="$(run_wrk api_key "$gw/api/v1/version" -H "X-API-Key: $key")"$'\n'
   rows+="$(run_wrk api_key_audited "$gw/api/v1/bench-audit" -H "X-API-Key: $key" -s "$work/post.lua")"$'\n'
@@ -95,7 +99,30 @@ proxy_table=$(table "$proxy_rows")
 ratio=$(echo "$proxy_rows" | awk 'NF == 4 { r[$1] += $2 } END { printf "%.2f", r["wattos"] / r["nginx"] }')
 audit_rows=$(curl -s "$gw/api/v1/admin/audit/verify" -H "Authorization: Bearer $token")
 
-section=$(cat <<MD
+proxy_section=$(cat <<MD
+(b) Proxy to the same upstream (bench_server \`/api/v1/chat/json\`, one thread): directly, through nginx
+$(nginx -v 2>&1 | sed 's/nginx version: //') (\`proxy_pass\`, upstream keepalive, one worker), and through the
+wattos gateway (API key checked, identity signed, request id and traceparent added).
+
+| path | req/s | p50 ms | p99 ms |
+|---|---|---|---|
+${proxy_table}
+
+Proxy throughput ratio wattos/nginx: **${ratio}** (goal >= 1.0).
+MD
+)
+if [ "$parts" = proxy ]; then
+  section=$(cat <<MD
+
+## Gateway (b), proxy: $(date -u +%Y-%m-%d) ($(nproc) cores)
+Command: \`BENCH_GATEWAY_PARTS=proxy bench/gateway.sh\`, commit $(git rev-parse --short HEAD). wrk -t1 -c16 -d${duration}s,
+two rounds averaged; \`wattos serve\` with one I/O thread, SQLite store, rate limits on (limits raised).
+
+${proxy_section}
+MD
+)
+else
+  section=$(cat <<MD
 
 ## Gateway: $(date -u +%Y-%m-%d) ($(nproc) cores)
 Command: \`bench/gateway.sh\`, commit $(git rev-parse --short HEAD). wrk -t1 -c16 -d${duration}s, two rounds averaged;
@@ -108,16 +135,9 @@ audit row is written (hash-chained, one SQLite transaction per request).
 |---|---|---|---|
 ${auth_table}
 
-(b) Proxy to the same upstream (bench_server \`/api/v1/chat/json\`, one thread): directly, through nginx
-$(nginx -v 2>&1 | sed 's/nginx version: //') (\`proxy_pass\`, upstream keepalive, one worker), and through the
-wattos gateway (API key checked, identity signed, request id and traceparent added).
-
-| path | req/s | p50 ms | p99 ms |
-|---|---|---|---|
-${proxy_table}
-
-Proxy throughput ratio wattos/nginx: **${ratio}** (goal >= 1.0). Audit chain after the run: \`${audit_rows}\`.
+${proxy_section} Audit chain after the run: \`${audit_rows}\`.
 MD
 )
+fi
 echo "$section"
 if [ "$record" = "--record" ]; then echo "$section" >>bench/RESULTS.md; fi

@@ -122,7 +122,8 @@ std::vector<std::pair<std::string, std::string>> forwarded_headers(const net::re
   out.emplace_back("X-Request-Id", req.request_id);
   out.emplace_back("traceparent", next_traceparent(req.header("traceparent")));
   std::string forwarded_for(req.header("X-Forwarded-For"));
-  out.emplace_back("X-Forwarded-For", forwarded_for.empty() ? req.remote_address : forwarded_for + ", " + req.remote_address);
+  out.emplace_back("X-Forwarded-For",
+                   forwarded_for.empty() ? req.remote_address : forwarded_for + ", " + req.remote_address);
   if (auto who = principal_of(req)) {
     out.emplace_back("X-WattOS-Identity", sign_identity(*who, req.request_id, now_seconds(), settings.identity_secret));
   }
@@ -183,9 +184,11 @@ awaitable<net::response> forward(net::request& req, const upstream& up, const co
   net::response res;
   res.status = state->status;
   for (const auto& header : state->headers) {
-    // curl decoded the body already; its length is set again by the server.
+    // Bodies arrive decoded (curl decodes; the plain path asks for no encoding); the
+    // server sets the length again.
     const std::string& name = header.first;
-    if (!is_hop_by_hop(name) && name != "content-encoding" && name != "x-request-id") res.headers.add(name, header.second);
+    if (!is_hop_by_hop(name) && name != "content-encoding" && name != "x-request-id")
+      res.headers.add(name, header.second);
   }
   res.body = std::move(state->pending);
   co_return res;

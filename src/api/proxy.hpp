@@ -7,7 +7,9 @@
 // it (verify_identity). The caller's own credentials are not forwarded, and an
 // identity header arriving from outside is dropped. Server-Sent Events are relayed
 // as they arrive, WebSockets message by message; a service that is down answers 502,
-// one that is too slow 504, both as JSON errors.
+// one that is too slow 504, both as JSON errors. Connections to `http://` services are
+// kept alive and reused (net/http_client.hpp: pooled per io_context, one retry of an
+// idempotent request on a connection the service had closed).
 //
 // Example:
 //   api::add_proxy_routes(routes, api::configured_upstreams(cfg.services), cfg.gateway);
@@ -24,9 +26,9 @@
 namespace wattos::api {
 
 struct upstream {
-  std::string service;               // "chat", "rag", ...
+  std::string service;                 // "chat", "rag", ...
   std::vector<std::string> base_urls;  // replicas: http://host:port, no trailing slash
-  std::vector<std::string> prefixes; // "/api/v1/chat", ...
+  std::vector<std::string> prefixes;   // "/api/v1/chat", ...
   rate_class rate = rate_class::standard;
 };
 

@@ -4,7 +4,9 @@
 // that hundreds of model streams share one I/O thread with the server and need no
 // thread each. TLS comes from libcurl (OpenSSL); proxies come from the environment
 // (http_proxy, https_proxy, no_proxy), which libcurl honours as usual. Only http and
-// https are allowed. Connections are reused across requests.
+// https are allowed. Plain-HTTP requests without a proxy or redirects to follow go over
+// Beast instead, on kept-alive connections pooled per io_context, so that even a client
+// per request reuses connections (net/http_plain.hpp, docs/http-client.md).
 //
 // Errors are values: connection refused or DNS failure -> errc::unavailable; a
 // timeout -> errc::deadline_exceeded ("connect timeout", "first byte timeout",
