@@ -17,8 +17,6 @@ duration=${BENCH_SECONDS:-5}
 source bench/lib.sh
 bench_build wattos bench_server
 bench_workdir
-# lib.sh has read it; `wattos serve` refuses unknown WATTOS_* variables.
-unset WATTOS_BENCH_BUILD_DIR
 
 parts=${BENCH_GATEWAY_PARTS:-all}
 upstream_port=${BENCH_GATEWAY_PORT:-18181}

@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts (sourced, not run).
 
-# WATTOS_BENCH_BUILD_DIR: another directory, so that two benchmark runs do not share one build.
-build_dir=${WATTOS_BENCH_BUILD_DIR:-build/bench}
+# BENCH_BUILD_DIR: another directory, so that two benchmark runs do not share one build.
+build_dir=${BENCH_BUILD_DIR:-build/bench}
 
 # Builds the Release binaries the benchmarks need.
 bench_build() {
