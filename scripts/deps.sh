@@ -16,6 +16,7 @@ build_pkgs=(
   libstemmer-dev libhnswlib-dev
   libmagic-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libgumbo-dev
   libtesseract-dev tesseract-ocr-deu tesseract-ocr-eng
+  wngerman
 )
 test_pkgs=(
   libgtest-dev libgmock-dev

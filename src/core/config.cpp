@@ -169,6 +169,7 @@ const std::vector<option_row>& option_table() {
     r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024, 1ull << 30, "Body limit of /v1 requests"));
     r.push_back(string_option("rag.vector_backend", WATTOS_FIELD(rag.vector_backend), {"hnsw", "pgvector"}, "Where chunk vectors are indexed: HNSW files per space, or pgvector in PostgreSQL"));
     r.push_back(string_option("rag.pgvector_url", WATTOS_FIELD(rag.pgvector_url), {}, "libpq URL of a PostgreSQL with the pgvector extension (rag.vector_backend pgvector)"));
+    r.push_back(string_option("rag.compound_dictionary", WATTOS_FIELD(rag.compound_dictionary), {}, "German word list (one word per line) for splitting compounds in lexical retrieval; empty turns splitting off"));
     r.push_back(string_option("queue.backend", WATTOS_FIELD(queue.backend), {"sql", "redis"}, "Durable job queue: the SQL store, or Redis shared by worker processes"));
     r.push_back(string_option("queue.redis_url", WATTOS_FIELD(queue.redis_url), {}, "redis://host:port of the Redis queue (queue.backend redis)"));
     r.push_back(string_option("queue.redis_prefix", WATTOS_FIELD(queue.redis_prefix), {}, "Key prefix of the Redis queue"));

@@ -152,6 +152,7 @@ struct llm_settings {
 struct rag_settings {
   std::string vector_backend = "hnsw";  //!< hnsw (files under data_dir/vectors) or pgvector
   std::string pgvector_url;             //!< libpq URL of a PostgreSQL with pgvector (vector_backend pgvector)
+  std::string compound_dictionary = "/usr/share/dict/ngerman";  //!< German word list for compound splitting ("": off)
 };
 
 struct queue_settings {

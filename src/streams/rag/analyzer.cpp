@@ -1,10 +1,10 @@
 #include "streams/rag/analyzer.hpp"
 
 #include <libstemmer.h>
-
 #include <memory>
 
 #include "infra/llm/text.hpp"
+#include "streams/rag/compounds.hpp"
 
 namespace wattos::streams::rag {
 namespace {
@@ -29,9 +29,21 @@ std::string with_umlauts(std::string_view word) {
   for (std::size_t i = 0; i < word.size(); ++i) {
     if (i + 1 < word.size() && word[i + 1] == 'e' && i > 0) {
       const char c = word[i];
-      if (c == 'a') { out += "\xc3\xa4"; ++i; continue; }
-      if (c == 'o') { out += "\xc3\xb6"; ++i; continue; }
-      if (c == 'u' && word[i - 1] != 'q') { out += "\xc3\xbc"; ++i; continue; }
+      if (c == 'a') {
+        out += "\xc3\xa4";
+        ++i;
+        continue;
+      }
+      if (c == 'o') {
+        out += "\xc3\xb6";
+        ++i;
+        continue;
+      }
+      if (c == 'u' && word[i - 1] != 'q') {
+        out += "\xc3\xbc";
+        ++i;
+        continue;
+      }
     }
     out += word[i];
   }
@@ -52,19 +64,27 @@ std::string stem(std::string_view folded_word, language lang) {
   return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(sb_stemmer_length(s)));
 }
 
+const compound_splitter* analyzer::compounds() const {
+  return default_compounds_ ? default_compound_splitter() : compounds_;
+}
+
 std::vector<std::string> analyzer::document_terms(std::string_view text, language lang) const {
   if (lang == language::auto_detect) {
     lang = infra::llm::looks_german(text) ? language::german : language::english;
   }
+  const compound_splitter* splitter = lang == language::german ? compounds() : nullptr;
   std::vector<std::string> out;
   for (auto& word : infra::llm::word_tokens(text)) {
     if (infra::llm::is_stop_word(word)) continue;
     out.push_back(stem(word, lang));
+    if (splitter == nullptr) continue;
+    for (const auto& part : splitter->split(word)) out.push_back(stem(part, language::german));
   }
   return out;
 }
 
 std::vector<std::string> analyzer::query_terms(std::string_view text) const {
+  const compound_splitter* splitter = compounds();
   std::vector<std::string> out;
   for (auto& word : infra::llm::word_tokens(text)) {
     if (infra::llm::is_stop_word(word)) continue;
@@ -72,10 +92,14 @@ std::vector<std::string> analyzer::query_terms(std::string_view text) const {
     std::string de = stem(word, language::german);
     if (de != en) out.push_back(std::move(de));
     out.push_back(std::move(en));
+    if (splitter == nullptr) continue;
+    for (const auto& part : splitter->split(word)) out.push_back(stem(part, language::german));
   }
   return out;
 }
 
-std::vector<std::string> analyzer::words(std::string_view text) const { return infra::llm::word_tokens(text); }
+std::vector<std::string> analyzer::words(std::string_view text) const {
+  return infra::llm::word_tokens(text);
+}
 
 }  // namespace wattos::streams::rag

@@ -3,7 +3,15 @@
 // An in-memory BM25 index over analysed terms (Okapi BM25 with k1 = 0.9, b = 0.4,
 // the Anserini/Lucene defaults used by the BEIR baselines), keyed by a 64-bit chunk
 // key. Adding a key that exists replaces it; removing is immediate (postings of
-// removed keys are skipped and compacted once they make up a quarter of a list).
+// removed keys are skipped, compacted once they make up a quarter of a list, and the
+// document numbers are reassigned once a quarter of them are dead, so churn does not
+// grow memory).
+//
+// Search is exact top-k with MaxScore pruning (Turtle & Flood 1995): terms are scored
+// from the highest possible contribution down; once the k-th best score so far beats
+// what all remaining terms could add to an unseen document, the remaining (common,
+// long) lists are only probed, by galloping search, for the documents that can still
+// reach the top k. The result equals exhaustive scoring (`search_exhaustive`).
 //
 // Thread safety: concurrent searches are safe; add/remove need exclusive access
 // (the owner holds a shared_mutex).
@@ -16,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,34 +50,58 @@ class bm25_index {
   bool contains(std::uint64_t key) const { return ordinal_of_.count(key) != 0; }
   std::size_t size() const noexcept { return ordinal_of_.size(); }
 
-  // The k best keys for the query terms (repeated query terms count once), best first;
-  // `allow` (optional) filters keys.
+  // The k best keys for the query terms (repeated query terms count once), best first
+  // (ties by key); `allow` (optional) filters keys.
   std::vector<scored_key> search(const std::vector<std::string>& query_terms, std::size_t k,
                                  const std::function<bool(std::uint64_t)>& allow = {}) const;
+  // The same answer by scoring every posting: the reference the pruned search is
+  // tested and measured against.
+  std::vector<scored_key> search_exhaustive(const std::vector<std::string>& query_terms, std::size_t k,
+                                            const std::function<bool(std::uint64_t)>& allow = {}) const;
 
   // The query terms that occur in the chunk (for explanations and snippets).
   std::vector<std::string> matched_terms(std::uint64_t key, const std::vector<std::string>& query_terms) const;
 
+  // Document slots held, live or dead (for tests of the slot reuse).
+  std::size_t slots() const noexcept { return docs_.size(); }
+
  private:
   // Documents are numbered densely (ordinals), so a search accumulates scores in an
-  // array instead of a hash map; removed ordinals stay dead until their postings are
-  // compacted away.
+  // array instead of a hash map, and every posting list is sorted by ordinal, so a
+  // list can be probed by galloping search. Terms are interned: a document keeps the
+  // ids of its distinct terms (for removal and matched_terms), not their strings.
   struct posting {
     std::uint32_t ordinal;
     std::uint32_t tf;
+  };
+  struct term_list {
+    std::vector<posting> postings;  // ascending ordinal
+    std::uint32_t stale = 0;        // postings of removed documents, not yet compacted
+    std::uint32_t max_tf = 0;       // bounds for the term's best score (never lowered:
+    std::uint32_t min_length = std::numeric_limits<std::uint32_t>::max();  // still bounds)
   };
   struct doc_slot {
     std::uint64_t key = 0;
     std::uint32_t length = 0;
     bool alive = false;
-    std::vector<std::string> terms;  // distinct terms, for removal and matched_terms
+    std::vector<std::uint32_t> terms;  // distinct term ids
   };
-  void compact(const std::string& term);
+  struct query_term {
+    const term_list* list;
+    double idf;
+    double upper;  // the most this term adds to any document's score
+  };
+
+  std::vector<query_term> prepare(const std::vector<std::string>& query_terms) const;
+  double term_score(const query_term& term, const posting& p, double avg_length) const;
+  void compact(term_list& list);
+  void renumber();
 
   bm25_params params_;
-  std::unordered_map<std::string, std::vector<posting>> postings_;
-  std::unordered_map<std::string, std::size_t> stale_;  // removed postings per term, not yet compacted
-  std::vector<doc_slot> docs_;                           // by ordinal
+  std::unordered_map<std::string, std::uint32_t> term_id_;
+  std::vector<std::string> term_text_;  // by term id
+  std::vector<term_list> lists_;        // by term id
+  std::vector<doc_slot> docs_;          // by ordinal
   std::unordered_map<std::uint64_t, std::uint32_t> ordinal_of_;
   std::uint64_t total_length_ = 0;
 };

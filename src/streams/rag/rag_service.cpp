@@ -11,6 +11,7 @@
 #include "core/id.hpp"
 #include "core/log.hpp"
 #include "infra/llm/text.hpp"
+#include "streams/rag/compounds.hpp"
 #include "streams/rag/hybrid.hpp"
 
 namespace wattos::streams::rag {
@@ -309,7 +310,10 @@ const std::vector<db::migration>& rag_service::migrations() {
 
 rag_service::rag_service(db::database& database, infra::llm::llm_gateway& llm, std::filesystem::path data_dir,
                          core::rag_settings settings)
-    : impl_(std::make_unique<impl>(database, llm, std::move(data_dir), std::move(settings))) {}
+    : impl_(std::make_unique<impl>(database, llm, std::move(data_dir), settings)) {
+  // Process-wide, and read when the first text is analysed (not here: idle memory).
+  configure_compound_dictionary(settings.compound_dictionary);
+}
 
 rag_service::~rag_service() {
   std::lock_guard lock(impl_->mutex);

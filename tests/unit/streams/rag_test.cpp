@@ -6,11 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 
 #include "core/id.hpp"
 #include "infra/llm/embedder.hpp"
 #include "streams/rag/analyzer.hpp"
 #include "streams/rag/bm25.hpp"
+#include "streams/rag/compounds.hpp"
 #include "streams/rag/evaluation.hpp"
 #include "streams/rag/hybrid.hpp"
 #include "streams/rag/retriever.hpp"
@@ -20,20 +23,73 @@ namespace wattos::streams::rag {
 namespace {
 
 TEST(analyzer, folds_drops_stop_words_and_stems_by_language) {
-  analyzer a;
+  analyzer a(nullptr);  // compounds kept whole (tested below)
   auto de = a.document_terms("Die Kündigungsfristen der Mietverträge", language::german);
   EXPECT_EQ(de, (std::vector<std::string>{"kundigungsfrist", "mietvertrag"}));
   EXPECT_EQ(stem("maeuse", language::german), stem("maus", language::german));
   // Spelled with or without umlauts, a word meets itself.
-  EXPECT_EQ(a.document_terms("Kuendigungsfristen", language::german), a.document_terms("Kündigungsfristen", language::german));
+  EXPECT_EQ(a.document_terms("Kuendigungsfristen", language::german),
+            a.document_terms("Kündigungsfristen", language::german));
   auto en = a.document_terms("The running patients were treated", language::english);
   EXPECT_EQ(en, (std::vector<std::string>{"run", "patient", "treat"}));
   // Auto-detection picks German for German text.
-  EXPECT_EQ(a.document_terms("Die Verträge und die Fristen sind gültig"), a.document_terms("Die Verträge und die Fristen sind gültig", language::german));
+  EXPECT_EQ(a.document_terms("Die Verträge und die Fristen sind gültig"),
+            a.document_terms("Die Verträge und die Fristen sind gültig", language::german));
   // A query gets both languages' stems.
   auto q = a.query_terms("Verträge");
   EXPECT_NE(std::find(q.begin(), q.end(), "vertrag"), q.end());
   EXPECT_TRUE(a.query_terms("the and der die").empty());
+}
+
+TEST(compounds, splits_at_linking_elements_and_keeps_known_words_whole) {
+  auto splitter = compound_splitter::from_words({"Kündigung", "Frist", "Fristen", "Miete", "Vertrag", "Verträge",
+                                                 "Verb", "Raucher", "Verbraucher", "Schutz", "Gesetz", "Arbeit", "Bund",
+                                                 "Land", "Kündigungsfrist", "Haus", "Tür"});
+  EXPECT_EQ(splitter->split("kuendigungsfristen"), (std::vector<std::string>{"kuendigung", "fristen"}));
+  // Known whole, but marked by the linking -s: split.
+  EXPECT_EQ(splitter->split("kuendigungsfrist"), (std::vector<std::string>{"kuendigung", "frist"}));
+  EXPECT_EQ(splitter->split("mietvertraege"), (std::vector<std::string>{"miete", "vertraege"}));  // Miet(e)-
+  EXPECT_EQ(splitter->split("bundesland"), (std::vector<std::string>{"bund", "land"}));
+  // Three parts: the modifier is split once more.
+  EXPECT_EQ(splitter->split("verbraucherschutzgesetz"), (std::vector<std::string>{"verbraucher", "schutz", "gesetz"}));
+  // A known word whose only split is unmarked with a short part stays whole.
+  EXPECT_TRUE(splitter->split("verbraucher").empty());
+  // Too short, unknown parts, or not a compound.
+  EXPECT_EQ(splitter->split("haustuer"), (std::vector<std::string>{"haus", "tuer"}));
+  EXPECT_TRUE(splitter->split("haustor").empty());  // under 8 letters
+  EXPECT_TRUE(splitter->split("quantenphysik").empty());
+  EXPECT_TRUE(splitter->split("").empty());
+  EXPECT_TRUE(splitter->split(std::string(500, 'a')).empty());
+
+  // In the analyzer: German documents and all queries get the parts' stems too.
+  analyzer a(splitter.get());
+  auto doc = a.document_terms("Die Kündigungsfristen der Mietverträge", language::german);
+  // (Snowball stems the part "Kündigung" as it stems the word alone: "kundig".)
+  EXPECT_EQ(doc, (std::vector<std::string>{"kundigungsfrist", "kundig", "frist", "mietvertrag", "miet", "vertrag"}));
+  auto english = a.document_terms("Kündigungsfristen apply", language::english);  // English text: kept whole
+  EXPECT_EQ(std::count(english.begin(), english.end(), "frist"), 0);
+  auto query = a.query_terms("Frist Kündigung");
+  bm25_index index;
+  index.add(1, doc);
+  index.add(2, a.document_terms("Die Miete wird monatlich gezahlt", language::german));
+  auto hits = index.search(query, 10);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].key, 1u);
+}
+
+// Debian's German word list (wngerman, installed by scripts/deps.sh): the splitter
+// finds the parts of real compounds and leaves ordinary words alone.
+TEST(compounds, splits_real_compounds_with_the_debian_word_list) {
+  auto splitter = compound_splitter::from_word_list("/usr/share/dict/ngerman");
+  ASSERT_TRUE(splitter) << splitter.err().message() << " (scripts/deps.sh installs wngerman)";
+  EXPECT_GT((*splitter)->size(), 100000u);
+  EXPECT_EQ((*splitter)->split("kuendigungsfristen"), (std::vector<std::string>{"kuendigung", "fristen"}));
+  // The modifier is a word of its own: not split further.
+  EXPECT_EQ((*splitter)->split("datenschutzbeauftragte"), (std::vector<std::string>{"datenschutz", "beauftragte"}));
+  EXPECT_EQ((*splitter)->split("arbeitsvertrag"), (std::vector<std::string>{"arbeit", "vertrag"}));
+  EXPECT_TRUE((*splitter)->split("verbraucher").empty());
+  EXPECT_TRUE((*splitter)->split("vereinbarung").empty());
+  EXPECT_TRUE((*splitter)->split("information").empty());
 }
 
 TEST(bm25, ranks_by_term_rarity_and_handles_replace_and_remove) {
@@ -68,6 +124,60 @@ TEST(bm25, many_removals_compact_the_postings_without_changing_results) {
   auto hits = index.search({"common"}, 100);
   EXPECT_EQ(hits.size(), 10u);
   for (const auto& h : hits) EXPECT_GE(h.key, 190u);
+}
+
+// The pruned search must answer exactly what scoring every posting answers: random
+// documents over a skewed vocabulary (a few terms in nearly every document, most rare),
+// random queries, filters, removals and replacements, several k.
+TEST(bm25, pruned_search_equals_exhaustive_scoring) {
+  std::mt19937_64 rng(7);
+  std::vector<double> weights(2000);
+  for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+  std::discrete_distribution<std::size_t> zipf(weights.begin(), weights.end());
+  std::uniform_int_distribution<std::size_t> length(1, 60);
+  auto words = [&](std::size_t n) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n; ++i) out.push_back("t" + std::to_string(zipf(rng)));
+    return out;
+  };
+  bm25_index index;
+  for (std::uint64_t key = 0; key < 6000; ++key) index.add(key, words(length(rng)));
+  for (std::uint64_t key = 0; key < 6000; key += 7) index.remove(key);
+  for (std::uint64_t key = 3; key < 6000; key += 11) index.add(key, words(length(rng)));  // replaced
+  std::size_t compared = 0;
+  for (int q = 0; q < 300; ++q) {
+    const auto query = words(1 + static_cast<std::size_t>(q % 8));
+    for (std::size_t k : {1u, 10u, 100u}) {
+      std::function<bool(std::uint64_t)> allow;
+      if (q % 3 == 1) allow = [](std::uint64_t key) { return key % 5 != 0; };
+      const auto pruned = index.search(query, k, allow);
+      const auto exhaustive = index.search_exhaustive(query, k, allow);
+      ASSERT_EQ(pruned.size(), exhaustive.size()) << "query " << q << " k " << k;
+      for (std::size_t i = 0; i < pruned.size(); ++i) {
+        ASSERT_EQ(pruned[i].key, exhaustive[i].key) << "query " << q << " k " << k << " rank " << i;
+        ASSERT_EQ(pruned[i].score, exhaustive[i].score);
+        if (allow) {
+          ASSERT_TRUE(allow(pruned[i].key));
+        }
+      }
+      compared += pruned.size();
+    }
+  }
+  EXPECT_GT(compared, 10000u);  // the queries found something to compare
+}
+
+// Churn does not grow the index: dead document slots are reclaimed.
+TEST(bm25, replacing_documents_reuses_their_slots) {
+  bm25_index index;
+  for (int round = 0; round < 50; ++round) {
+    for (std::uint64_t key = 0; key < 1000; ++key) index.add(key, {"common", "t" + std::to_string((key + round) % 50)});
+  }
+  EXPECT_EQ(index.size(), 1000u);
+  EXPECT_LE(index.slots(), 2500u);
+  auto hits = index.search({"t7"}, 1000);
+  EXPECT_EQ(hits.size(), 20u);  // keys with (key + 49) % 50 == 7
+  for (const auto& h : hits) EXPECT_EQ((h.key + 49) % 50, 7u);
+  EXPECT_EQ(index.matched_terms(hits[0].key, {"t7", "common", "absent"}), (std::vector<std::string>{"t7", "common"}));
 }
 
 // The vector index conformance suite: every backend passes the same cases.
@@ -210,7 +320,7 @@ TEST(hybrid, mmr_skips_near_duplicates) {
   auto picked = maximal_marginal_relevance(candidates, 2, 0.5, sim);
   ASSERT_EQ(picked.size(), 2u);
   EXPECT_EQ(picked[0].key, 1u);
-  EXPECT_EQ(picked[1].key, 3u);  // 2 is a near-duplicate of 1
+  EXPECT_EQ(picked[1].key, 3u);                                               // 2 is a near-duplicate of 1
   EXPECT_EQ(maximal_marginal_relevance(candidates, 2, 1.0, sim)[1].key, 2u);  // lambda 1: relevance only
 }
 
@@ -272,8 +382,9 @@ TEST(evaluation, csv_with_quotes_newlines_and_numpy_abstracts) {
   auto dir = std::filesystem::temp_directory_path() / ("wattos-eval-" + core::random_hex(6));
   std::filesystem::create_directories(dir);
   {
-    std::ofstream(dir / "corpus.csv") << "doc_id,title,abstract,structured\n"
-                                         "7,Title A,\"['First sentence.'\n 'Second one.' \"\"It's third.\"\"]\",False\n";
+    std::ofstream(dir / "corpus.csv")
+        << "doc_id,title,abstract,structured\n"
+           "7,Title A,\"['First sentence.'\n 'Second one.' \"\"It's third.\"\"]\",False\n";
     std::ofstream(dir / "claims.csv") << "id,claim,cited_doc_ids\n1,A claim,[7]\n1,A claim,[7]\n2,Other,[]\n";
     std::ofstream(dir / "qrels.tsv") << "query-id\tcorpus-id\tscore\n1\t7\t1\n";
   }
