@@ -7,12 +7,33 @@
 // broken row. (Cutting rows off the end is only visible against an exported hash:
 // `verify()` reports the last hash for that purpose.)
 //
+// Group commit: appends go to one writer thread per audit_log, which writes every event
+// pending at that moment in one transaction (up to max_batch rows): it takes the
+// chain's lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory transaction lock),
+// reads the chain's head (last seq and hash) once, inserts the batch's rows chained
+// one after the other, and commits. Reading the head under the lock per batch, not
+// trusting a copy in memory, keeps one chain when several writers share the store
+// (gateway processes on one PostgreSQL, two audit_log objects on one file); it is one
+// indexed read per batch instead of per request. Durability: append() and
+// append_async() complete only after their batch committed; when the batch fails, every
+// event of it fails with that error and none of its rows exist. A full backlog
+// (max_pending) fails at once with errc::unavailable. The caller decides what a failure
+// means (the gateway answers 503 instead of the handler's success).
+//
+// Threading: safe to share between threads. The destructor writes what is pending,
+// then stops the writer; coroutines awaiting append_async() keep their executor's
+// io_context busy (outstanding work) until their batch is done.
+//
 // Example:
 //   audit.append({.actor = "user:0193...", .action = "users.create", .target = "user:0194...",
 //                 .outcome = "201", .request_id = req.request_id, .ip = req.remote_address});
+//   core::status st = co_await audit.append_async(std::move(event));  // the I/O thread is free meanwhile
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,13 +45,13 @@
 namespace wattos::api {
 
 struct audit_event {
-  std::string actor;       // "user:<id>", "api_key:<id>", "anonymous", "system"
-  std::string action;      // "auth.login", "users.create", "POST /api/v1/...", ...
-  std::string target;      // what it acted on; may be empty
-  std::string outcome;     // "success", "failure", or the HTTP status
+  std::string actor;    // "user:<id>", "api_key:<id>", "anonymous", "system"
+  std::string action;   // "auth.login", "users.create", "POST /api/v1/...", ...
+  std::string target;   // what it acted on; may be empty
+  std::string outcome;  // "success", "failure", or the HTTP status
   std::string request_id;
   std::string ip;
-  std::string details;     // short free text (never secrets)
+  std::string details;  // short free text (never secrets)
 };
 
 struct audit_row {
@@ -60,22 +81,51 @@ struct audit_verification {
   std::string last_hash;              // anchor for detecting truncation later
 };
 
+struct audit_writer_settings {
+  std::size_t max_batch = 512;       // rows per transaction
+  std::size_t max_pending = 100000;  // events waiting for the writer; beyond: errc::unavailable
+};
+
+struct audit_writer_stats {
+  std::int64_t batches = 0;         // transactions committed
+  std::int64_t failed_batches = 0;  // transactions that failed (each of their events failed)
+  std::int64_t rows = 0;            // rows committed
+};
+
 class audit_log {
  public:
-  explicit audit_log(infra::db::database& db) : db_(db) {}
+  explicit audit_log(infra::db::database& db, audit_writer_settings settings = {});
+  ~audit_log();
+  audit_log(const audit_log&) = delete;
+  audit_log& operator=(const audit_log&) = delete;
 
   static const std::vector<infra::db::migration>& migrations();
 
-  // Appends one row to the chain (serialised across processes).
+  // Appends one row to the chain (serialised across processes): blocks until the
+  // event's batch committed or failed.
   core::status append(const audit_event& event);
+  // The same without blocking the calling thread: the coroutine resumes on its
+  // executor once the batch committed or failed.
+  boost::asio::awaitable<core::status> append_async(audit_event event);
+
+  audit_writer_stats stats() const;
+
+  // Tests: while held, the writer takes no batch (events queue up); release lets it
+  // write everything pending, up to max_batch per transaction.
+  void hold_writer_for_test();
+  void release_writer_for_test();
+  std::size_t pending_for_test() const;
 
   // Newest first.
   core::result<std::vector<audit_row>> query(const audit_filter& filter);
 
   core::result<audit_verification> verify();
 
+  struct writer;
+
  private:
   infra::db::database& db_;
+  std::unique_ptr<writer> writer_;
 };
 
 // The hash of a row: SHA-256 over the previous hash and the fields, unambiguously

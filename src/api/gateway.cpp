@@ -6,7 +6,6 @@
 #include "api/identity/permissions.hpp"
 #include "api/middleware.hpp"
 #include "api/proxy.hpp"
-#include "infra/db/offload.hpp"
 #include "core/log.hpp"
 #include "net/http_error.hpp"
 
@@ -15,7 +14,9 @@ namespace {
 
 using boost::asio::awaitable;
 
-bool is_api_path(std::string_view path) { return path.starts_with("/api/") || path.starts_with("/v1/"); }
+bool is_api_path(std::string_view path) {
+  return path.starts_with("/api/") || path.starts_with("/v1/");
+}
 
 // WebSocket routes have their rules under the pseudo-method WEBSOCKET.
 std::string_view rule_method(const net::request& req) {
@@ -97,8 +98,13 @@ std::optional<principal> principal_of(const net::request& req) {
 
 gateway::gateway(route_table& routes, identity_service& identity, audit_log& audit, infra::rate_limiter& limiter,
                  core::rate_limit_settings limits, core::cors_settings cors)
-    : routes_(routes), identity_(identity), audit_(audit), limiter_(limiter), limits_(std::move(limits)),
-      allowed_origins_(split_origins(cors.allowed_origins)), allow_credentials_(cors.allow_credentials) {}
+    : routes_(routes),
+      identity_(identity),
+      audit_(audit),
+      limiter_(limiter),
+      limits_(std::move(limits)),
+      allowed_origins_(split_origins(cors.allowed_origins)),
+      allow_credentials_(cors.allow_credentials) {}
 
 void gateway::install(net::http_server& server) {
   server.use(security_headers());
@@ -120,7 +126,8 @@ net::middleware gateway::cors() {
       res = net::response::no_content();
       if (allowed) {
         res.headers.set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-        res.headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id, Last-Event-ID");
+        res.headers.set("Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, X-API-Key, X-Request-Id, Last-Event-ID");
         res.headers.set("Access-Control-Max-Age", "600");
       }
     } else {
@@ -128,7 +135,8 @@ net::middleware gateway::cors() {
     }
     if (allowed) {
       res.headers.set("Access-Control-Allow-Origin", origin);
-      res.headers.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
+      res.headers.set("Access-Control-Expose-Headers",
+                      "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
       if (allow_credentials_) res.headers.set("Access-Control-Allow-Credentials", "true");
     }
     if (!allowed_origins_.empty()) res.headers.add("Vary", "Origin");
@@ -194,7 +202,8 @@ net::middleware gateway::rate_limit() {
     if (!decision) {
       // A limiter that cannot answer (Redis down) lets the request through: the
       // platform stays usable, and the failure is logged loudly.
-      core::log_error("rate limiter unavailable", {{"request_id", req.request_id}, {"error", decision.err().message()}});
+      core::log_error("rate limiter unavailable",
+                      {{"request_id", req.request_id}, {"error", decision.err().message()}});
       co_return co_await next(req);
     }
     auto add_headers = [&](net::response& res) {
@@ -204,7 +213,8 @@ net::middleware gateway::rate_limit() {
     };
     if (!decision->allowed) {
       auto res = net::error_response(core::error::rate_limited("too many requests"), req.request_id);
-      res.headers.set("Retry-After", std::to_string(std::max<std::int64_t>(1, (decision->retry_after_ms + 999) / 1000)));
+      res.headers.set("Retry-After",
+                      std::to_string(std::max<std::int64_t>(1, (decision->retry_after_ms + 999) / 1000)));
       add_headers(res);
       co_return res;
     }
@@ -228,9 +238,9 @@ net::middleware gateway::audit() {
                       req.request_id,
                       req.remote_address,
                       {}};
-    // Off the I/O thread: the row waits for the store's writer, other streams should not.
-    auto append = [this, &event] { return audit_.append(event); };
-    auto st = co_await infra::db::offload(std::move(append));
+    // The audit writer commits the row with every other row pending (group commit);
+    // this coroutine awaits that commit, the I/O thread serves other requests meanwhile.
+    auto st = co_await audit_.append_async(std::move(event));
     if (!st.ok()) {
       // An action that cannot be audited is not acknowledged as a success.
       core::log_error("audit append failed", {{"request_id", req.request_id}, {"error", st.err().message()}});

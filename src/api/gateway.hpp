@@ -10,7 +10,9 @@
 //   by the principal or, when anonymous, the client IP; 429 with Retry-After and
 //   RateLimit-* headers.
 // * audit: every state-changing request (POST, PUT, PATCH, DELETE) under /api or /v1
-//   is written to the audit log with its outcome, denied ones included.
+//   is written to the audit log with its outcome, denied ones included. The request
+//   awaits its row's group commit (audit_log::append_async) without holding the I/O
+//   thread; a row that cannot be written turns the answer into 503 unavailable.
 // * authorize: every API route has an access rule (public, authenticated, or a named
 //   permission) in the route_table; an API route without one is refused (deny by
 //   default), so a forgotten rule fails closed.

@@ -1,7 +1,12 @@
 #include "api/audit_log.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
 #include <thread>
 
 #include "db_backends.hpp"
@@ -91,6 +96,114 @@ TEST_P(audit_chain, concurrent_appends_keep_one_chain) {
   auto report = audit_log(db()).verify();
   EXPECT_TRUE(report->intact) << report->problem;
   EXPECT_EQ(report->rows, 60);
+}
+
+// Many coroutines on two I/O threads and several blocking threads append at once, through
+// two audit_log objects (two writers on one store, as two gateway processes): one
+// unbroken chain, every row there once.
+TEST_P(audit_chain, group_commit_from_coroutines_and_threads_keeps_one_chain) {
+  audit_log first(db());
+  audit_log second(db());
+  boost::asio::io_context io;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  auto append_one = [&](audit_log& log, int i) -> boost::asio::awaitable<void> {
+    auto st = co_await log.append_async(event(i));
+    (st.ok() ? ok : failed)++;
+  };
+  for (int i = 0; i < 200; ++i) {
+    boost::asio::co_spawn(io, append_one(i % 2 == 0 ? first : second, i), boost::asio::detached);
+  }
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { io.run(); });
+  threads.emplace_back([&] { io.run(); });
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i)
+        (((t % 2 == 0 ? first : second).append(event(1000 + t * 100 + i)).ok()) ? ok : failed)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 300);
+  EXPECT_EQ(failed.load(), 0);
+  auto report = first.verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->rows, 300);
+  const auto a = first.stats();
+  const auto b = second.stats();
+  EXPECT_EQ(a.rows + b.rows, 300);
+  EXPECT_EQ(a.failed_batches + b.failed_batches, 0);
+  // Each request id once: no row lost or written twice.
+  auto rows = first.query({.limit = 1000});
+  ASSERT_TRUE(rows.ok());
+  std::set<std::string> ids;
+  for (const auto& r : *rows) ids.insert(r.event.request_id);
+  EXPECT_EQ(ids.size(), 300u);
+}
+
+// Events that queue up while the writer is busy go into one transaction, chained in order.
+TEST_P(audit_chain, pending_events_are_written_in_one_batch) {
+  audit_log log(db());
+  ASSERT_TRUE(log.append(event(0)).ok());
+  log.hold_writer_for_test();
+  boost::asio::io_context io;
+  std::vector<core::status> results(100, core::error::internal("not completed"));
+  auto append_one = [&](int i) -> boost::asio::awaitable<void> {
+    results[i] = co_await log.append_async(event(i + 1));
+  };
+  for (int i = 0; i < 100; ++i) boost::asio::co_spawn(io, append_one(i), boost::asio::detached);
+  io.poll();  // every coroutine has handed its event over and waits
+  EXPECT_EQ(log.pending_for_test(), 100u);
+  log.release_writer_for_test();
+  io.run();  // returns once every coroutine resumed: the io_context is busy while they wait
+  for (const auto& st : results) EXPECT_TRUE(st.ok());
+  EXPECT_EQ(log.stats().batches, 2);  // the first append, then the hundred together
+  EXPECT_EQ(log.stats().rows, 101);
+  auto report = log.verify();
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->rows, 101);
+  auto rows = log.query({.limit = 1});
+  EXPECT_EQ((*rows)[0].event.request_id, "req-100");  // queue order is chain order
+}
+
+// A batch whose transaction fails fails every event of it; nothing of it is written,
+// and the chain goes on intact once the store works again.
+TEST_P(audit_chain, failed_commit_reports_failure_to_every_waiter_of_the_batch) {
+  audit_log log(db());
+  ASSERT_TRUE(log.append(event(0)).ok());
+  log.hold_writer_for_test();
+  boost::asio::io_context io;
+  std::vector<core::status> results(50);
+  auto append_one = [&](int i) -> boost::asio::awaitable<void> {
+    results[i] = co_await log.append_async(event(i + 1));
+  };
+  for (int i = 0; i < 50; ++i) boost::asio::co_spawn(io, append_one(i), boost::asio::detached);
+  io.poll();
+  ASSERT_EQ(log.pending_for_test(), 50u);
+  // The batch's INSERT fails (after the head was read): a trigger refuses new rows.
+  const bool pg = db().kind() == infra::db::dialect::postgres;
+  if (pg) {
+    ASSERT_TRUE(db().execute("CREATE FUNCTION audit_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
+                             "END $$ LANGUAGE plpgsql")
+                    .ok());
+    ASSERT_TRUE(db().execute("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION "
+                             "audit_refuse()")
+                    .ok());
+  } else {
+    ASSERT_TRUE(
+        db().execute("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .ok());
+  }
+  log.release_writer_for_test();
+  io.run();
+  for (const auto& st : results) EXPECT_FALSE(st.ok());
+  EXPECT_EQ(log.stats().failed_batches, 1);
+  ASSERT_TRUE(db().execute(pg ? "DROP TRIGGER audit_refuse ON audit_log" : "DROP TRIGGER audit_refuse").ok());
+  ASSERT_TRUE(log.append(event(99)).ok());
+  auto report = log.verify();
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->rows, 2);  // nothing of the failed batch
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, audit_chain, ::testing::Values("sqlite", "postgres"),
