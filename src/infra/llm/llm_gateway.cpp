@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <random>
+#include <shared_mutex>
 
 #include "core/clock.hpp"
 #include "core/id.hpp"
@@ -21,11 +23,16 @@
 #include "infra/db/offload.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/pii.hpp"
+#include "infra/llm/token_budget.hpp"
 
 namespace wattos::infra::llm {
 
 namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
+
+// How often the in-memory token counts are reread from the usage table, which picks up
+// the rows of other processes that share the store.
+constexpr std::chrono::seconds budget_reload_interval{60};
 
 // ---------------------------------------------------------------------------------
 // The stream handed to the caller: a queue filled by the producer coroutine.
@@ -68,7 +75,9 @@ asio::awaitable<std::optional<chat_event>> chat_stream::next() {
   co_return e;
 }
 
-std::string chat_stream::model() const { return state_->model; }
+std::string chat_stream::model() const {
+  return state_->model;
+}
 
 void chat_stream::cancel() {
   if (state_->closed || state_->cancelled) return;
@@ -154,6 +163,16 @@ struct llm_gateway::impl {
   std::map<std::string, breaker, std::less<>> breakers;
   std::mt19937_64 rng{std::random_device{}()};
 
+  // Budgets: tokens per user today, counted in memory (token_budget.hpp). Each usage
+  // row and its count happen under usage_writes shared; a reload from the store takes
+  // it exclusively, so that a row is either in the reloaded sum or counted after it.
+  daily_token_counter budget_used;
+  std::shared_mutex usage_writes;
+  std::mutex reload_mutex;  // guards reloading, last_reload
+  std::condition_variable reload_done;
+  bool reloading = false;
+  clock_type::time_point last_reload{};
+
   core::metric_family<core::counter>* requests_metric = nullptr;
   core::metric_family<core::counter>* tokens_metric = nullptr;
   core::metric_family<core::histogram>* latency_metric = nullptr;
@@ -221,8 +240,8 @@ struct llm_gateway::impl {
   std::chrono::milliseconds backoff(int attempt, std::optional<std::chrono::milliseconds> advised) {
     const auto cap = std::chrono::milliseconds(settings.retry_max_ms);
     if (advised) return std::min(*advised, cap);
-    const double ceiling = std::min<double>(static_cast<double>(cap.count()),
-                                            settings.retry_base_ms * std::pow(2.0, attempt));
+    const double ceiling =
+        std::min<double>(static_cast<double>(cap.count()), settings.retry_base_ms * std::pow(2.0, attempt));
     std::lock_guard lock(mutex);
     std::uniform_real_distribution<double> full_jitter(0, ceiling);
     return std::chrono::milliseconds(static_cast<long long>(full_jitter(rng)));
@@ -246,15 +265,24 @@ struct llm_gateway::impl {
                                      : (static_cast<double>(usage.prompt_tokens) * m->price_in_per_1m +
                                         static_cast<double>(usage.completion_tokens) * m->price_out_per_1m) /
                                            1e6;
-    auto st = db.execute(
-        "INSERT INTO llm_usage (id, created_at, day, user_id, api_key_id, requested_model, model, kind, "
-        "prompt_tokens, completion_tokens, estimated, cost, latency_ms, ttft_ms, outcome, error, request_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {core::new_uuid_v7(), core::utc_now_iso(), core::utc_today(), who.user_id.empty() ? std::string("system") : who.user_id,
-         who.api_key_id, std::string(requested), std::string(model), std::string(kind), usage.prompt_tokens,
-         usage.completion_tokens, std::int64_t{usage.estimated ? 1 : 0}, cost, latency_ms, ttft_ms,
-         std::string(outcome), std::string(error_message.substr(0, 500)), who.request_id});
-    if (!st) core::log_error("usage not recorded", {{"error", st.err().message()}, {"request_id", who.request_id}});
+    const std::string day = core::utc_today();
+    const std::string user = who.user_id.empty() ? std::string("system") : who.user_id;
+    {
+      std::shared_lock writing(usage_writes);
+      auto st = db.execute(
+          "INSERT INTO llm_usage (id, created_at, day, user_id, api_key_id, requested_model, model, kind, "
+          "prompt_tokens, completion_tokens, estimated, cost, latency_ms, ttft_ms, outcome, error, request_id) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {core::new_uuid_v7(), core::utc_now_iso(), day, user, who.api_key_id, std::string(requested),
+           std::string(model), std::string(kind), usage.prompt_tokens, usage.completion_tokens,
+           std::int64_t{usage.estimated ? 1 : 0}, cost, latency_ms, ttft_ms, std::string(outcome),
+           std::string(error_message.substr(0, 500)), who.request_id});
+      if (st) {
+        budget_used.add(user, day, usage.prompt_tokens + usage.completion_tokens);
+      } else {
+        core::log_error("usage not recorded", {{"error", st.err().message()}, {"request_id", who.request_id}});
+      }
+    }
     if (requests_metric != nullptr) {
       const std::string model_name(model);
       requests_metric->with({model_name, std::string(kind), std::string(outcome)}).inc();
@@ -263,6 +291,49 @@ struct llm_gateway::impl {
       latency_metric->with({model_name, std::string(kind)}).observe(latency_ms / 1000.0);
       if (kind == "chat" && outcome == "ok") first_token_metric->with({model_name}).observe(ttft_ms / 1000.0);
     }
+  }
+
+  // Today's tokens per user as the store has them (rows of every process).
+  core::status reload_budget_counts() {
+    const std::string day = core::utc_today();
+    std::unique_lock writing(usage_writes);
+    WATTOS_ASSIGN_OR_RETURN(auto rows,
+                            db.execute("SELECT user_id, CAST(COALESCE(SUM(prompt_tokens + completion_tokens), "
+                                       "0) AS BIGINT) FROM llm_usage WHERE day = ? GROUP BY user_id",
+                                       {day}));
+    daily_token_counter::totals counts;
+    for (const auto& r : rows.rows) {
+      WATTOS_ASSIGN_OR_RETURN(auto user, r.get_text(0));
+      WATTOS_ASSIGN_OR_RETURN(auto tokens, r.get_int(1));
+      counts[user] = tokens;
+    }
+    budget_used.reset(day, std::move(counts));
+    return {};
+  }
+
+  // Every budget_reload_interval, a reload on the store's threads (not this one), so
+  // that the usage other processes record reaches this one's budget checks.
+  void reload_budget_counts_when_due() {
+    const auto now = clock_type::now();
+    {
+      std::lock_guard lock(reload_mutex);
+      if (reloading || now - last_reload < budget_reload_interval) return;
+      reloading = true;
+      last_reload = now;
+    }
+    asio::post(db::blocking_pool(), [this] {
+      if (auto st = reload_budget_counts(); !st.ok()) {
+        core::log_warn("token budgets: usage not reread from the store", {{"error", st.err().message()}});
+      }
+      std::lock_guard lock(reload_mutex);
+      reloading = false;
+      reload_done.notify_all();
+    });
+  }
+
+  ~impl() {
+    std::unique_lock lock(reload_mutex);
+    reload_done.wait(lock, [this] { return !reloading; });
   }
 };
 
@@ -383,15 +454,15 @@ llm_gateway::llm_gateway(const core::config& cfg, db::database& db)
 llm_gateway::~llm_gateway() = default;
 
 void llm_gateway::export_metrics(core::metrics_registry& registry) {
-  impl_->requests_metric = &registry.counter_family("wattos_llm_requests_total", "Model calls by outcome",
-                                                    {"model", "kind", "outcome"});
-  impl_->tokens_metric =
-      &registry.counter_family("wattos_llm_tokens_total", "Tokens sent to and received from models", {"model", "direction"});
+  impl_->requests_metric =
+      &registry.counter_family("wattos_llm_requests_total", "Model calls by outcome", {"model", "kind", "outcome"});
+  impl_->tokens_metric = &registry.counter_family("wattos_llm_tokens_total", "Tokens sent to and received from models",
+                                                  {"model", "direction"});
   impl_->latency_metric = &registry.histogram_family("wattos_llm_latency_seconds", "Duration of model calls",
                                                      {"model", "kind"}, core::default_latency_buckets());
-  impl_->first_token_metric = &registry.histogram_family(
-      "wattos_llm_first_token_seconds", "Time to the first token of streamed answers", {"model"},
-      core::default_latency_buckets());
+  impl_->first_token_metric =
+      &registry.histogram_family("wattos_llm_first_token_seconds", "Time to the first token of streamed answers",
+                                 {"model"}, core::default_latency_buckets());
 }
 
 core::result<std::unique_ptr<llm_gateway>> llm_gateway::create(const core::config& cfg, db::database& db,
@@ -423,6 +494,8 @@ core::result<std::unique_ptr<llm_gateway>> llm_gateway::create(const core::confi
     WATTOS_ASSIGN_OR_RETURN(auto allowed, r.get_int(1));
     im.allowed_outside_eu[id] = allowed != 0;
   }
+  WATTOS_RETURN_IF_ERROR(im.reload_budget_counts());
+  im.last_reload = clock_type::now();
   return gw;
 }
 
@@ -450,12 +523,12 @@ std::int64_t llm_gateway::daily_budget(const std::vector<std::string>& roles) co
 }
 
 core::result<std::int64_t> llm_gateway::tokens_used_today(std::string_view user_id) {
-  WATTOS_ASSIGN_OR_RETURN(auto rows,
-                          impl_->db.execute("SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM llm_usage "
-                                            "WHERE user_id = ? AND day = ?",
-                                            {std::string(user_id), core::utc_today()}));
-  if (rows.rows.empty()) return std::int64_t{0};
-  return rows.rows.front().get_int(0);
+  impl_->reload_budget_counts_when_due();
+  return impl_->budget_used.used(user_id, core::utc_today());
+}
+
+core::status llm_gateway::reload_budget_counts() {
+  return impl_->reload_budget_counts();
 }
 
 core::status llm_gateway::set_allowed_outside_eu(std::string_view model_id, bool allowed, std::string_view actor) {
@@ -490,7 +563,8 @@ namespace {
 core::result<const core::model_settings*> admit(llm_gateway& gw, const llm_gateway::impl& im, const caller& who,
                                                 std::string_view model_id, std::string_view capability) {
   const auto* m = im.find(model_id);
-  if (m == nullptr) return core::error::not_found("model '" + std::string(model_id.substr(0, 100)) + "' does not exist");
+  if (m == nullptr)
+    return core::error::not_found("model '" + std::string(model_id.substr(0, 100)) + "' does not exist");
   if (!has_capability(*m, capability)) {
     return core::error::invalid_argument("model '" + m->id + "' does not offer " + std::string(capability));
   }
@@ -544,8 +618,10 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
       const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
       if (outcome.status.ok()) {
         im->breaker_record(*model, true);
-        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", sink.usage(), latency,
-                         sink.first_token_ms().value_or(latency), "ok", ""); };  // named: g++ 12 coroutines
+        auto write_usage = [&] {
+          im->record_usage(who, request.model, model->id, "chat", sink.usage(), latency,
+                           sink.first_token_ms().value_or(latency), "ok", "");
+        };  // named: g++ 12 coroutines
         co_await record_usage_off_thread(std::move(write_usage));
         state->close();
         co_return;
@@ -555,8 +631,10 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
         partial.estimated = true;
         partial.prompt_tokens = estimate_prompt_tokens(request);
         partial.completion_tokens = static_cast<std::int64_t>((sink.text_bytes() + 3) / 4);
-        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", partial, latency,
-                         sink.first_token_ms().value_or(latency), "cancelled", ""); };  // named: g++ 12 coroutines
+        auto write_usage = [&] {
+          im->record_usage(who, request.model, model->id, "chat", partial, latency,
+                           sink.first_token_ms().value_or(latency), "cancelled", "");
+        };  // named: g++ 12 coroutines
         co_await record_usage_off_thread(std::move(write_usage));
         state->close();
         co_return;
@@ -570,16 +648,19 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
         partial.estimated = true;
         partial.prompt_tokens = estimate_prompt_tokens(request);
         partial.completion_tokens = static_cast<std::int64_t>((sink.text_bytes() + 3) / 4);
-        auto write_usage = [&] { im->record_usage(who, request.model, model->id, "chat", partial, latency,
-                         sink.first_token_ms().value_or(latency), "failed", err.message()); };  // named: g++ 12 coroutines
+        auto write_usage = [&] {
+          im->record_usage(who, request.model, model->id, "chat", partial, latency,
+                           sink.first_token_ms().value_or(latency), "failed", err.message());
+        };  // named: g++ 12 coroutines
         co_await record_usage_off_thread(std::move(write_usage));
         state->push(chat_event::failed(err));
         state->close();
         co_return;
       }
       last_error = err;
-      core::log_warn("model call failed", {{"model", model->id}, {"attempt", attempt + 1},
-                                           {"error", err.message()}, {"request_id", who.request_id}});
+      core::log_warn(
+          "model call failed",
+          {{"model", model->id}, {"attempt", attempt + 1}, {"error", err.message()}, {"request_id", who.request_id}});
       if (err.code() == core::errc::invalid_argument) break;  // the request itself is wrong
       if (!outcome.retryable || attempt == im->settings.max_retries) break;
       if (!co_await sleep_for(im->backoff(attempt, outcome.retry_after)) || state->cancelled) break;
@@ -588,8 +669,10 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
   }
   const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   core::error err = last_error.value_or(core::error::cancelled("the caller went away"));
-  auto write_usage = [&] { im->record_usage(who, request.model, last_model->id, "chat", token_usage{}, latency, latency,
-                   state->cancelled ? "cancelled" : "failed", err.message()); };  // named: g++ 12 coroutines
+  auto write_usage = [&] {
+    im->record_usage(who, request.model, last_model->id, "chat", token_usage{}, latency, latency,
+                     state->cancelled ? "cancelled" : "failed", err.message());
+  };  // named: g++ 12 coroutines
   co_await record_usage_off_thread(std::move(write_usage));
   state->push(chat_event::failed(std::move(err)));
   state->close();
@@ -597,8 +680,7 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
 
 }  // namespace
 
-asio::awaitable<core::result<std::unique_ptr<chat_stream>>> llm_gateway::chat(const caller& who,
-                                                                               chat_request request) {
+asio::awaitable<core::result<std::unique_ptr<chat_stream>>> llm_gateway::chat(const caller& who, chat_request request) {
   if (request.model.empty()) request.model = settings_.default_model;
   if (request.messages.empty()) co_return core::error::invalid_argument("messages must not be empty");
   if (!request.tools.empty() && request.tool_choice != "none") {
@@ -673,7 +755,9 @@ asio::awaitable<core::result<Result>> one_shot(llm_gateway::impl& im, const call
       if (r.outcome.status.ok()) {
         im.breaker_record(*model, true);
         token_usage usage = r.value.usage;
-        auto write_usage = [&] { im.record_usage(who, requested, model->id, kind, usage, latency, latency, "ok", ""); };  // named: g++ 12 coroutines
+        auto write_usage = [&] {
+          im.record_usage(who, requested, model->id, kind, usage, latency, latency, "ok", "");
+        };  // named: g++ 12 coroutines
         co_await record_usage_off_thread(std::move(write_usage));
         co_return std::move(r.value);
       }
@@ -689,7 +773,9 @@ asio::awaitable<core::result<Result>> one_shot(llm_gateway::impl& im, const call
   }
   const double latency = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   core::error err = last_error.value_or(core::error::unavailable("no model could answer"));
-  auto write_usage = [&] { im.record_usage(who, requested, primary->id, kind, token_usage{}, latency, latency, "failed", err.message()); };  // named: g++ 12 coroutines
+  auto write_usage = [&] {
+    im.record_usage(who, requested, primary->id, kind, token_usage{}, latency, latency, "failed", err.message());
+  };  // named: g++ 12 coroutines
   co_await record_usage_off_thread(std::move(write_usage));
   co_return err;
 }
@@ -713,8 +799,8 @@ asio::awaitable<core::result<embedding_result>> llm_gateway::embed(const caller&
     auto out = co_await p.embed(target, outbound);
     co_return out;
   };
-  auto result = co_await one_shot<embedding_result>(*impl_, who, request.model, *admitted, "embeddings", "embeddings",
-                                                    call);
+  auto result =
+      co_await one_shot<embedding_result>(*impl_, who, request.model, *admitted, "embeddings", "embeddings", call);
   co_return result;
 }
 
@@ -749,10 +835,14 @@ asio::awaitable<core::result<transcription_result>> llm_gateway::transcribe(cons
 
 core::result<std::vector<usage_summary>> llm_gateway::usage(const usage_filter& filter) {
   std::string key_column;
-  if (filter.group_by == "model") key_column = "model";
-  else if (filter.group_by == "user") key_column = "user_id";
-  else if (filter.group_by == "day") key_column = "day";
-  else return core::error::invalid_argument("group_by must be model, user or day");
+  if (filter.group_by == "model")
+    key_column = "model";
+  else if (filter.group_by == "user")
+    key_column = "user_id";
+  else if (filter.group_by == "day")
+    key_column = "day";
+  else
+    return core::error::invalid_argument("group_by must be model, user or day");
   std::string sql = "SELECT " + key_column +
                     ", COUNT(*), CAST(SUM(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END) AS BIGINT), "
                     "CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), "

@@ -5,7 +5,8 @@
 // `wattos-embed`), and around each call:
 //   policy     the model exists and can do the task; data residency (a model whose
 //              region is not "eu" is refused unless an admin allowed it); the caller's
-//              daily token budget (llm.user_daily_tokens, llm.role_daily_tokens);
+//              daily token budget (llm.user_daily_tokens, llm.role_daily_tokens),
+//              checked against a count in memory (no query per call);
 //   privacy    PII is redacted before text goes to an external model and restored
 //              in the answer (also within streamed chunks);
 //   reliability retries with exponential backoff and full jitter on 429, 5xx and
@@ -82,10 +83,10 @@ class chat_stream {
 };
 
 struct usage_filter {
-  std::string user_id;   // empty: everyone
-  std::string model;     // empty: every model
-  std::string from_day;  // YYYY-MM-DD, inclusive; empty: no bound
-  std::string to_day;    // inclusive
+  std::string user_id;             // empty: everyone
+  std::string model;               // empty: every model
+  std::string from_day;            // YYYY-MM-DD, inclusive; empty: no bound
+  std::string to_day;              // inclusive
   std::string group_by = "model";  // model, user, day
 };
 
@@ -135,8 +136,13 @@ class llm_gateway {
   // Admin: allow (or stop allowing) a model outside the EU.
   core::status set_allowed_outside_eu(std::string_view model_id, bool allowed, std::string_view actor);
 
-  // Tokens the user used today (UTC), and their daily budget (0: unlimited).
+  // Tokens the user used today (UTC), and their daily budget (0: unlimited). The count
+  // is kept in memory: read from the usage table at start, raised by every usage row
+  // this gateway writes, reread from the table every minute (in the background) so that
+  // other processes' usage arrives too; a new UTC day starts at zero.
   core::result<std::int64_t> tokens_used_today(std::string_view user_id);
+  // Rereads today's counts from the usage table now.
+  core::status reload_budget_counts();
   std::int64_t daily_budget(const std::vector<std::string>& roles) const;
 
   core::result<std::vector<usage_summary>> usage(const usage_filter& filter);

@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clock.hpp"
 #include "db_backends.hpp"
 #include "infra/db/migrations.hpp"
+#include "infra/llm/token_budget.hpp"
 #include "scripted_provider.hpp"
 
 namespace wattos::infra::llm {
@@ -38,8 +40,8 @@ class llm_gateway_test : public db::testing::backend_test {
     cfg_.llm.first_token_timeout_ms = 300;
     cfg_.llm.breaker_failures = 3;
     cfg_.llm.breaker_open_ms = 60000;
-    for (const char* scenario : {"endless", "normal", "tools", "malformed", "malformed_first", "disconnect", "storm", "flaky",
-                                 "slow", "echo", "bad_request"}) {
+    for (const char* scenario : {"endless", "normal", "tools", "malformed", "malformed_first", "disconnect", "storm",
+                                 "flaky", "slow", "echo", "bad_request"}) {
       add_model(std::string("s-") + scenario, scenario);
     }
     add_model("s-us", "normal").region = "us";
@@ -148,7 +150,8 @@ TEST_P(llm_gateway_test, calls_are_counted_in_metrics) {
 
 TEST_P(llm_gateway_test, tool_call_split_across_chunks_is_reassembled) {
   auto request = ask("s-tools", "weather in Berlin?");
-  request.tools.push_back({"get_weather", "Current weather", R"({"type":"object","properties":{"city":{"type":"string"}}})"});
+  request.tools.push_back(
+      {"get_weather", "Current weather", R"({"type":"object","properties":{"city":{"type":"string"}}})"});
   auto out = run_chat(request);
   ASSERT_FALSE(out.failure) << out.failure->message();
   ASSERT_EQ(out.calls.size(), 1u);
@@ -269,6 +272,31 @@ TEST_P(llm_gateway_test, model_outside_the_eu_needs_an_admin_allowance) {
   EXPECT_EQ(gateway().set_allowed_outside_eu("nope", true, "user:admin").err().code(), core::errc::not_found);
 }
 
+TEST(daily_token_counter, counts_per_user_and_starts_each_utc_day_at_zero) {
+  daily_token_counter used;
+  used.reset("2026-12-01", {{"user-1", 100}});
+  used.add("user-1", "2026-12-01", 20);
+  used.add("user-2", "2026-12-01", 5);
+  EXPECT_EQ(used.used("user-1", "2026-12-01"), 120);
+  EXPECT_EQ(used.used("user-2", "2026-12-01"), 5);
+  EXPECT_EQ(used.used("user-3", "2026-12-01"), 0);
+  // Midnight UTC: the first look at the new day finds nothing used.
+  EXPECT_EQ(used.used("user-1", "2026-12-02"), 0);
+  used.add("user-1", "2026-12-01", 7);  // a late row of the day before: not today's
+  used.add("user-1", "2026-12-02", 3);
+  EXPECT_EQ(used.used("user-1", "2026-12-02"), 3);
+  // A row of a new day starts that day too, before any check.
+  used.add("user-2", "2026-12-03", 9);
+  EXPECT_EQ(used.used("user-2", "2026-12-03"), 9);
+  EXPECT_EQ(used.used("user-1", "2026-12-03"), 0);
+  // A reload of a day that is over changes nothing; one of today replaces the counts.
+  used.reset("2026-12-02", {{"user-1", 1000}});
+  EXPECT_EQ(used.used("user-1", "2026-12-03"), 0);
+  used.reset("2026-12-03", {{"user-1", 50}});
+  EXPECT_EQ(used.used("user-1", "2026-12-03"), 50);
+  EXPECT_EQ(used.used("user-2", "2026-12-03"), 0);
+}
+
 TEST_P(llm_gateway_test, daily_budget_per_role_stops_a_user_and_usage_is_queryable) {
   cfg_.llm.role_daily_tokens = "member=20,editor=0";
   caller member{"user-1", "", {"member"}, "req-1"};
@@ -296,6 +324,19 @@ TEST_P(llm_gateway_test, daily_budget_per_role_stops_a_user_and_usage_is_queryab
   usage_filter bad;
   bad.group_by = "password";
   EXPECT_FALSE(gateway().usage(bad).ok());
+  // The count lives in memory: a restart reads it from the usage table; another
+  // process's usage arrives with the next reload.
+  gateway_.reset();
+  EXPECT_EQ(*gateway().tokens_used_today("user-1"), 36);
+  ASSERT_TRUE(db().execute("INSERT INTO llm_usage (id, created_at, day, user_id, api_key_id, requested_model, model, "
+                           "kind, prompt_tokens, completion_tokens, estimated, cost, latency_ms, ttft_ms, outcome, "
+                           "error, request_id) VALUES ('elsewhere', '', ?, 'user-1', '', 's-normal', 's-normal', "
+                           "'chat', 60, 40, 0, 0, 1, 1, 'ok', '', 'req-x')",
+                           {core::utc_today()})
+                  .ok());
+  EXPECT_EQ(*gateway().tokens_used_today("user-1"), 36);
+  ASSERT_TRUE(gateway().reload_budget_counts().ok());
+  EXPECT_EQ(*gateway().tokens_used_today("user-1"), 136);
 }
 
 TEST_P(llm_gateway_test, failed_calls_are_recorded_as_failed) {
@@ -366,7 +407,9 @@ TEST_P(llm_gateway_test, extractive_model_answers_with_citations_offline) {
   r.messages.push_back({"system",
                         "Answer from the sources.\n[1] Vertrag.pdf, Seite 2: Die Kündigungsfrist beträgt drei Monate.\n"
                         "[2] Hausordnung.pdf: Haustiere sind erlaubt.",
-                        {}, {}, {}});
+                        {},
+                        {},
+                        {}});
   r.messages.push_back({"user", "Wie lang ist die Kündigungsfrist?", {}, {}, {}});
   auto out = run_chat(r);
   ASSERT_FALSE(out.failure);
@@ -435,7 +478,8 @@ TEST_P(llm_gateway_test, speech_and_transcription_through_the_openai_provider) {
 
   auto heard = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<transcription_result>> {
     const caller nobody;
-    transcription_request request{"s-stt", std::string("RIFF\0\x01binary", 12), "../../etc/passwd.wav", "audio/wav", "de"};
+    transcription_request request{"s-stt", std::string("RIFF\0\x01binary", 12), "../../etc/passwd.wav", "audio/wav",
+                                  "de"};
     auto result = co_await g->transcribe(nobody, std::move(request));
     co_return result;
   }(gw));
