@@ -45,7 +45,8 @@ CONF
 }
 
 # A numeric field "name=value" of a tool's one-line report: field NAME "$report".
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+# The value of `name=value` in a line of such pairs (whole names: build_per_s is not faiss_build_per_s).
+field() { sed -n "s/\(^\|.* \)$1=\([0-9.]*\).*/\2/p" <<<"$2"; }
 
 # The one-time admin password that a first `wattos serve` printed into FILE.
 admin_password() { sed -n 's/.*One-time password: *//p' "$1"; }
