@@ -26,26 +26,23 @@ core::result<std::unique_ptr<compound_splitter>> compound_splitter::from_word_li
   if (!in) return core::error::not_found("compound dictionary " + path + " cannot be read");
   std::unique_ptr<compound_splitter> out(new compound_splitter());
   std::string line;
-  while (std::getline(in, line)) {
-    // Entries with a hyphen or an apostrophe are several words or abbreviations.
-    auto words = infra::llm::word_tokens(line);
-    if (words.size() == 1) out->add_folded(words.front());
-  }
+  while (std::getline(in, line)) out->add_word(line);
   out->finish();
   return out;
 }
 
 std::unique_ptr<compound_splitter> compound_splitter::from_words(const std::vector<std::string>& words) {
   std::unique_ptr<compound_splitter> out(new compound_splitter());
-  for (const auto& w : words) {
-    auto folded = infra::llm::word_tokens(w);
-    if (folded.size() == 1) out->add_folded(folded.front());
-  }
+  for (const auto& w : words) out->add_word(w);
   out->finish();
   return out;
 }
 
-void compound_splitter::add_folded(std::string_view word) {
+void compound_splitter::add_word(std::string_view entry) {
+  // Entries with a hyphen or an apostrophe are several words or abbreviations.
+  const auto folded = infra::llm::word_tokens(entry);
+  if (folded.size() != 1) return;
+  const std::string& word = folded.front();
   if (word.size() < min_part - 1 || word.size() > max_word) return;
   text_.append(word);
   text_.push_back('\n');
@@ -123,8 +120,8 @@ bool compound_splitter::split_into(std::string_view word, int depth, std::vector
 }
 
 std::vector<std::string> compound_splitter::split(std::string_view folded_word) const {
-  std::vector<std::string> parts;
-  if (!split_into(folded_word, 0, parts)) parts.clear();
+  std::vector<std::string> parts;  // split_into adds parts only when it splits
+  split_into(folded_word, 0, parts);
   return parts;
 }
 

@@ -47,7 +47,7 @@ class compound_splitter {
 
  private:
   compound_splitter() = default;
-  void add_folded(std::string_view word);
+  void add_word(std::string_view entry);  // folded; kept when it is one word
   void finish();
   // A modifier (the part before the head): the word, or a word plus a linking element
   // or minus its dropped -e; `marked` tells whether such a change was needed.
