@@ -9,14 +9,15 @@
 #include <map>
 
 #include "api/identity/permissions.hpp"
+#include "api/route_helpers.hpp"
 #include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "infra/llm/json_wire.hpp"
-#include "streams/rag/rag_service.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
+#include "streams/rag/rag_service.hpp"
 
 namespace wattos::api {
 namespace {
@@ -25,17 +26,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 namespace llm = infra::llm;
 using asio::awaitable;
-
-llm::caller caller_of(const net::request& req) {
-  llm::caller who;
-  who.request_id = req.request_id;
-  if (auto p = principal_of(req)) {
-    who.user_id = p->user_id;
-    who.api_key_id = p->api_key_id;
-    who.roles = p->roles;
-  }
-  return who;
-}
 
 json::object model_json(const llm::model_view& v, bool admin) {
   const auto& m = *v.settings;
@@ -92,14 +82,22 @@ std::optional<rag_model> parse_rag_model(std::string_view id, const std::string&
 json::array citations_json(const std::vector<streams::rag::citation>& citations) {
   json::array out;
   for (const auto& c : citations) {
-    out.push_back(json::object{{"number", c.number}, {"space_id", c.space_id}, {"document_id", c.document_id},
-                               {"title", c.title}, {"page", c.page}, {"heading_path", c.heading_path},
-                               {"char_start", c.char_start}, {"char_end", c.char_end}, {"snippet", c.snippet}});
+    out.push_back(json::object{{"number", c.number},
+                               {"space_id", c.space_id},
+                               {"document_id", c.document_id},
+                               {"title", c.title},
+                               {"page", c.page},
+                               {"heading_path", c.heading_path},
+                               {"char_start", c.char_start},
+                               {"char_end", c.char_end},
+                               {"snippet", c.snippet}});
   }
   return out;
 }
 
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 json::object usage_json(const llm::token_usage& u) {
   return json::object{{"prompt_tokens", u.prompt_tokens},
@@ -109,8 +107,8 @@ json::object usage_json(const llm::token_usage& u) {
 
 // One chat.completion.chunk for an event; the first one also carries the role (and,
 // for a knowledge-space model, the citations).
-std::string chunk_for(const std::string& id, std::int64_t created, const std::string& model,
-                      const llm::chat_event& e, bool first, const json::array* citations = nullptr) {
+std::string chunk_for(const std::string& id, std::int64_t created, const std::string& model, const llm::chat_event& e,
+                      bool first, const json::array* citations = nullptr) {
   json::object delta;
   if (first) delta["role"] = "assistant";
   json::value finish = nullptr;
@@ -129,12 +127,13 @@ std::string chunk_for(const std::string& id, std::int64_t created, const std::st
   } else if (e.type == llm::chat_event::kind::finish) {
     finish = json::string(e.finish_reason);
   }
-  json::object chunk{{"id", id},
-                     {"object", "chat.completion.chunk"},
-                     {"created", created},
-                     {"model", model},
-                     {"choices", json::array{json::object{{"index", 0}, {"delta", std::move(delta)},
-                                                          {"finish_reason", std::move(finish)}}}}};
+  json::object chunk{
+      {"id", id},
+      {"object", "chat.completion.chunk"},
+      {"created", created},
+      {"model", model},
+      {"choices",
+       json::array{json::object{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}}}};
   if (first && citations != nullptr && !citations->empty()) chunk["citations"] = *citations;
   return "data: " + json::serialize(chunk) + "\n\n";
 }
@@ -240,7 +239,8 @@ awaitable<core::result<json::array>> ground_in_spaces(streams::rag::rag_service&
       (persona_prompt.empty() ? std::string() : persona_prompt + "\n\n") +
       "Beantworte die Frage nur aus den nummerierten Quellen und zitiere sie als [n]. Steht die Antwort nicht "
       "darin, sage das. / Answer only from the numbered sources and cite them as [n]; if they do not hold the "
-      "answer, say so.\n\n" + context.text;
+      "answer, say so.\n\n" +
+      context.text;
   request.messages.insert(request.messages.begin(), llm::chat_message{"system", std::move(system), {}, {}, {}});
   request.model = target.model;
   co_return citations_json(context.citations);
@@ -254,7 +254,7 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::ra
   auto parsed = llm::parse_openai_chat_request(*body, stream);
   if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
   const bool include_usage = wants_usage_in_stream(*body);
-  const llm::caller who = caller_of(req);
+  const llm::caller who = llm_caller_of(req);
   std::string requested_model = parsed->model;
   json::array citations;
   if (parsed->model.starts_with("persona:")) {
@@ -269,9 +269,9 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::ra
       co_return net::error_response(core::error::not_found("model '" + parsed->model + "' does not exist"),
                                     req.request_id);
     }
-    const std::string model = at != std::string_view::npos ? std::string(rest.substr(at + 1))
+    const std::string model = at != std::string_view::npos        ? std::string(rest.substr(at + 1))
                               : !character->default_model.empty() ? character->default_model
-                                                                   : gw.settings().default_model;
+                                                                  : gw.settings().default_model;
     std::string prompt = persona::system_prompt(*character);
     if (!character->default_spaces.empty() && rag != nullptr) {
       rag_model target{character->default_spaces, model};
@@ -297,8 +297,10 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::ra
     auto answer = co_await gw.complete(who, std::move(*parsed));
     if (!answer) co_return error_with_retry(answer.err(), req);
     json::object message{{"role", "assistant"}};
-    if (answer->content.empty() && !answer->tool_calls.empty()) message["content"] = nullptr;
-    else message["content"] = answer->content;
+    if (answer->content.empty() && !answer->tool_calls.empty())
+      message["content"] = nullptr;
+    else
+      message["content"] = answer->content;
     if (!answer->tool_calls.empty()) {
       json::array calls;
       for (const auto& c : answer->tool_calls) {
@@ -308,14 +310,14 @@ awaitable<net::response> chat_completions(llm::llm_gateway& gw, streams::rag::ra
       }
       message["tool_calls"] = std::move(calls);
     }
-    json::object out{{"id", "chatcmpl-" + core::new_uuid_v7()},
-                     {"object", "chat.completion"},
-                     {"created", unix_now()},
-                     {"model", requested_model.empty() ? answer->model : requested_model},
-                     {"choices", json::array{json::object{{"index", 0},
-                                                          {"message", std::move(message)},
-                                                          {"finish_reason", answer->finish_reason}}}},
-                     {"usage", usage_json(answer->usage)}};
+    json::object out{
+        {"id", "chatcmpl-" + core::new_uuid_v7()},
+        {"object", "chat.completion"},
+        {"created", unix_now()},
+        {"model", requested_model.empty() ? answer->model : requested_model},
+        {"choices", json::array{json::object{
+                        {"index", 0}, {"message", std::move(message)}, {"finish_reason", answer->finish_reason}}}},
+        {"usage", usage_json(answer->usage)}};
     if (!citations.empty()) out["citations"] = std::move(citations);
     co_return net::response::json(200, json::serialize(out));
   }
@@ -342,7 +344,7 @@ awaitable<net::response> embeddings(llm::llm_gateway& gw, net::request& req) {
   bool base64 = false;
   auto parsed = llm::parse_openai_embedding_request(*body, base64);
   if (!parsed) co_return net::error_response(parsed.err(), req.request_id);
-  const llm::caller who = caller_of(req);  // named: no temporaries in co_await (docs/coroutines.md)
+  const llm::caller who = llm_caller_of(req);  // named: no temporaries in co_await (docs/coroutines.md)
   auto result = co_await gw.embed(who, std::move(*parsed));
   if (!result) co_return error_with_retry(result.err(), req);
   json::array data;
@@ -373,7 +375,8 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
   auto body = net::parse_json_body(req);
   if (!body) co_return net::error_response(body.err(), req.request_id);
   const auto* obj = body->if_object();
-  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  if (obj == nullptr)
+    co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
   llm::rerank_request r;
   r.model = llm::json_string(*obj, "model");
   r.query = llm::json_string(*obj, "query");
@@ -384,7 +387,8 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
         core::error::invalid_argument("model, query and documents (1 to 1000 strings) are required"), req.request_id);
   }
   for (const auto& d : docs->get_array()) {
-    if (!d.is_string()) co_return net::error_response(core::error::invalid_argument("documents must be strings"), req.request_id);
+    if (!d.is_string())
+      co_return net::error_response(core::error::invalid_argument("documents must be strings"), req.request_id);
     r.documents.emplace_back(d.get_string());
   }
   if (obj->contains("top_n")) {
@@ -392,21 +396,23 @@ awaitable<net::response> rerank(llm::llm_gateway& gw, net::request& req) {
     if (n < 1) co_return net::error_response(core::error::invalid_argument("top_n must be at least 1"), req.request_id);
     r.top_n = static_cast<int>(n);
   }
-  const llm::caller who = caller_of(req);
+  const llm::caller who = llm_caller_of(req);
   auto result = co_await gw.rerank(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   json::array results;
   for (const auto& item : result->results) {
     results.push_back(json::object{{"index", item.index}, {"relevance_score", item.score}});
   }
-  co_return net::response::json(200, json::serialize(json::object{{"model", result->model}, {"results", std::move(results)}}));
+  co_return net::response::json(
+      200, json::serialize(json::object{{"model", result->model}, {"results", std::move(results)}}));
 }
 
 awaitable<net::response> speech(llm::llm_gateway& gw, net::request& req) {
   auto body = net::parse_json_body(req);
   if (!body) co_return net::error_response(body.err(), req.request_id);
   const auto* obj = body->if_object();
-  if (obj == nullptr) co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
+  if (obj == nullptr)
+    co_return net::error_response(core::error::invalid_argument("body must be an object"), req.request_id);
   llm::speech_request r;
   r.model = llm::json_string(*obj, "model");
   r.input = llm::json_string(*obj, "input");
@@ -426,7 +432,7 @@ awaitable<net::response> speech(llm::llm_gateway& gw, net::request& req) {
       co_return net::error_response(core::error::invalid_argument("speed must be between 0.25 and 4"), req.request_id);
     }
   }
-  const llm::caller who = caller_of(req);
+  const llm::caller who = llm_caller_of(req);
   auto result = co_await gw.speech(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   std::string content_type = result->content_type.empty() ? "application/octet-stream" : result->content_type;
@@ -447,11 +453,12 @@ awaitable<net::response> transcription(llm::llm_gateway& gw, net::request& req) 
     if (field.first == "model") r.model = field.second;
     if (field.first == "language") r.language = field.second;
   }
-  if (r.model.empty()) co_return net::error_response(core::error::invalid_argument("model is required"), req.request_id);
+  if (r.model.empty())
+    co_return net::error_response(core::error::invalid_argument("model is required"), req.request_id);
   std::ifstream in(file->path, std::ios::binary);
   r.audio.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   r.filename = file->filename;
-  const llm::caller who = caller_of(req);
+  const llm::caller who = llm_caller_of(req);
   auto result = co_await gw.transcribe(who, std::move(r));
   if (!result) co_return error_with_retry(result.err(), req);
   co_return net::response::json(200, json::serialize(json::object{{"text", result->text}}));
@@ -464,58 +471,65 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
   llm::llm_gateway* gw = &llm;
   const net::route_options big_body{.body_limit = llm.settings().max_request_bytes};
 
-  routes.add("GET", "/v1/models", access_rule::signed_in(), [gw, rag, personas](net::request& req) -> awaitable<net::response> {
-    json::array data;
-    for (const auto& v : gw->models()) data.push_back(model_json(v, false));
-    if (personas != nullptr) {
-      // Each persona, as a model answering in its character.
-      if (auto list = personas->list(); list.ok()) {
-        for (const auto& p : *list) {
-          data.push_back(json::object{{"id", "persona:" + p.name},
-                                      {"object", "model"},
-                                      {"created", 0},
-                                      {"owned_by", "wattos"},
-                                      {"display_name", p.name + (p.role.empty() ? "" : " (" + p.role + ")")},
-                                      {"capabilities", json::array{"chat"}},
-                                      {"available", true}});
+  routes.add(
+      "GET", "/v1/models", access_rule::signed_in(),
+      [gw, rag, personas](net::request& req) -> awaitable<net::response> {
+        json::array data;
+        for (const auto& v : gw->models()) data.push_back(model_json(v, false));
+        if (personas != nullptr) {
+          // Each persona, as a model answering in its character.
+          if (auto list = personas->list(); list.ok()) {
+            for (const auto& p : *list) {
+              data.push_back(json::object{{"id", "persona:" + p.name},
+                                          {"object", "model"},
+                                          {"created", 0},
+                                          {"owned_by", "wattos"},
+                                          {"display_name", p.name + (p.role.empty() ? "" : " (" + p.role + ")")},
+                                          {"capabilities", json::array{"chat"}},
+                                          {"available", true}});
+            }
+          }
         }
-      }
-    }
-    if (rag != nullptr) {
-      // Each readable knowledge space, as a model answering with RAG.
-      if (auto spaces = rag->list_spaces(rag_requester_of(req)); spaces.ok()) {
-        for (const auto& s : *spaces) {
-          data.push_back(json::object{{"id", "rag:" + s.name},
-                                      {"object", "model"},
-                                      {"created", 0},
-                                      {"owned_by", "wattos"},
-                                      {"display_name", s.name + " (RAG, " + gw->settings().default_model + ")"},
-                                      {"capabilities", json::array{"chat"}},
-                                      {"available", true}});
+        if (rag != nullptr) {
+          // Each readable knowledge space, as a model answering with RAG.
+          if (auto spaces = rag->list_spaces(rag_requester_of(req)); spaces.ok()) {
+            for (const auto& s : *spaces) {
+              data.push_back(json::object{{"id", "rag:" + s.name},
+                                          {"object", "model"},
+                                          {"created", 0},
+                                          {"owned_by", "wattos"},
+                                          {"display_name", s.name + " (RAG, " + gw->settings().default_model + ")"},
+                                          {"capabilities", json::array{"chat"}},
+                                          {"available", true}});
+            }
+          }
         }
-      }
-    }
-    co_return net::response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
-  });
+        co_return net::response::json(200,
+                                      json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+      });
   routes.add("GET", "/v1/models/{id}", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
     auto v = gw->model(req.param("id"));
     if (!v) co_return net::error_response(v.err(), req.request_id);
     co_return net::response::json(200, json::serialize(model_json(*v, false)));
   });
-  routes.add("POST", "/v1/chat/completions", access_rule::needs(perm::chat_use, rate_class::chat),
-             [gw, rag, personas](net::request& req) { return chat_completions(*gw, rag, personas, req); }, big_body);
-  routes.add("POST", "/v1/embeddings", access_rule::needs(perm::chat_use),
-             [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
-  routes.add("POST", "/v1/rerank", access_rule::needs(perm::chat_use),
-             [gw](net::request& req) { return rerank(*gw, req); }, big_body);
+  routes.add(
+      "POST", "/v1/chat/completions", access_rule::needs(perm::chat_use, rate_class::chat),
+      [gw, rag, personas](net::request& req) { return chat_completions(*gw, rag, personas, req); }, big_body);
+  routes.add(
+      "POST", "/v1/embeddings", access_rule::needs(perm::chat_use),
+      [gw](net::request& req) { return embeddings(*gw, req); }, big_body);
+  routes.add(
+      "POST", "/v1/rerank", access_rule::needs(perm::chat_use), [gw](net::request& req) { return rerank(*gw, req); },
+      big_body);
 
   routes.add("POST", "/v1/audio/speech", access_rule::needs(perm::chat_use),
              [gw](net::request& req) { return speech(*gw, req); });
   net::route_options audio_upload;
   audio_upload.multipart_upload = true;
   audio_upload.upload_limit = 25ull << 20;  // OpenAI's limit for one audio file
-  routes.add("POST", "/v1/audio/transcriptions", access_rule::needs(perm::chat_use, rate_class::upload),
-             [gw](net::request& req) { return transcription(*gw, req); }, audio_upload);
+  routes.add(
+      "POST", "/v1/audio/transcriptions", access_rule::needs(perm::chat_use, rate_class::upload),
+      [gw](net::request& req) { return transcription(*gw, req); }, audio_upload);
 
   routes.add("GET", "/api/v1/usage", access_rule::signed_in(), [gw](net::request& req) -> awaitable<net::response> {
     auto p = principal_of(req);
@@ -535,11 +549,12 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
                                     {"completion_tokens", s.completion_tokens},
                                     {"cost", s.cost}});
     }
-    const auto budget = gw->daily_budget(p->roles);
-    json::object out{{"tokens_today", *used},
-                     {"daily_budget", budget},
-                     {"remaining_today", budget > 0 ? json::value(std::max<std::int64_t>(0, budget - *used)) : json::value(nullptr)},
-                     {"by_model", std::move(models)}};
+    const auto budget = gw->daily_budget(p->user_id, p->roles);
+    json::object out{
+        {"tokens_today", *used},
+        {"daily_budget", budget},
+        {"remaining_today", budget > 0 ? json::value(std::max<std::int64_t>(0, budget - *used)) : json::value(nullptr)},
+        {"by_model", std::move(models)}};
     co_return net::response::json(200, json::serialize(out));
   });
 
@@ -569,6 +584,41 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
                auto v = gw->model(req.param("id"));
                if (!v) co_return net::error_response(v.err(), req.request_id);
                co_return net::response::json(200, json::serialize(model_json(*v, true)));
+             });
+  // A user's own daily token budget, over their roles' and the default (null: none set).
+  routes.add("GET", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_read),
+             [gw](net::request& req) -> awaitable<net::response> {
+               const std::string user(req.param("id"));
+               auto budget = gw->user_budget(user);
+               if (!budget) co_return net::error_response(budget.err(), req.request_id);
+               co_return net::response::json(
+                   200, json::serialize(json::object{{"user_id", user},
+                                                     {"daily_tokens", *budget ? json::value(**budget) : json::value(nullptr)},
+                                                     {"tokens_today", gw->tokens_used_today(user).value_or(0)}}));
+             });
+  routes.add("PUT", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_write),
+             [gw](net::request& req) -> awaitable<net::response> {
+               auto body = net::parse_json_object_body(req);
+               if (!body) co_return net::error_response(body.err(), req.request_id);
+               const auto* tokens = body->if_contains("daily_tokens");
+               std::optional<std::int64_t> daily;
+               if (tokens != nullptr && tokens->is_int64() && tokens->get_int64() >= 0) {
+                 daily = tokens->get_int64();
+               } else if (tokens != nullptr && tokens->is_uint64() && tokens->get_uint64() <= (1ull << 62)) {
+                 daily = static_cast<std::int64_t>(tokens->get_uint64());
+               } else if (tokens == nullptr || !tokens->is_null()) {
+                 co_return net::error_response(
+                     core::error::invalid_argument("daily_tokens must be a whole number >= 0 (0: unlimited), or null "
+                                                   "to remove the user's own budget"),
+                     req.request_id);
+               }
+               auto p = principal_of(req);
+               const std::string user(req.param("id"));
+               auto st = gw->set_user_budget(user, daily, p ? p->actor() : "unknown");
+               if (!st) co_return net::error_response(st.err(), req.request_id);
+               co_return net::response::json(
+                   200, json::serialize(json::object{{"user_id", user},
+                                                     {"daily_tokens", daily ? json::value(*daily) : json::value(nullptr)}}));
              });
   routes.add("GET", "/api/v1/admin/usage", access_rule::needs(perm::usage_read),
              [gw](net::request& req) -> awaitable<net::response> {

@@ -204,7 +204,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   }
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
   if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat, personas);
-  if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas);
+  if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas, cfg->persona, &**llm);
   const bool runs_ingestion = cfg->services.ingestion_url.empty() && (served.front() == "all" || served.front() == "ingestion");
   if (cfg->services.ingestion_url.empty()) {
     api::add_ingest_routes(routes, ingest, watcher, **jobs, cfg->ingest.max_file_bytes);

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
-#include <cstdlib>
 #include <sstream>
 
 namespace wattos::core {
@@ -39,7 +39,8 @@ status parse_int(std::string_view path, const std::string& raw, Int min, Int max
   if (ec != std::errc() || ptr != end || raw.empty()) {
     return error::invalid_argument("config: " + std::string(path) + ": '" + raw + "' is not a whole number");
   }
-  if (parsed < static_cast<long long>(min) || static_cast<unsigned long long>(parsed) > static_cast<unsigned long long>(max)) {
+  if (parsed < static_cast<long long>(min) ||
+      static_cast<unsigned long long>(parsed) > static_cast<unsigned long long>(max)) {
     return error::invalid_argument("config: " + std::string(path) + ": " + raw + " is out of range [" +
                                    std::to_string(min) + ", " + std::to_string(max) + "]");
   }
@@ -48,8 +49,14 @@ status parse_int(std::string_view path, const std::string& raw, Int min, Int max
 }
 
 status parse_bool(std::string_view path, const std::string& raw, bool& out) {
-  if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") { out = true; return {}; }
-  if (raw == "false" || raw == "0" || raw == "no" || raw == "off") { out = false; return {}; }
+  if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") {
+    out = true;
+    return {};
+  }
+  if (raw == "false" || raw == "0" || raw == "no" || raw == "off") {
+    out = false;
+    return {};
+  }
   return error::invalid_argument("config: " + std::string(path) + ": '" + raw + "' is not a boolean");
 }
 
@@ -86,114 +93,228 @@ option_row bool_option(std::string path, Member member, std::string description)
   option_row row;
   row.info = {path, env_name_for(path), "bool", {}, std::move(description)};
   row.set = [path, member](config& cfg, const std::string& raw) { return parse_bool(path, raw, member(cfg)); };
-  row.get = [member](const config& cfg) { return member(const_cast<config&>(cfg)) ? std::string("true") : std::string("false"); };
+  row.get = [member](const config& cfg) {
+    return member(const_cast<config&>(cfg)) ? std::string("true") : std::string("false");
+  };
   return row;
 }
 
-#define WATTOS_FIELD(expr) [](config& c) -> auto& { return c.expr; }
+#define WATTOS_FIELD(expr)  \
+  [](config & c) -> auto& { \
+    return c.expr;          \
+  }
 
 const std::vector<option_row>& option_table() {
   static const std::vector<option_row> rows = [] {
     constexpr int max_ms = 24 * 3600 * 1000;
     std::vector<option_row> r;
-    r.push_back(string_option("data_dir", WATTOS_FIELD(data_dir), {}, "Directory for the SQLite file, keys and uploads; created at start"));
+    r.push_back(string_option("data_dir", WATTOS_FIELD(data_dir), {},
+                              "Directory for the SQLite file, keys and uploads; created at start"));
     r.push_back(string_option("server.host", WATTOS_FIELD(server.host), {}, "Address to listen on"));
-    r.push_back(int_option<std::uint16_t>("server.port", WATTOS_FIELD(server.port), 0, 65535, "TCP port; 0 picks a free port"));
-    r.push_back(int_option<int>("server.threads", WATTOS_FIELD(server.threads), 0, 256, "I/O threads; 0 means one per core"));
-    r.push_back(int_option<int>("server.read_timeout_ms", WATTOS_FIELD(server.read_timeout_ms), 100, max_ms, "Deadline to receive a request head and body"));
-    r.push_back(int_option<int>("server.idle_timeout_ms", WATTOS_FIELD(server.idle_timeout_ms), 100, max_ms, "Keep-alive idle limit"));
-    r.push_back(int_option<int>("server.write_timeout_ms", WATTOS_FIELD(server.write_timeout_ms), 100, max_ms, "Deadline to write one response part"));
-    r.push_back(int_option<std::uint32_t>("server.max_header_bytes", WATTOS_FIELD(server.max_header_bytes), 1024, 1u << 20, "Limit of request line plus headers"));
-    r.push_back(int_option<std::uint64_t>("server.max_body_bytes", WATTOS_FIELD(server.max_body_bytes), 0, 1ull << 32, "Default request body limit of a route"));
-    r.push_back(int_option<std::uint64_t>("server.max_upload_bytes", WATTOS_FIELD(server.max_upload_bytes), 0, 1ull << 40, "Limit of one multipart upload"));
-    r.push_back(int_option<int>("server.max_connections", WATTOS_FIELD(server.max_connections), 1, 1000000, "Open connections before new ones are refused"));
-    r.push_back(int_option<int>("server.shutdown_grace_ms", WATTOS_FIELD(server.shutdown_grace_ms), 0, max_ms, "Time open streams get to finish on SIGTERM"));
-    r.push_back(int_option<int>("server.sse_heartbeat_ms", WATTOS_FIELD(server.sse_heartbeat_ms), 100, max_ms, "Interval of heartbeat comments on idle SSE streams"));
-    r.push_back(int_option<std::uint64_t>("server.max_websocket_message_bytes", WATTOS_FIELD(server.max_websocket_message_bytes), 64, 1ull << 30, "Largest WebSocket message accepted"));
-    r.push_back(string_option("server.static_dir", WATTOS_FIELD(server.static_dir), {}, "Web UI files served at /; empty serves none"));
-    r.push_back(string_option("log.level", WATTOS_FIELD(log.level), {"debug", "info", "warn", "error"}, "Lowest level written"));
+    r.push_back(
+        int_option<std::uint16_t>("server.port", WATTOS_FIELD(server.port), 0, 65535, "TCP port; 0 picks a free port"));
+    r.push_back(
+        int_option<int>("server.threads", WATTOS_FIELD(server.threads), 0, 256, "I/O threads; 0 means one per core"));
+    r.push_back(int_option<int>("server.read_timeout_ms", WATTOS_FIELD(server.read_timeout_ms), 100, max_ms,
+                                "Deadline to receive a request head and body"));
+    r.push_back(int_option<int>("server.idle_timeout_ms", WATTOS_FIELD(server.idle_timeout_ms), 100, max_ms,
+                                "Keep-alive idle limit"));
+    r.push_back(int_option<int>("server.write_timeout_ms", WATTOS_FIELD(server.write_timeout_ms), 100, max_ms,
+                                "Deadline to write one response part"));
+    r.push_back(int_option<std::uint32_t>("server.max_header_bytes", WATTOS_FIELD(server.max_header_bytes), 1024,
+                                          1u << 20, "Limit of request line plus headers"));
+    r.push_back(int_option<std::uint64_t>("server.max_body_bytes", WATTOS_FIELD(server.max_body_bytes), 0, 1ull << 32,
+                                          "Default request body limit of a route"));
+    r.push_back(int_option<std::uint64_t>("server.max_upload_bytes", WATTOS_FIELD(server.max_upload_bytes), 0,
+                                          1ull << 40, "Limit of one multipart upload"));
+    r.push_back(int_option<int>("server.max_connections", WATTOS_FIELD(server.max_connections), 1, 1000000,
+                                "Open connections before new ones are refused"));
+    r.push_back(int_option<int>("server.shutdown_grace_ms", WATTOS_FIELD(server.shutdown_grace_ms), 0, max_ms,
+                                "Time open streams get to finish on SIGTERM"));
+    r.push_back(int_option<int>("server.sse_heartbeat_ms", WATTOS_FIELD(server.sse_heartbeat_ms), 100, max_ms,
+                                "Interval of heartbeat comments on idle SSE streams"));
+    r.push_back(int_option<std::uint64_t>("server.max_websocket_message_bytes",
+                                          WATTOS_FIELD(server.max_websocket_message_bytes), 64, 1ull << 30,
+                                          "Largest WebSocket message accepted"));
+    r.push_back(string_option("server.static_dir", WATTOS_FIELD(server.static_dir), {},
+                              "Web UI files served at /; empty serves none"));
+    r.push_back(string_option("log.level", WATTOS_FIELD(log.level), {"debug", "info", "warn", "error"},
+                              "Lowest level written"));
     r.push_back(bool_option("log.access_log", WATTOS_FIELD(log.access_log), "Write one line per request"));
-    r.push_back(string_option("database.backend", WATTOS_FIELD(database.backend), {"sqlite", "postgres"}, "Relational store"));
-    r.push_back(string_option("database.sqlite_path", WATTOS_FIELD(database.sqlite_path), {}, "SQLite file; empty means <data_dir>/wattos.db"));
-    r.push_back(string_option("database.postgres_url", WATTOS_FIELD(database.postgres_url), {}, "libpq connection URL for the postgres backend"));
-    r.push_back(int_option<int>("database.pool_size", WATTOS_FIELD(database.pool_size), 1, 1000, "Connections kept open"));
-    r.push_back(int_option<int>("database.acquire_timeout_ms", WATTOS_FIELD(database.acquire_timeout_ms), 1, max_ms, "Wait for a free pooled connection"));
-    r.push_back(int_option<int>("database.busy_timeout_ms", WATTOS_FIELD(database.busy_timeout_ms), 0, max_ms, "SQLite: wait for a lock before failing"));
+    r.push_back(
+        string_option("database.backend", WATTOS_FIELD(database.backend), {"sqlite", "postgres"}, "Relational store"));
+    r.push_back(string_option("database.sqlite_path", WATTOS_FIELD(database.sqlite_path), {},
+                              "SQLite file; empty means <data_dir>/wattos.db"));
+    r.push_back(string_option("database.postgres_url", WATTOS_FIELD(database.postgres_url), {},
+                              "libpq connection URL for the postgres backend"));
+    r.push_back(
+        int_option<int>("database.pool_size", WATTOS_FIELD(database.pool_size), 1, 1000, "Connections kept open"));
+    r.push_back(int_option<int>("database.acquire_timeout_ms", WATTOS_FIELD(database.acquire_timeout_ms), 1, max_ms,
+                                "Wait for a free pooled connection"));
+    r.push_back(int_option<int>("database.busy_timeout_ms", WATTOS_FIELD(database.busy_timeout_ms), 0, max_ms,
+                                "SQLite: wait for a lock before failing"));
     r.push_back(string_option("auth.issuer", WATTOS_FIELD(auth.issuer), {}, "Issuer (iss) of access tokens"));
     r.push_back(string_option("auth.audience", WATTOS_FIELD(auth.audience), {}, "Audience (aud) of access tokens"));
-    r.push_back(int_option<int>("auth.access_ttl_s", WATTOS_FIELD(auth.access_ttl_s), 30, 24 * 3600, "Lifetime of an access token in seconds"));
-    r.push_back(int_option<int>("auth.refresh_ttl_s", WATTOS_FIELD(auth.refresh_ttl_s), 60, 365 * 24 * 3600, "Lifetime of a refresh token in seconds"));
-    r.push_back(string_option("auth.hs256_secret", WATTOS_FIELD(auth.hs256_secret), {}, "Sign tokens with HS256 and this secret instead of EdDSA; empty: EdDSA"));
-    r.push_back(int_option<int>("auth.lockout_threshold", WATTOS_FIELD(auth.lockout_threshold), 1, 1000, "Failed logins before an account locks"));
-    r.push_back(int_option<int>("auth.lockout_max_s", WATTOS_FIELD(auth.lockout_max_s), 1, 24 * 3600, "Longest account lock in seconds"));
-    r.push_back(int_option<int>("auth.password_min_length", WATTOS_FIELD(auth.password_min_length), 8, 256, "Minimum password length"));
-    r.push_back(string_option("auth.initial_admin_email", WATTOS_FIELD(auth.initial_admin_email), {}, "Login of the admin account made on first start"));
-    r.push_back(int_option<int>("auth.principal_cache_ms", WATTOS_FIELD(auth.principal_cache_ms), 0, 60000, "How long a checked token or API key is trusted without asking the store; 0: always ask"));
-    r.push_back(string_option("rate_limit.backend", WATTOS_FIELD(rate_limit.backend), {"memory", "redis"}, "Where token buckets live"));
-    r.push_back(string_option("rate_limit.redis_url", WATTOS_FIELD(rate_limit.redis_url), {}, "redis://host:port for the redis backend"));
-    r.push_back(int_option<int>("rate_limit.login_per_minute", WATTOS_FIELD(rate_limit.login_per_minute), 1, 1000000, "Login attempts per minute per IP and per account"));
-    r.push_back(int_option<int>("rate_limit.login_burst", WATTOS_FIELD(rate_limit.login_burst), 1, 1000000, "Login burst"));
-    r.push_back(int_option<int>("rate_limit.chat_per_minute", WATTOS_FIELD(rate_limit.chat_per_minute), 1, 1000000, "Chat requests per minute per principal"));
-    r.push_back(int_option<int>("rate_limit.chat_burst", WATTOS_FIELD(rate_limit.chat_burst), 1, 1000000, "Chat burst"));
-    r.push_back(int_option<int>("rate_limit.upload_per_minute", WATTOS_FIELD(rate_limit.upload_per_minute), 1, 1000000, "Uploads per minute per principal"));
-    r.push_back(int_option<int>("rate_limit.upload_burst", WATTOS_FIELD(rate_limit.upload_burst), 1, 1000000, "Upload burst"));
-    r.push_back(int_option<int>("rate_limit.default_per_minute", WATTOS_FIELD(rate_limit.default_per_minute), 1, 1000000, "Other requests per minute per principal or IP"));
-    r.push_back(int_option<int>("rate_limit.default_burst", WATTOS_FIELD(rate_limit.default_burst), 1, 1000000, "Default burst"));
-    r.push_back(string_option("cors.allowed_origins", WATTOS_FIELD(cors.allowed_origins), {}, "Comma-separated origins allowed by CORS; empty: none"));
-    r.push_back(bool_option("cors.allow_credentials", WATTOS_FIELD(cors.allow_credentials), "Send Access-Control-Allow-Credentials"));
-    r.push_back(string_option("services.chat_url", WATTOS_FIELD(services.chat_url), {}, "URL of the chat service when it runs elsewhere"));
-    r.push_back(string_option("services.rag_url", WATTOS_FIELD(services.rag_url), {}, "URL of the RAG service when it runs elsewhere"));
-    r.push_back(string_option("services.agent_url", WATTOS_FIELD(services.agent_url), {}, "URL of the agent service when it runs elsewhere"));
-    r.push_back(string_option("services.persona_url", WATTOS_FIELD(services.persona_url), {}, "URL of the persona service when it runs elsewhere"));
-    r.push_back(string_option("services.voice_url", WATTOS_FIELD(services.voice_url), {}, "URL of the voice service when it runs elsewhere"));
-    r.push_back(string_option("services.llm_url", WATTOS_FIELD(services.llm_url), {}, "URL of the LLM gateway when it runs elsewhere"));
-    r.push_back(string_option("services.ingestion_url", WATTOS_FIELD(services.ingestion_url), {}, "URL of the ingestion service when it runs elsewhere"));
-    r.push_back(string_option("gateway.identity_secret", WATTOS_FIELD(gateway.identity_secret), {}, "HMAC key for the identity header sent to services (>= 32 chars when services are remote)"));
-    r.push_back(int_option<int>("gateway.upstream_connect_timeout_ms", WATTOS_FIELD(gateway.upstream_connect_timeout_ms), 10, max_ms, "Connect timeout to a service"));
-    r.push_back(int_option<int>("gateway.upstream_first_byte_timeout_ms", WATTOS_FIELD(gateway.upstream_first_byte_timeout_ms), 10, max_ms, "Time until a service starts answering"));
-    r.push_back(int_option<int>("gateway.upstream_idle_timeout_ms", WATTOS_FIELD(gateway.upstream_idle_timeout_ms), 10, max_ms, "Silence allowed within a streamed answer"));
-    r.push_back(string_option("llm.default_model", WATTOS_FIELD(llm.default_model), {}, "Chat model used when a request names none"));
+    r.push_back(int_option<int>("auth.access_ttl_s", WATTOS_FIELD(auth.access_ttl_s), 30, 24 * 3600,
+                                "Lifetime of an access token in seconds"));
+    r.push_back(int_option<int>("auth.refresh_ttl_s", WATTOS_FIELD(auth.refresh_ttl_s), 60, 365 * 24 * 3600,
+                                "Lifetime of a refresh token in seconds"));
+    r.push_back(string_option("auth.hs256_secret", WATTOS_FIELD(auth.hs256_secret), {},
+                              "Sign tokens with HS256 and this secret instead of EdDSA; empty: EdDSA"));
+    r.push_back(int_option<int>("auth.lockout_threshold", WATTOS_FIELD(auth.lockout_threshold), 1, 1000,
+                                "Failed logins before an account locks"));
+    r.push_back(int_option<int>("auth.lockout_max_s", WATTOS_FIELD(auth.lockout_max_s), 1, 24 * 3600,
+                                "Longest account lock in seconds"));
+    r.push_back(int_option<int>("auth.password_min_length", WATTOS_FIELD(auth.password_min_length), 8, 256,
+                                "Minimum password length"));
+    r.push_back(string_option("auth.initial_admin_email", WATTOS_FIELD(auth.initial_admin_email), {},
+                              "Login of the admin account made on first start"));
+    r.push_back(
+        int_option<int>("auth.principal_cache_ms", WATTOS_FIELD(auth.principal_cache_ms), 0, 60000,
+                        "How long a checked token or API key is trusted without asking the store; 0: always ask"));
+    r.push_back(string_option("rate_limit.backend", WATTOS_FIELD(rate_limit.backend), {"memory", "redis"},
+                              "Where token buckets live"));
+    r.push_back(string_option("rate_limit.redis_url", WATTOS_FIELD(rate_limit.redis_url), {},
+                              "redis://host:port for the redis backend"));
+    r.push_back(int_option<int>("rate_limit.login_per_minute", WATTOS_FIELD(rate_limit.login_per_minute), 1, 1000000,
+                                "Login attempts per minute per IP and per account"));
+    r.push_back(
+        int_option<int>("rate_limit.login_burst", WATTOS_FIELD(rate_limit.login_burst), 1, 1000000, "Login burst"));
+    r.push_back(int_option<int>("rate_limit.chat_per_minute", WATTOS_FIELD(rate_limit.chat_per_minute), 1, 1000000,
+                                "Chat requests per minute per principal"));
+    r.push_back(
+        int_option<int>("rate_limit.chat_burst", WATTOS_FIELD(rate_limit.chat_burst), 1, 1000000, "Chat burst"));
+    r.push_back(int_option<int>("rate_limit.upload_per_minute", WATTOS_FIELD(rate_limit.upload_per_minute), 1, 1000000,
+                                "Uploads per minute per principal"));
+    r.push_back(
+        int_option<int>("rate_limit.upload_burst", WATTOS_FIELD(rate_limit.upload_burst), 1, 1000000, "Upload burst"));
+    r.push_back(int_option<int>("rate_limit.default_per_minute", WATTOS_FIELD(rate_limit.default_per_minute), 1,
+                                1000000, "Other requests per minute per principal or IP"));
+    r.push_back(int_option<int>("rate_limit.default_burst", WATTOS_FIELD(rate_limit.default_burst), 1, 1000000,
+                                "Default burst"));
+    r.push_back(string_option("cors.allowed_origins", WATTOS_FIELD(cors.allowed_origins), {},
+                              "Comma-separated origins allowed by CORS; empty: none"));
+    r.push_back(bool_option("cors.allow_credentials", WATTOS_FIELD(cors.allow_credentials),
+                            "Send Access-Control-Allow-Credentials"));
+    r.push_back(string_option("services.chat_url", WATTOS_FIELD(services.chat_url), {},
+                              "URL of the chat service when it runs elsewhere"));
+    r.push_back(string_option("services.rag_url", WATTOS_FIELD(services.rag_url), {},
+                              "URL of the RAG service when it runs elsewhere"));
+    r.push_back(string_option("services.agent_url", WATTOS_FIELD(services.agent_url), {},
+                              "URL of the agent service when it runs elsewhere"));
+    r.push_back(string_option("services.persona_url", WATTOS_FIELD(services.persona_url), {},
+                              "URL of the persona service when it runs elsewhere"));
+    r.push_back(string_option("services.voice_url", WATTOS_FIELD(services.voice_url), {},
+                              "URL of the voice service when it runs elsewhere"));
+    r.push_back(string_option("services.llm_url", WATTOS_FIELD(services.llm_url), {},
+                              "URL of the LLM gateway when it runs elsewhere"));
+    r.push_back(string_option("services.ingestion_url", WATTOS_FIELD(services.ingestion_url), {},
+                              "URL of the ingestion service when it runs elsewhere"));
+    r.push_back(
+        string_option("gateway.identity_secret", WATTOS_FIELD(gateway.identity_secret), {},
+                      "HMAC key for the identity header sent to services (>= 32 chars when services are remote)"));
+    r.push_back(int_option<int>("gateway.upstream_connect_timeout_ms",
+                                WATTOS_FIELD(gateway.upstream_connect_timeout_ms), 10, max_ms,
+                                "Connect timeout to a service"));
+    r.push_back(int_option<int>("gateway.upstream_first_byte_timeout_ms",
+                                WATTOS_FIELD(gateway.upstream_first_byte_timeout_ms), 10, max_ms,
+                                "Time until a service starts answering"));
+    r.push_back(int_option<int>("gateway.upstream_idle_timeout_ms", WATTOS_FIELD(gateway.upstream_idle_timeout_ms), 10,
+                                max_ms, "Silence allowed within a streamed answer"));
+    r.push_back(string_option("llm.default_model", WATTOS_FIELD(llm.default_model), {},
+                              "Chat model used when a request names none"));
     r.push_back(string_option("llm.embedding_model", WATTOS_FIELD(llm.embedding_model), {}, "Default embedding model"));
-    r.push_back(int_option<int>("llm.max_retries", WATTOS_FIELD(llm.max_retries), 0, 10, "Retries per model on 429, 5xx and connection errors"));
-    r.push_back(int_option<int>("llm.retry_base_ms", WATTOS_FIELD(llm.retry_base_ms), 1, 60000, "First retry backoff; doubles per retry, with full jitter"));
-    r.push_back(int_option<int>("llm.retry_max_ms", WATTOS_FIELD(llm.retry_max_ms), 1, 300000, "Longest backoff and longest Retry-After honoured"));
-    r.push_back(int_option<int>("llm.connect_timeout_ms", WATTOS_FIELD(llm.connect_timeout_ms), 10, max_ms, "Connect timeout to a provider"));
-    r.push_back(int_option<int>("llm.first_token_timeout_ms", WATTOS_FIELD(llm.first_token_timeout_ms), 10, max_ms, "Time until a provider starts answering"));
-    r.push_back(int_option<int>("llm.idle_timeout_ms", WATTOS_FIELD(llm.idle_timeout_ms), 10, max_ms, "Silence allowed within a streamed answer"));
-    r.push_back(int_option<int>("llm.breaker_failures", WATTOS_FIELD(llm.breaker_failures), 1, 1000, "Consecutive failures that open an endpoint's circuit breaker"));
-    r.push_back(int_option<int>("llm.breaker_open_ms", WATTOS_FIELD(llm.breaker_open_ms), 10, max_ms, "How long an open circuit refuses calls before one trial"));
-    r.push_back(bool_option("llm.redact_pii", WATTOS_FIELD(llm.redact_pii), "Redact PII before text goes to an external model; restore it in the answer"));
-    r.push_back(int_option<std::int64_t>("llm.user_daily_tokens", WATTOS_FIELD(llm.user_daily_tokens), 0, 1ll << 40, "Tokens per user and day; 0: unlimited"));
-    r.push_back(string_option("llm.role_daily_tokens", WATTOS_FIELD(llm.role_daily_tokens), {}, "Daily tokens per role, e.g. member=200000,editor=1000000 (a user gets the largest of their roles)"));
-    r.push_back(int_option<int>("llm.extractive_delay_ms", WATTOS_FIELD(llm.extractive_delay_ms), 0, 10000, "Pause between streamed words of the extractive model"));
-    r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024, 1ull << 30, "Body limit of /v1 requests"));
-    r.push_back(string_option("rag.vector_backend", WATTOS_FIELD(rag.vector_backend), {"hnsw", "pgvector"}, "Where chunk vectors are indexed: HNSW files per space, or pgvector in PostgreSQL"));
-    r.push_back(string_option("rag.pgvector_url", WATTOS_FIELD(rag.pgvector_url), {}, "libpq URL of a PostgreSQL with the pgvector extension (rag.vector_backend pgvector)"));
-    r.push_back(string_option("rag.compound_dictionary", WATTOS_FIELD(rag.compound_dictionary), {}, "German word list (one word per line) for splitting compounds in lexical retrieval; empty turns splitting off"));
-    r.push_back(string_option("queue.backend", WATTOS_FIELD(queue.backend), {"sql", "redis"}, "Durable job queue: the SQL store, or Redis shared by worker processes"));
-    r.push_back(string_option("queue.redis_url", WATTOS_FIELD(queue.redis_url), {}, "redis://host:port of the Redis queue (queue.backend redis)"));
-    r.push_back(string_option("queue.redis_prefix", WATTOS_FIELD(queue.redis_prefix), {}, "Key prefix of the Redis queue"));
-    r.push_back(int_option<int>("queue.lease_ms", WATTOS_FIELD(queue.lease_ms), 1000, max_ms, "A claimed job returns to the queue when its worker is silent this long"));
-    r.push_back(int_option<int>("queue.max_attempts", WATTOS_FIELD(queue.max_attempts), 1, 100, "Attempts before a job is dead-lettered"));
-    r.push_back(int_option<int>("queue.retry_base_ms", WATTOS_FIELD(queue.retry_base_ms), 1, max_ms, "First retry delay; doubles per attempt, with full jitter"));
-    r.push_back(int_option<int>("queue.retry_max_ms", WATTOS_FIELD(queue.retry_max_ms), 1, max_ms, "Longest retry delay"));
-    r.push_back(string_option("ingest.files_dir", WATTOS_FIELD(ingest.files_dir), {}, "Where ingested files are kept; empty means <data_dir>/files (share it between worker processes)"));
-    r.push_back(int_option<int>("ingest.workers", WATTOS_FIELD(ingest.workers), 0, 64, "Ingestion jobs this process works on at once; 0 only enqueues"));
-    r.push_back(int_option<int>("ingest.chunk_tokens", WATTOS_FIELD(ingest.chunk_tokens), 32, 8192, "Target chunk size in tokens"));
-    r.push_back(int_option<int>("ingest.chunk_overlap_tokens", WATTOS_FIELD(ingest.chunk_overlap_tokens), 0, 2048, "Tokens repeated from the previous chunk"));
-    r.push_back(int_option<std::uint64_t>("ingest.max_file_bytes", WATTOS_FIELD(ingest.max_file_bytes), 1, 1ull << 40, "Largest document accepted"));
-    r.push_back(int_option<std::uint64_t>("ingest.max_unpacked_bytes", WATTOS_FIELD(ingest.max_unpacked_bytes), 1, 1ull << 40, "Limit of all entries of a ZIP container (DOCX, PPTX, XLSX, ODT) unpacked"));
-    r.push_back(int_option<std::uint64_t>("ingest.max_text_bytes", WATTOS_FIELD(ingest.max_text_bytes), 1, 1ull << 34, "Text extracted from one document"));
+    r.push_back(int_option<int>("llm.max_retries", WATTOS_FIELD(llm.max_retries), 0, 10,
+                                "Retries per model on 429, 5xx and connection errors"));
+    r.push_back(int_option<int>("llm.retry_base_ms", WATTOS_FIELD(llm.retry_base_ms), 1, 60000,
+                                "First retry backoff; doubles per retry, with full jitter"));
+    r.push_back(int_option<int>("llm.retry_max_ms", WATTOS_FIELD(llm.retry_max_ms), 1, 300000,
+                                "Longest backoff and longest Retry-After honoured"));
+    r.push_back(int_option<int>("llm.connect_timeout_ms", WATTOS_FIELD(llm.connect_timeout_ms), 10, max_ms,
+                                "Connect timeout to a provider"));
+    r.push_back(int_option<int>("llm.first_token_timeout_ms", WATTOS_FIELD(llm.first_token_timeout_ms), 10, max_ms,
+                                "Time until a provider starts answering"));
+    r.push_back(int_option<int>("llm.idle_timeout_ms", WATTOS_FIELD(llm.idle_timeout_ms), 10, max_ms,
+                                "Silence allowed within a streamed answer"));
+    r.push_back(int_option<int>("llm.breaker_failures", WATTOS_FIELD(llm.breaker_failures), 1, 1000,
+                                "Consecutive failures that open an endpoint's circuit breaker"));
+    r.push_back(int_option<int>("llm.breaker_open_ms", WATTOS_FIELD(llm.breaker_open_ms), 10, max_ms,
+                                "How long an open circuit refuses calls before one trial"));
+    r.push_back(bool_option("llm.redact_pii", WATTOS_FIELD(llm.redact_pii),
+                            "Redact PII before text goes to an external model; restore it in the answer"));
+    r.push_back(int_option<std::int64_t>("llm.user_daily_tokens", WATTOS_FIELD(llm.user_daily_tokens), 0, 1ll << 40,
+                                         "Tokens per user and day; 0: unlimited"));
+    r.push_back(string_option(
+        "llm.role_daily_tokens", WATTOS_FIELD(llm.role_daily_tokens), {},
+        "Daily tokens per role, e.g. member=200000,editor=1000000 (a user gets the largest of their roles)"));
+    r.push_back(int_option<int>("llm.extractive_delay_ms", WATTOS_FIELD(llm.extractive_delay_ms), 0, 10000,
+                                "Pause between streamed words of the extractive model"));
+    r.push_back(int_option<std::uint64_t>("llm.max_request_bytes", WATTOS_FIELD(llm.max_request_bytes), 1024,
+                                          1ull << 30, "Body limit of /v1 requests"));
+    r.push_back(string_option("rag.vector_backend", WATTOS_FIELD(rag.vector_backend), {"hnsw", "pgvector"},
+                              "Where chunk vectors are indexed: HNSW files per space, or pgvector in PostgreSQL"));
+    r.push_back(string_option("rag.pgvector_url", WATTOS_FIELD(rag.pgvector_url), {},
+                              "libpq URL of a PostgreSQL with the pgvector extension (rag.vector_backend pgvector)"));
+    r.push_back(string_option("rag.compound_dictionary", WATTOS_FIELD(rag.compound_dictionary), {},
+                              "German word list (one word per line) for splitting compounds in lexical retrieval; "
+                              "empty turns splitting off"));
+    r.push_back(string_option("persona.draft_model", WATTOS_FIELD(persona.draft_model), {},
+                              "Model that drafts personas from a short description; empty: keyword templates only"));
+    r.push_back(int_option<std::uint64_t>("persona.avatar_max_bytes", WATTOS_FIELD(persona.avatar_max_bytes), 1024,
+                                          64ull << 20, "Largest avatar image accepted for upload"));
+    r.push_back(
+        int_option<int>("persona.avatar_size", WATTOS_FIELD(persona.avatar_size), 32, 1024,
+                        "Edge in pixels of the stored square avatar (uploads are cropped and scaled down to it)"));
+    r.push_back(string_option("queue.backend", WATTOS_FIELD(queue.backend), {"sql", "redis"},
+                              "Durable job queue: the SQL store, or Redis shared by worker processes"));
+    r.push_back(string_option("queue.redis_url", WATTOS_FIELD(queue.redis_url), {},
+                              "redis://host:port of the Redis queue (queue.backend redis)"));
+    r.push_back(
+        string_option("queue.redis_prefix", WATTOS_FIELD(queue.redis_prefix), {}, "Key prefix of the Redis queue"));
+    r.push_back(int_option<int>("queue.lease_ms", WATTOS_FIELD(queue.lease_ms), 1000, max_ms,
+                                "A claimed job returns to the queue when its worker is silent this long"));
+    r.push_back(int_option<int>("queue.max_attempts", WATTOS_FIELD(queue.max_attempts), 1, 100,
+                                "Attempts before a job is dead-lettered"));
+    r.push_back(int_option<int>("queue.retry_base_ms", WATTOS_FIELD(queue.retry_base_ms), 1, max_ms,
+                                "First retry delay; doubles per attempt, with full jitter"));
+    r.push_back(
+        int_option<int>("queue.retry_max_ms", WATTOS_FIELD(queue.retry_max_ms), 1, max_ms, "Longest retry delay"));
+    r.push_back(string_option(
+        "ingest.files_dir", WATTOS_FIELD(ingest.files_dir), {},
+        "Where ingested files are kept; empty means <data_dir>/files (share it between worker processes)"));
+    r.push_back(int_option<int>("ingest.workers", WATTOS_FIELD(ingest.workers), 0, 64,
+                                "Ingestion jobs this process works on at once; 0 only enqueues"));
+    r.push_back(int_option<int>("ingest.chunk_tokens", WATTOS_FIELD(ingest.chunk_tokens), 32, 8192,
+                                "Target chunk size in tokens"));
+    r.push_back(int_option<int>("ingest.chunk_overlap_tokens", WATTOS_FIELD(ingest.chunk_overlap_tokens), 0, 2048,
+                                "Tokens repeated from the previous chunk"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_file_bytes", WATTOS_FIELD(ingest.max_file_bytes), 1, 1ull << 40,
+                                          "Largest document accepted"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_unpacked_bytes", WATTOS_FIELD(ingest.max_unpacked_bytes), 1,
+                                          1ull << 40,
+                                          "Limit of all entries of a ZIP container (DOCX, PPTX, XLSX, ODT) unpacked"));
+    r.push_back(int_option<std::uint64_t>("ingest.max_text_bytes", WATTOS_FIELD(ingest.max_text_bytes), 1, 1ull << 34,
+                                          "Text extracted from one document"));
     r.push_back(int_option<int>("ingest.max_pages", WATTOS_FIELD(ingest.max_pages), 1, 1000000, "Pages of one PDF"));
-    r.push_back(bool_option("ingest.ocr", WATTOS_FIELD(ingest.ocr), "OCR images and PDF pages without a text layer (tesseract)"));
-    r.push_back(string_option("ingest.ocr_languages", WATTOS_FIELD(ingest.ocr_languages), {}, "Tesseract languages, e.g. deu+eng"));
-    r.push_back(int_option<int>("ingest.ocr_dpi", WATTOS_FIELD(ingest.ocr_dpi), 50, 600, "Resolution PDF pages are rendered at for OCR"));
-    r.push_back(int_option<int>("ingest.max_ocr_pages", WATTOS_FIELD(ingest.max_ocr_pages), 0, 100000, "Pages of one document that are OCRed"));
-    r.push_back(bool_option("ingest.isolate_parsers", WATTOS_FIELD(ingest.isolate_parsers), "Parse each file in a child process, so a crashing or hanging parser harms nothing else"));
-    r.push_back(int_option<int>("ingest.parse_timeout_s", WATTOS_FIELD(ingest.parse_timeout_s), 1, 86400, "A child parser still busy after this many seconds is stopped and the file fails"));
-    r.push_back(int_option<int>("ingest.parse_memory_mb", WATTOS_FIELD(ingest.parse_memory_mb), 64, 1 << 20, "Address-space limit of a child parser in MiB"));
-    r.push_back(int_option<int>("ingest.watch_debounce_ms", WATTOS_FIELD(ingest.watch_debounce_ms), 0, max_ms, "Quiet time after a file change before it is ingested"));
-    r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes", WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34, "Largest request body forwarded to a service"));
+    r.push_back(bool_option("ingest.ocr", WATTOS_FIELD(ingest.ocr),
+                            "OCR images and PDF pages without a text layer (tesseract)"));
+    r.push_back(string_option("ingest.ocr_languages", WATTOS_FIELD(ingest.ocr_languages), {},
+                              "Tesseract languages, e.g. deu+eng"));
+    r.push_back(int_option<int>("ingest.ocr_dpi", WATTOS_FIELD(ingest.ocr_dpi), 50, 600,
+                                "Resolution PDF pages are rendered at for OCR"));
+    r.push_back(int_option<int>("ingest.max_ocr_pages", WATTOS_FIELD(ingest.max_ocr_pages), 0, 100000,
+                                "Pages of one document that are OCRed"));
+    r.push_back(bool_option("ingest.isolate_parsers", WATTOS_FIELD(ingest.isolate_parsers),
+                            "Parse each file in a child process, so a crashing or hanging parser harms nothing else"));
+    r.push_back(int_option<int>("ingest.parse_timeout_s", WATTOS_FIELD(ingest.parse_timeout_s), 1, 86400,
+                                "A child parser still busy after this many seconds is stopped and the file fails"));
+    r.push_back(int_option<int>("ingest.parse_memory_mb", WATTOS_FIELD(ingest.parse_memory_mb), 64, 1 << 20,
+                                "Address-space limit of a child parser in MiB"));
+    r.push_back(int_option<int>("ingest.watch_debounce_ms", WATTOS_FIELD(ingest.watch_debounce_ms), 0, max_ms,
+                                "Quiet time after a file change before it is ingested"));
+    r.push_back(int_option<std::uint64_t>("gateway.proxy_body_limit_bytes",
+                                          WATTOS_FIELD(gateway.proxy_body_limit_bytes), 0, 1ull << 34,
+                                          "Largest request body forwarded to a service"));
     config defaults;
     for (auto& row : r) row.info.default_value = row.get(defaults);
     return r;
@@ -210,8 +331,7 @@ bool is_reserved_env(std::string_view name) {
 
 status parse_models(const YAML::Node& node, config& cfg);
 
-status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg,
-                  const std::vector<option_row>& rows) {
+status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg, const std::vector<option_row>& rows) {
   if (!node.IsMap()) {
     return error::invalid_argument("config: " + (prefix.empty() ? std::string("top level") : prefix) +
                                    " must be a mapping");
@@ -231,8 +351,8 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
       WATTOS_RETURN_IF_ERROR(row->set(cfg, entry.second.Scalar()));
       continue;
     }
-    const bool is_section = std::any_of(rows.begin(), rows.end(),
-                                        [&](const option_row& r) { return r.info.path.starts_with(path + "."); });
+    const bool is_section =
+        std::any_of(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.path.starts_with(path + "."); });
     if (!is_section) return error::invalid_argument("config: unknown key '" + path + "'");
     if (entry.second.IsNull()) continue;  // an empty section keeps its defaults
     WATTOS_RETURN_IF_ERROR(apply_yaml(entry.second, path, cfg, rows));
@@ -241,7 +361,8 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
 }
 
 const std::vector<std::string>& known_capabilities() {
-  static const std::vector<std::string> list = {"chat", "tools", "vision", "embeddings", "rerank", "speech", "transcription"};
+  static const std::vector<std::string> list = {"chat",   "tools",  "vision",       "embeddings",
+                                                "rerank", "speech", "transcription"};
   return list;
 }
 
@@ -278,26 +399,42 @@ status parse_model(const YAML::Node& node, std::size_t index, model_settings& m)
       continue;
     }
     WATTOS_ASSIGN_OR_RETURN(auto raw, scalar(v, key));
-    if (key == "id") m.id = raw;
-    else if (key == "display_name") m.display_name = raw;
-    else if (key == "provider") m.provider = raw;
-    else if (key == "endpoint") m.endpoint = raw;
-    else if (key == "upstream_model") m.upstream_model = raw;
-    else if (key == "api_key_env") m.api_key_env = raw;
-    else if (key == "api_key_file") m.api_key_file = raw;
-    else if (key == "region") m.region = raw;
-    else if (key == "external") { WATTOS_RETURN_IF_ERROR(parse_bool(where + ".external", raw, m.external)); }
-    else if (key == "context_window") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".context_window", raw, 1, 100000000, m.context_window)); }
-    else if (key == "max_output_tokens") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".max_output_tokens", raw, 1, 10000000, m.max_output_tokens)); }
-    else if (key == "dimensions") { WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".dimensions", raw, 1, 65536, m.dimensions)); }
-    else if (key == "price_in_per_1m") { WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_in_per_1m)); }
-    else if (key == "price_out_per_1m") { WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_out_per_1m)); }
-    else return error::invalid_argument("config: unknown key '" + where + "." + key + "'");
+    if (key == "id")
+      m.id = raw;
+    else if (key == "display_name")
+      m.display_name = raw;
+    else if (key == "provider")
+      m.provider = raw;
+    else if (key == "endpoint")
+      m.endpoint = raw;
+    else if (key == "upstream_model")
+      m.upstream_model = raw;
+    else if (key == "api_key_env")
+      m.api_key_env = raw;
+    else if (key == "api_key_file")
+      m.api_key_file = raw;
+    else if (key == "region")
+      m.region = raw;
+    else if (key == "external") {
+      WATTOS_RETURN_IF_ERROR(parse_bool(where + ".external", raw, m.external));
+    } else if (key == "context_window") {
+      WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".context_window", raw, 1, 100000000, m.context_window));
+    } else if (key == "max_output_tokens") {
+      WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".max_output_tokens", raw, 1, 10000000, m.max_output_tokens));
+    } else if (key == "dimensions") {
+      WATTOS_RETURN_IF_ERROR(parse_int<int>(where + ".dimensions", raw, 1, 65536, m.dimensions));
+    } else if (key == "price_in_per_1m") {
+      WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_in_per_1m));
+    } else if (key == "price_out_per_1m") {
+      WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_out_per_1m));
+    } else
+      return error::invalid_argument("config: unknown key '" + where + "." + key + "'");
   }
   if (m.id.empty()) return error::invalid_argument("config: " + where + ".id is required");
   for (char c : m.id) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':' || c == '/')) {
-      return error::invalid_argument("config: " + where + ".id '" + m.id + "' may hold only letters, digits and - _ . : /");
+      return error::invalid_argument("config: " + where + ".id '" + m.id +
+                                     "' may hold only letters, digits and - _ . : /");
     }
   }
   static const std::vector<std::string> providers = {"openai", "anthropic", "extractive", "embedder"};
@@ -350,7 +487,8 @@ status validate_llm(const config& cfg) {
   for (const auto& m : cfg.models) {
     for (const auto& f : m.fallbacks) {
       if (!known(f) || f == m.id) {
-        return error::invalid_argument("config: models: fallback '" + f + "' of '" + m.id + "' is not another known model");
+        return error::invalid_argument("config: models: fallback '" + f + "' of '" + m.id +
+                                       "' is not another known model");
       }
     }
   }
@@ -358,7 +496,8 @@ status validate_llm(const config& cfg) {
     return error::invalid_argument("config: llm.default_model '" + cfg.llm.default_model + "' is not a known model");
   }
   if (!known(cfg.llm.embedding_model)) {
-    return error::invalid_argument("config: llm.embedding_model '" + cfg.llm.embedding_model + "' is not a known model");
+    return error::invalid_argument("config: llm.embedding_model '" + cfg.llm.embedding_model +
+                                   "' is not a known model");
   }
   auto budgets = parse_role_budgets(cfg.llm.role_daily_tokens);
   if (!budgets) return budgets.err();
@@ -382,8 +521,8 @@ status validate(const config& cfg) {
     return error::invalid_argument(
         "config: gateway.identity_secret (at least 32 characters) is required when services.* URLs are set");
   }
-  for (const auto* urls : {&sv.chat_url, &sv.rag_url, &sv.agent_url, &sv.persona_url, &sv.voice_url, &sv.llm_url,
-                           &sv.ingestion_url}) {
+  for (const auto* urls :
+       {&sv.chat_url, &sv.rag_url, &sv.agent_url, &sv.persona_url, &sv.voice_url, &sv.llm_url, &sv.ingestion_url}) {
     // One URL, or several (the replicas of a service) separated by commas.
     std::size_t pos = 0;
     while (!urls->empty() && pos <= urls->size()) {
@@ -428,9 +567,9 @@ result<std::map<std::string, std::int64_t>> parse_role_budgets(std::string_view 
     auto eq = item.find('=');
     std::int64_t tokens = 0;
     if (eq == std::string_view::npos || eq == 0 ||
-        !parse_int<std::int64_t>("llm.role_daily_tokens", std::string(item.substr(eq + 1)), 0, 1ll << 40, tokens).ok()) {
-      return error::invalid_argument("config: llm.role_daily_tokens: '" + std::string(item) +
-                                     "' is not role=tokens");
+        !parse_int<std::int64_t>("llm.role_daily_tokens", std::string(item.substr(eq + 1)), 0, 1ll << 40, tokens)
+             .ok()) {
+      return error::invalid_argument("config: llm.role_daily_tokens: '" + std::string(item) + "' is not role=tokens");
     }
     out[std::string(item.substr(0, eq))] = tokens;
   }

@@ -29,47 +29,47 @@
 namespace wattos::core {
 
 struct server_settings {
-  std::string host = "127.0.0.1";               //!< address to listen on
-  std::uint16_t port = 3001;                    //!< TCP port (0: any free port)
-  int threads = 0;                              //!< I/O threads (0: one per core)
-  int read_timeout_ms = 15000;                  //!< deadline to read a request head and body
-  int idle_timeout_ms = 60000;                  //!< keep-alive connection idle limit
-  int write_timeout_ms = 30000;                 //!< deadline to write one response part
-  std::uint32_t max_header_bytes = 16 * 1024;   //!< request line plus headers
-  std::uint64_t max_body_bytes = 1024 * 1024;   //!< default body limit of a route
-  std::uint64_t max_upload_bytes = 256ull << 20;//!< limit of a multipart upload
-  int max_connections = 20000;                  //!< open connections before new ones are refused
-  int shutdown_grace_ms = 10000;                //!< time streams get to finish on SIGTERM
-  int sse_heartbeat_ms = 15000;                 //!< comment line sent on idle SSE streams
+  std::string host = "127.0.0.1";                           //!< address to listen on
+  std::uint16_t port = 3001;                                //!< TCP port (0: any free port)
+  int threads = 0;                                          //!< I/O threads (0: one per core)
+  int read_timeout_ms = 15000;                              //!< deadline to read a request head and body
+  int idle_timeout_ms = 60000;                              //!< keep-alive connection idle limit
+  int write_timeout_ms = 30000;                             //!< deadline to write one response part
+  std::uint32_t max_header_bytes = 16 * 1024;               //!< request line plus headers
+  std::uint64_t max_body_bytes = 1024 * 1024;               //!< default body limit of a route
+  std::uint64_t max_upload_bytes = 256ull << 20;            //!< limit of a multipart upload
+  int max_connections = 20000;                              //!< open connections before new ones are refused
+  int shutdown_grace_ms = 10000;                            //!< time streams get to finish on SIGTERM
+  int sse_heartbeat_ms = 15000;                             //!< comment line sent on idle SSE streams
   std::uint64_t max_websocket_message_bytes = 1024 * 1024;  //!< largest WebSocket message
-  std::string static_dir;                       //!< web UI files served at / (empty: none)
+  std::string static_dir;                                   //!< web UI files served at / (empty: none)
 };
 
 struct log_settings {
-  std::string level = "info";   //!< debug, info, warn, error
-  bool access_log = true;       //!< one line per request
+  std::string level = "info";  //!< debug, info, warn, error
+  bool access_log = true;      //!< one line per request
 };
 
 struct database_settings {
-  std::string backend = "sqlite";     //!< sqlite or postgres
-  std::string sqlite_path;            //!< empty: <data_dir>/wattos.db
-  std::string postgres_url;           //!< libpq URL, e.g. postgresql://user@host:5432/db
-  int pool_size = 8;                  //!< connections kept open
-  int acquire_timeout_ms = 5000;      //!< wait for a free pooled connection
-  int busy_timeout_ms = 5000;         //!< SQLite: wait for a lock before SQLITE_BUSY
+  std::string backend = "sqlite";  //!< sqlite or postgres
+  std::string sqlite_path;         //!< empty: <data_dir>/wattos.db
+  std::string postgres_url;        //!< libpq URL, e.g. postgresql://user@host:5432/db
+  int pool_size = 8;               //!< connections kept open
+  int acquire_timeout_ms = 5000;   //!< wait for a free pooled connection
+  int busy_timeout_ms = 5000;      //!< SQLite: wait for a lock before SQLITE_BUSY
 };
 
 struct auth_settings {
-  std::string issuer = "wattos";          //!< JWT iss
-  std::string audience = "wattos";        //!< JWT aud
-  int access_ttl_s = 900;                 //!< lifetime of an access token
-  int refresh_ttl_s = 30 * 24 * 3600;     //!< lifetime of a refresh token (rotated on use)
-  std::string hs256_secret;               //!< set: sign with HS256 instead of EdDSA (not recommended)
-  int lockout_threshold = 5;              //!< failed logins before the account locks
-  int lockout_max_s = 900;                //!< longest lock (it doubles per further failure)
-  int password_min_length = 12;           //!< password policy
+  std::string issuer = "wattos";                        //!< JWT iss
+  std::string audience = "wattos";                      //!< JWT aud
+  int access_ttl_s = 900;                               //!< lifetime of an access token
+  int refresh_ttl_s = 30 * 24 * 3600;                   //!< lifetime of a refresh token (rotated on use)
+  std::string hs256_secret;                             //!< set: sign with HS256 instead of EdDSA (not recommended)
+  int lockout_threshold = 5;                            //!< failed logins before the account locks
+  int lockout_max_s = 900;                              //!< longest lock (it doubles per further failure)
+  int password_min_length = 12;                         //!< password policy
   std::string initial_admin_email = "admin@localhost";  //!< account made on first start
-  int principal_cache_ms = 1000;          //!< how long a checked credential is trusted without the store (0: never)
+  int principal_cache_ms = 1000;  //!< how long a checked credential is trusted without the store (0: never)
 };
 
 struct rate_limit_settings {
@@ -77,22 +77,22 @@ struct rate_limit_settings {
   std::string redis_url;           //!< redis://host:port when backend is redis
   int login_per_minute = 10;       //!< per IP and per account
   int login_burst = 5;
-  int chat_per_minute = 60;        //!< per principal
+  int chat_per_minute = 60;  //!< per principal
   int chat_burst = 20;
-  int upload_per_minute = 30;      //!< per principal
+  int upload_per_minute = 30;  //!< per principal
   int upload_burst = 10;
-  int default_per_minute = 600;    //!< per principal (or IP when anonymous)
+  int default_per_minute = 600;  //!< per principal (or IP when anonymous)
   int default_burst = 100;
 };
 
 struct cors_settings {
-  std::string allowed_origins;     //!< comma-separated; empty: no CORS headers
+  std::string allowed_origins;  //!< comma-separated; empty: no CORS headers
   bool allow_credentials = false;
 };
 
 // Where services run when not in this process; empty: in process (or not served).
 struct services_settings {
-  std::string chat_url;       //!< e.g. http://chat.internal:3006
+  std::string chat_url;  //!< e.g. http://chat.internal:3006
   std::string rag_url;
   std::string agent_url;
   std::string persona_url;
@@ -102,10 +102,10 @@ struct services_settings {
 };
 
 struct gateway_settings {
-  std::string identity_secret;              //!< HMAC key signing X-WattOS-Identity for upstreams
-  int upstream_connect_timeout_ms = 5000;   //!< connecting to a service
-  int upstream_first_byte_timeout_ms = 60000;  //!< until the service starts answering
-  int upstream_idle_timeout_ms = 120000;    //!< silence within a streamed answer
+  std::string identity_secret;                         //!< HMAC key signing X-WattOS-Identity for upstreams
+  int upstream_connect_timeout_ms = 5000;              //!< connecting to a service
+  int upstream_first_byte_timeout_ms = 60000;          //!< until the service starts answering
+  int upstream_idle_timeout_ms = 120000;               //!< silence within a streamed answer
   std::uint64_t proxy_body_limit_bytes = 32ull << 20;  //!< request bodies forwarded to services
 };
 
@@ -113,39 +113,39 @@ struct gateway_settings {
 // settable from the environment). Built-in models (`extractive`, `wattos-embed`) are
 // always present unless an entry with the same id replaces them.
 struct model_settings {
-  std::string id;                       //!< the name clients ask for
-  std::string display_name;             //!< shown in pickers (default: id)
-  std::string provider;                 //!< openai, anthropic, extractive, embedder
-  std::string endpoint;                 //!< provider base URL, e.g. https://api.mistral.ai/v1
-  std::string upstream_model;           //!< the model's name at the provider (default: id)
-  std::string api_key_env;              //!< environment variable holding the API key
-  std::string api_key_file;             //!< or a file holding it (first line)
-  std::string region = "eu";            //!< eu, or where else the provider processes data (us, ...)
-  bool external = true;                 //!< text leaves the organisation: PII is redacted first
-  int context_window = 8192;            //!< tokens
+  std::string id;                         //!< the name clients ask for
+  std::string display_name;               //!< shown in pickers (default: id)
+  std::string provider;                   //!< openai, anthropic, extractive, embedder
+  std::string endpoint;                   //!< provider base URL, e.g. https://api.mistral.ai/v1
+  std::string upstream_model;             //!< the model's name at the provider (default: id)
+  std::string api_key_env;                //!< environment variable holding the API key
+  std::string api_key_file;               //!< or a file holding it (first line)
+  std::string region = "eu";              //!< eu, or where else the provider processes data (us, ...)
+  bool external = true;                   //!< text leaves the organisation: PII is redacted first
+  int context_window = 8192;              //!< tokens
   std::vector<std::string> capabilities;  //!< chat, tools, vision, embeddings, rerank, speech, transcription
-  double price_in_per_1m = 0;           //!< currency units per 1M prompt tokens
-  double price_out_per_1m = 0;          //!< per 1M completion tokens
-  std::vector<std::string> fallbacks;   //!< models tried in order when this one fails
-  int dimensions = 0;                   //!< embedding size (embedding models)
-  int max_output_tokens = 4096;         //!< default max_tokens sent to providers that need one
+  double price_in_per_1m = 0;             //!< currency units per 1M prompt tokens
+  double price_out_per_1m = 0;            //!< per 1M completion tokens
+  std::vector<std::string> fallbacks;     //!< models tried in order when this one fails
+  int dimensions = 0;                     //!< embedding size (embedding models)
+  int max_output_tokens = 4096;           //!< default max_tokens sent to providers that need one
 };
 
 struct llm_settings {
   std::string default_model = "extractive";      //!< chat model when a request names none
   std::string embedding_model = "wattos-embed";  //!< default embedding model
-  int max_retries = 2;                   //!< retries per model on 429, 5xx and connection errors
-  int retry_base_ms = 250;               //!< first backoff; doubles per retry, with full jitter
-  int retry_max_ms = 10000;              //!< longest backoff (and longest Retry-After honoured)
-  int connect_timeout_ms = 10000;        //!< connecting to a provider
-  int first_token_timeout_ms = 60000;    //!< until the provider starts answering
-  int idle_timeout_ms = 60000;           //!< silence within a streamed answer
-  int breaker_failures = 5;              //!< consecutive failures that open an endpoint's circuit
-  int breaker_open_ms = 30000;           //!< how long an open circuit refuses calls before a trial
-  bool redact_pii = true;                //!< redact PII before text goes to an external model
-  std::int64_t user_daily_tokens = 0;    //!< tokens per user and day (0: unlimited)
-  std::string role_daily_tokens;         //!< per-role daily tokens, e.g. "member=200000,editor=1000000"
-  int extractive_delay_ms = 0;           //!< pause between streamed words of the extractive model
+  int max_retries = 2;                           //!< retries per model on 429, 5xx and connection errors
+  int retry_base_ms = 250;                       //!< first backoff; doubles per retry, with full jitter
+  int retry_max_ms = 10000;                      //!< longest backoff (and longest Retry-After honoured)
+  int connect_timeout_ms = 10000;                //!< connecting to a provider
+  int first_token_timeout_ms = 60000;            //!< until the provider starts answering
+  int idle_timeout_ms = 60000;                   //!< silence within a streamed answer
+  int breaker_failures = 5;                      //!< consecutive failures that open an endpoint's circuit
+  int breaker_open_ms = 30000;                   //!< how long an open circuit refuses calls before a trial
+  bool redact_pii = true;                        //!< redact PII before text goes to an external model
+  std::int64_t user_daily_tokens = 0;            //!< tokens per user and day (0: unlimited)
+  std::string role_daily_tokens;                 //!< per-role daily tokens, e.g. "member=200000,editor=1000000"
+  int extractive_delay_ms = 0;                   //!< pause between streamed words of the extractive model
   std::uint64_t max_request_bytes = 8ull << 20;  //!< body limit of /v1 requests
 };
 
@@ -153,6 +153,12 @@ struct rag_settings {
   std::string vector_backend = "hnsw";  //!< hnsw (files under data_dir/vectors) or pgvector
   std::string pgvector_url;             //!< libpq URL of a PostgreSQL with pgvector (vector_backend pgvector)
   std::string compound_dictionary = "/usr/share/dict/ngerman";  //!< German word list for compound splitting ("": off)
+};
+
+struct persona_settings {
+  std::string draft_model;                      //!< model that drafts personas from a description ("": templates only)
+  std::uint64_t avatar_max_bytes = 5ull << 20;  //!< largest uploaded avatar image
+  int avatar_size = 256;                        //!< edge in pixels of the stored (square) avatar
 };
 
 struct queue_settings {
@@ -166,26 +172,26 @@ struct queue_settings {
 };
 
 struct ingest_settings {
-  std::string files_dir;                    //!< where ingested files are kept (empty: <data_dir>/files); shared by worker processes
-  int workers = 2;                          //!< jobs processed at once by this process (0: none, enqueue only)
-  int chunk_tokens = 256;                   //!< target chunk size in tokens
-  int chunk_overlap_tokens = 32;            //!< tokens repeated from the previous chunk
-  std::uint64_t max_file_bytes = 256ull << 20;          //!< largest document accepted
-  std::uint64_t max_unpacked_bytes = 512ull << 20;      //!< all entries of a ZIP container (DOCX, XLSX, ...) unpacked
-  std::uint64_t max_text_bytes = 64ull << 20;           //!< text extracted from one document
-  int max_pages = 5000;                     //!< pages of one PDF
-  bool ocr = true;                          //!< OCR images and PDF pages without a text layer (tesseract)
-  std::string ocr_languages = "deu+eng";    //!< tesseract languages
-  int ocr_dpi = 200;                        //!< resolution PDF pages are rendered at for OCR
-  int max_ocr_pages = 100;                  //!< pages of one document that are OCRed
-  int watch_debounce_ms = 1000;             //!< quiet time after a file change before it is ingested
-  bool isolate_parsers = true;              //!< parse each file in a child process (a crashing parser harms nothing else)
-  int parse_timeout_s = 300;                //!< a child parser still busy after this is stopped (the file fails)
-  int parse_memory_mb = 4096;               //!< address-space limit of a child parser
+  std::string files_dir;   //!< where ingested files are kept (empty: <data_dir>/files); shared by worker processes
+  int workers = 2;         //!< jobs processed at once by this process (0: none, enqueue only)
+  int chunk_tokens = 256;  //!< target chunk size in tokens
+  int chunk_overlap_tokens = 32;                    //!< tokens repeated from the previous chunk
+  std::uint64_t max_file_bytes = 256ull << 20;      //!< largest document accepted
+  std::uint64_t max_unpacked_bytes = 512ull << 20;  //!< all entries of a ZIP container (DOCX, XLSX, ...) unpacked
+  std::uint64_t max_text_bytes = 64ull << 20;       //!< text extracted from one document
+  int max_pages = 5000;                             //!< pages of one PDF
+  bool ocr = true;                                  //!< OCR images and PDF pages without a text layer (tesseract)
+  std::string ocr_languages = "deu+eng";            //!< tesseract languages
+  int ocr_dpi = 200;                                //!< resolution PDF pages are rendered at for OCR
+  int max_ocr_pages = 100;                          //!< pages of one document that are OCRed
+  int watch_debounce_ms = 1000;                     //!< quiet time after a file change before it is ingested
+  bool isolate_parsers = true;  //!< parse each file in a child process (a crashing parser harms nothing else)
+  int parse_timeout_s = 300;    //!< a child parser still busy after this is stopped (the file fails)
+  int parse_memory_mb = 4096;   //!< address-space limit of a child parser
 };
 
 struct config {
-  std::string data_dir = "./data";    //!< created at start; holds the SQLite file, keys, uploads
+  std::string data_dir = "./data";  //!< created at start; holds the SQLite file, keys, uploads
   server_settings server;
   log_settings log;
   database_settings database;
@@ -196,6 +202,7 @@ struct config {
   gateway_settings gateway;
   llm_settings llm;
   rag_settings rag;
+  persona_settings persona;
   queue_settings queue;
   ingest_settings ingest;
   std::vector<model_settings> models;
@@ -203,9 +210,9 @@ struct config {
 
 // One documented option, for validation and for `wattos config` output.
 struct option_info {
-  std::string path;         //!< YAML path, e.g. "server.port"
-  std::string env_name;     //!< e.g. "WATTOS_SERVER_PORT"
-  std::string type;         //!< "string", "int", "bool", ...
+  std::string path;      //!< YAML path, e.g. "server.port"
+  std::string env_name;  //!< e.g. "WATTOS_SERVER_PORT"
+  std::string type;      //!< "string", "int", "bool", ...
   std::string default_value;
   std::string description;
 };

@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/clock.hpp"
-#include "core/id.hpp"
 #include "infra/llm/text.hpp"
 #include "net/json_body.hpp"
 
 namespace wattos::persona {
 
 namespace json = boost::json;
-namespace db = infra::db;
 
 namespace {
 
@@ -22,7 +19,9 @@ bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed)
 }
 
 // low, middle or high third of a 0-100 trait.
-int band(int value) { return value < 34 ? 0 : (value < 67 ? 1 : 2); }
+int band(int value) {
+  return value < 34 ? 0 : (value < 67 ? 1 : 2);
+}
 
 struct phrase {
   const char* de;
@@ -58,11 +57,15 @@ const phrase neuroticism_text[3] = {
     {"Du bist vorsichtig und weist auf Risiken und Unsicherheiten hin.",
      "You are cautious and point out risks and uncertainties."}};
 
-std::string pick(const phrase& p, bool german) { return german ? p.de : p.en; }
+std::string pick(const phrase& p, bool german) {
+  return german ? p.de : p.en;
+}
 
 json::object traits_json(const big_five& t) {
-  return json::object{{"openness", t.openness},         {"conscientiousness", t.conscientiousness},
-                      {"extraversion", t.extraversion}, {"agreeableness", t.agreeableness},
+  return json::object{{"openness", t.openness},
+                      {"conscientiousness", t.conscientiousness},
+                      {"extraversion", t.extraversion},
+                      {"agreeableness", t.agreeableness},
                       {"neuroticism", t.neuroticism}};
 }
 
@@ -99,7 +102,8 @@ core::status validate(const character& c) {
                 c.traits.neuroticism, c.humour}) {
     if (v < 0 || v > 100) return bad("traits and humour must be from 0 to 100");
   }
-  if (!one_of(c.tone, {"warm", "neutral", "formal", "playful"})) return bad("tone must be warm, neutral, formal or playful");
+  if (!one_of(c.tone, {"warm", "neutral", "formal", "playful"}))
+    return bad("tone must be warm, neutral, formal or playful");
   if (!one_of(c.verbosity, {"short", "medium", "long"})) return bad("verbosity must be short, medium or long");
   if (!one_of(c.language, {"de", "en"})) return bad("language must be de or en");
   if (!one_of(c.address, {"du", "Sie"})) return bad("address must be du or Sie");
@@ -109,7 +113,8 @@ core::status validate(const character& c) {
   }
   if (c.greeting.size() > 1000) return bad("greeting may have at most 1000 bytes");
   if (c.default_spaces.size() > 20) return bad("at most 20 default spaces");
-  if (!one_of(c.voice.engine, {"espeak-ng", "piper", "openai"})) return bad("voice.engine must be espeak-ng, piper or openai");
+  if (!one_of(c.voice.engine, {"espeak-ng", "piper", "openai"}))
+    return bad("voice.engine must be espeak-ng, piper or openai");
   if (c.voice.voice.empty() || c.voice.voice.size() > 100) return bad("voice.voice must have 1 to 100 characters");
   if (!(c.voice.rate >= 0.5 && c.voice.rate <= 2.0) || !(c.voice.pitch >= 0.5 && c.voice.pitch <= 2.0)) {
     return bad("voice.rate and voice.pitch must be from 0.5 to 2.0");
@@ -165,7 +170,8 @@ std::string system_prompt(const character& c) {
 
 character draft_from_description(std::string_view description, std::string_view language) {
   character c;
-  c.language = language == "en" ? "en" : (language == "de" ? "de" : (infra::llm::looks_german(description) ? "de" : "en"));
+  c.language =
+      language == "en" ? "en" : (language == "de" ? "de" : (infra::llm::looks_german(description) ? "de" : "en"));
   c.description = std::string(description.substr(0, 2000));
   const auto words = infra::llm::word_tokens(description);
   auto has = [&](std::initializer_list<std::string_view> stems) {
@@ -177,9 +183,11 @@ character draft_from_description(std::string_view description, std::string_view 
     return false;
   };
   // Keyword stems (folded: umlauts as ae/oe/ue) move traits and style.
-  if (has({"geduld", "patient", "verstaendnis", "einfuehl", "empath", "freundlich", "friendly", "kind"})) c.traits.agreeableness = 85;
+  if (has({"geduld", "patient", "verstaendnis", "einfuehl", "empath", "freundlich", "friendly", "kind"}))
+    c.traits.agreeableness = 85;
   if (has({"streng", "direkt", "kritisch", "strict", "direct", "critical"})) c.traits.agreeableness = 25;
-  if (has({"genau", "gruendlich", "praezis", "sorgfaelt", "thorough", "precise", "careful", "detail"})) c.traits.conscientiousness = 85;
+  if (has({"genau", "gruendlich", "praezis", "sorgfaelt", "thorough", "precise", "careful", "detail"}))
+    c.traits.conscientiousness = 85;
   if (has({"kreativ", "neugier", "innovativ", "creative", "curious", "inventive"})) c.traits.openness = 85;
   if (has({"gespraechig", "lebhaft", "energ", "talkative", "lively", "outgoing"})) c.traits.extraversion = 80;
   if (has({"ruhig", "zurueckhaltend", "calm", "quiet", "reserved"})) c.traits.extraversion = 25;
@@ -201,8 +209,9 @@ character draft_from_description(std::string_view description, std::string_view 
   while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n')) rest.remove_prefix(1);
   c.description = std::string(rest.substr(0, 2000));
   c.name = c.language == "de" ? "Neue Persona" : "New persona";
-  c.greeting = c.language == "de" ? (c.address == "du" ? "Hallo! Wie kann ich dir helfen?" : "Guten Tag! Wie kann ich Ihnen helfen?")
-                                  : "Hello! How can I help you?";
+  c.greeting = c.language == "de"
+                   ? (c.address == "du" ? "Hallo! Wie kann ich dir helfen?" : "Guten Tag! Wie kann ich Ihnen helfen?")
+                   : "Hello! How can I help you?";
   c.voice.voice = c.language;
   return c;
 }
@@ -238,26 +247,29 @@ std::string to_json(const character& c) {
   for (const auto& r : c.rules) rules.emplace_back(r);
   json::array spaces;
   for (const auto& s : c.default_spaces) spaces.emplace_back(s);
-  json::object o{{"id", c.id},
-                 {"owner_id", c.owner_id},
-                 {"name", c.name},
-                 {"role", c.role},
-                 {"description", c.description},
-                 {"traits", traits_json(c.traits)},
-                 {"tone", c.tone},
-                 {"humour", c.humour},
-                 {"verbosity", c.verbosity},
-                 {"language", c.language},
-                 {"address", c.address},
-                 {"rules", std::move(rules)},
-                 {"greeting", c.greeting},
-                 {"default_model", c.default_model},
-                 {"default_spaces", std::move(spaces)},
-                 {"voice", json::object{{"engine", c.voice.engine}, {"voice", c.voice.voice},
-                                        {"rate", c.voice.rate}, {"pitch", c.voice.pitch}}},
-                 {"builtin", c.builtin},
-                 {"created_at", c.created_at},
-                 {"updated_at", c.updated_at}};
+  json::object o{
+      {"id", c.id},
+      {"owner_id", c.owner_id},
+      {"name", c.name},
+      {"role", c.role},
+      {"description", c.description},
+      {"traits", traits_json(c.traits)},
+      {"tone", c.tone},
+      {"humour", c.humour},
+      {"verbosity", c.verbosity},
+      {"language", c.language},
+      {"address", c.address},
+      {"rules", std::move(rules)},
+      {"greeting", c.greeting},
+      {"default_model", c.default_model},
+      {"default_spaces", std::move(spaces)},
+      {"voice",
+       json::object{
+           {"engine", c.voice.engine}, {"voice", c.voice.voice}, {"rate", c.voice.rate}, {"pitch", c.voice.pitch}}},
+      {"avatar", json::object{{"uploaded", !c.avatar_etag.empty()}, {"etag", c.avatar_etag}}},
+      {"builtin", c.builtin},
+      {"created_at", c.created_at},
+      {"updated_at", c.updated_at}};
   return json::serialize(o);
 }
 
@@ -296,6 +308,9 @@ core::result<character> from_json(std::string_view json_text) {
     c.voice.rate = double_field(vo, "rate", c.voice.rate);
     c.voice.pitch = double_field(vo, "pitch", c.voice.pitch);
   }
+  if (const auto* a = o.if_contains("avatar"); a != nullptr && a->is_object()) {
+    c.avatar_etag = string_field(a->get_object(), "etag");
+  }
   if (const auto* b = o.if_contains("builtin"); b != nullptr && b->is_bool()) c.builtin = b->get_bool();
   c.created_at = string_field(o, "created_at");
   c.updated_at = string_field(o, "updated_at");
@@ -308,8 +323,9 @@ const character& kaya() {
     c.id = "kaya";
     c.name = "KAYA";
     c.role = "die KI-Assistentin von WattOS";
-    c.description = "Du hilfst den Menschen im Unternehmen, Antworten in ihren eigenen Dokumenten zu finden, und "
-                    "nennst deine Quellen.";
+    c.description =
+        "Du hilfst den Menschen im Unternehmen, Antworten in ihren eigenen Dokumenten zu finden, und "
+        "nennst deine Quellen.";
     c.traits = {60, 80, 55, 75, 30};
     c.tone = "warm";
     c.humour = 25;
@@ -323,92 +339,6 @@ const character& kaya() {
     return c;
   }();
   return k;
-}
-
-// ---------------------------------------------------------------------------------
-
-const std::vector<db::migration>& persona_store::migrations() {
-  static const std::vector<db::migration> list = {
-      {1, "characters",
-       "CREATE TABLE persona_characters (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL UNIQUE,"
-       " data TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-       ""},
-  };
-  return list;
-}
-
-core::result<std::vector<character>> persona_store::list() {
-  std::vector<character> out{kaya()};
-  WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT data FROM persona_characters ORDER BY name", {}));
-  for (const auto& r : rows.rows) {
-    WATTOS_ASSIGN_OR_RETURN(auto data, r.get_text(0));
-    WATTOS_ASSIGN_OR_RETURN(auto c, from_json(data));
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-core::result<character> persona_store::get(std::string_view id_or_name) {
-  if (id_or_name == "kaya" || id_or_name == "KAYA") return kaya();
-  WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT data FROM persona_characters WHERE id = ? OR name = ?",
-                                                 {std::string(id_or_name), std::string(id_or_name)}));
-  if (rows.rows.empty()) return core::error::not_found("persona not found");
-  WATTOS_ASSIGN_OR_RETURN(auto data, rows.rows.front().get_text(0));
-  return from_json(data);
-}
-
-core::result<character> persona_store::create(const std::string& owner_id, character c) {
-  WATTOS_RETURN_IF_ERROR(validate(c));
-  if (c.name == "KAYA" || c.name == "kaya") return core::error::already_exists("KAYA is the built-in persona");
-  c.id = core::new_uuid_v7();
-  c.owner_id = owner_id;
-  c.builtin = false;
-  c.created_at = core::utc_now_iso();
-  c.updated_at = c.created_at;
-  auto st = db_.execute(
-      "INSERT INTO persona_characters (id, owner_id, name, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-      {c.id, c.owner_id, c.name, to_json(c), c.created_at, c.updated_at});
-  if (!st) {
-    if (st.err().code() == core::errc::already_exists) {
-      return core::error::already_exists("a persona named '" + c.name + "' exists");
-    }
-    return st.err();
-  }
-  return c;
-}
-
-core::result<character> persona_store::update(const std::string& user_id, bool admin, std::string_view id,
-                                              character c) {
-  if (id == "kaya") return core::error::permission_denied("KAYA is built in and cannot be changed");
-  WATTOS_ASSIGN_OR_RETURN(auto current, get(id));
-  if (current.owner_id != user_id && !admin) {
-    return core::error::permission_denied("only the creator or an admin may change this persona");
-  }
-  WATTOS_RETURN_IF_ERROR(validate(c));
-  c.id = current.id;
-  c.owner_id = current.owner_id;
-  c.created_at = current.created_at;
-  c.builtin = false;
-  c.updated_at = core::utc_now_iso();
-  auto st = db_.execute("UPDATE persona_characters SET name = ?, data = ?, updated_at = ? WHERE id = ?",
-                        {c.name, to_json(c), c.updated_at, c.id});
-  if (!st) {
-    if (st.err().code() == core::errc::already_exists) {
-      return core::error::already_exists("a persona named '" + c.name + "' exists");
-    }
-    return st.err();
-  }
-  return c;
-}
-
-core::status persona_store::remove(const std::string& user_id, bool admin, std::string_view id) {
-  if (id == "kaya") return core::error::permission_denied("KAYA is built in and cannot be deleted");
-  WATTOS_ASSIGN_OR_RETURN(auto current, get(id));
-  if (current.owner_id != user_id && !admin) {
-    return core::error::permission_denied("only the creator or an admin may delete this persona");
-  }
-  WATTOS_RETURN_IF_ERROR(db_.execute("DELETE FROM persona_characters WHERE id = ?", {current.id}));
-  return {};
 }
 
 }  // namespace wattos::persona

@@ -20,6 +20,7 @@
 #include "core/error.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
+#include "persona/avatar_image.hpp"
 
 namespace wattos::persona {
 
@@ -45,16 +46,19 @@ struct character {
   std::string role;
   std::string description;
   big_five traits;
-  std::string tone = "warm";       // warm, neutral, formal, playful
-  int humour = 30;                 // 0-100
+  std::string tone = "warm";         // warm, neutral, formal, playful
+  int humour = 30;                   // 0-100
   std::string verbosity = "medium";  // short, medium, long
-  std::string language = "de";     // de, en
-  std::string address = "Sie";     // du, Sie (German only)
+  std::string language = "de";       // de, en
+  std::string address = "Sie";       // du, Sie (German only)
   std::vector<std::string> rules;
   std::string greeting;
   std::string default_model;
   std::vector<std::string> default_spaces;
   voice_settings voice;
+  // Set by the store when an image was uploaded (its content hash); empty: the
+  // generated SVG is the avatar. Ignored in what clients send.
+  std::string avatar_etag;
   bool builtin = false;
   std::string created_at;
   std::string updated_at;
@@ -91,6 +95,23 @@ class persona_store {
   // Only the creator or an admin; KAYA is read-only.
   core::result<character> update(const std::string& user_id, bool admin, std::string_view id, character c);
   core::status remove(const std::string& user_id, bool admin, std::string_view id);
+
+  // The persona when the user may change it (`what`: "change" or "delete", for the
+  // message): permission_denied for KAYA and for others' personas unless admin.
+  core::result<character> editable(const std::string& user_id, bool admin, std::string_view id,
+                                   std::string_view what = "change");
+
+  // Uploaded avatars (normalised by normalise_avatar): set and removed by the creator or
+  // an admin; KAYA's cannot be changed. The persona's avatar_etag follows.
+  core::result<character> set_avatar(const std::string& user_id, bool admin, std::string_view id,
+                                     const avatar_image& image);
+  core::result<character> remove_avatar(const std::string& user_id, bool admin, std::string_view id);
+  struct stored_avatar {
+    std::string png;
+    std::string etag;
+  };
+  // not_found when the persona has no uploaded image.
+  core::result<stored_avatar> avatar(std::string_view id);
 
  private:
   infra::db::database& db_;

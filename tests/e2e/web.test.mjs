@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startWattos, stopWattos, call } from '../sdk/wattos.mjs';
+import { startWattos, stopWattos, call, makePng } from '../sdk/wattos.mjs';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -360,6 +360,16 @@ test('the web UI end to end', async (t) => {
     const r = await call(base, 'GET', '/api/v1/personas', undefined, await token());
     const rita = r.json.items.find((p) => p.name === 'Rita Recht');
     assert.equal(rita.traits.conscientiousness, 100);
+    // An uploaded picture replaces the initials, in the editor and on the card.
+    await page.getByRole('button', { name: 'Rita Recht bearbeiten' }).click();
+    await page.getByLabel('Bild hochladen').setInputFiles({ name: 'rita.png', mimeType: 'image/png', buffer: makePng(320, 200, 'x') });
+    await page.getByRole('button', { name: 'Bild entfernen' }).waitFor();
+    const editorAvatar = page.getByRole('img', { name: 'Avatar von Rita Recht' });
+    await page.waitForFunction((el) => el.src.startsWith('blob:') && el.complete && el.naturalWidth === 256,
+      await editorAvatar.elementHandle());
+    await shot('07b-persona-avatar');
+    const withImage = (await call(base, 'GET', `/api/v1/personas/${rita.id}`, undefined, await token())).json;
+    assert.equal(withImage.avatar.uploaded, true);
   });
 
   await step(t, 'as admin: create a user, give roles, add them to the space, make an API key', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startWattos, stopWattos, call } from './wattos.mjs';
+import { startWattos, stopWattos, call, makePng } from './wattos.mjs';
 
 const binary = process.env.WATTOS_TEST_BINARY;
 if (!binary) throw new Error('WATTOS_TEST_BINARY must name the wattos executable');
@@ -142,6 +142,50 @@ test('personas: KAYA by default, custom ones by editors, applied to chats and of
   const avatar = await fetch(`${base}/api/v1/personas/kaya/avatar.svg`, { headers: { Authorization: `Bearer ${member}` } });
   assert.equal(avatar.headers.get('content-type'), 'image/svg+xml');
 
+  // An uploaded avatar replaces the generated one: cropped, scaled, metadata gone.
+  const png = makePng(400, 300, 'GPS secret-location');
+  const upload = (token, body, type = 'image/png') => fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`, {
+    method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': type }, body });
+  assert.equal((await upload(member, png)).status, 403);
+  const svgUpload = await upload(editor, '<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script></svg>', 'image/svg+xml');
+  assert.equal(svgUpload.status, 415);
+  assert.equal((await svgUpload.json()).error.code, 'unsupported_media_type');
+  assert.equal((await upload(editor, png.subarray(0, 60))).status, 400);
+  const uploaded = await upload(editor, png);
+  assert.equal(uploaded.status, 200);
+  const withAvatar = await uploaded.json();
+  assert.equal(withAvatar.avatar.uploaded, true);
+  const image = await fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`, { headers: { Authorization: `Bearer ${member}` } });
+  assert.equal(image.headers.get('content-type'), 'image/png');
+  const bytes = Buffer.from(await image.arrayBuffer());
+  assert.equal(bytes.readUInt32BE(16), 256);  // IHDR width and height
+  assert.equal(bytes.readUInt32BE(20), 256);
+  assert.equal(bytes.includes('secret-location'), false);
+  const etag = image.headers.get('etag');
+  assert.equal(etag, `"${withAvatar.avatar.etag}"`);
+  const again = await fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`,
+    { headers: { Authorization: `Bearer ${member}`, 'If-None-Match': etag } });
+  assert.equal(again.status, 304);
+  // Editing the persona keeps the image; removing it brings the generated SVG back.
+  const edited = await call(base, 'PUT', `/api/v1/personas/${lotte.json.id}`, { ...withAvatar, greeting: 'Hallo!' }, editor);
+  assert.equal(edited.json.avatar.etag, withAvatar.avatar.etag);
+  const removed = await fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`,
+    { method: 'DELETE', headers: { Authorization: `Bearer ${editor}` } });
+  assert.equal((await removed.json()).avatar.uploaded, false);
+  const generated = await fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`, { headers: { Authorization: `Bearer ${member}` } });
+  assert.equal(generated.headers.get('content-type'), 'image/svg+xml');
+  assert.equal((await upload(editor, Buffer.alloc(6 << 20, 1))).status, 413);
+
+  // Drafting with a model: the offline extractive model writes no persona JSON, so the
+  // template answers and says why; an unknown model is refused.
+  const byModel = await call(base, 'POST', '/api/v1/personas/draft',
+    { description: 'Ein knapper, formeller Prüfer.', model: 'extractive' }, member);
+  assert.equal(byModel.status, 200, JSON.stringify(byModel.json));
+  assert.equal(byModel.json.generator, 'template');
+  assert.match(byModel.json.note, /could not be used/);
+  assert.equal((await call(base, 'POST', '/api/v1/personas/draft', { description: 'x', model: 'no-such-model' }, member)).status, 404);
+  assert.equal((await call(base, 'POST', '/api/v1/personas/draft', { description: 'x', language: 'fr' }, member)).status, 400);
+
   // A conversation with Lotte takes her default spaces.
   const c = await call(base, 'POST', '/api/v1/conversations', { persona_id: 'Lotte' }, editor);
   assert.equal(c.status, 201, JSON.stringify(c.json));
@@ -158,6 +202,25 @@ test('personas: KAYA by default, custom ones by editors, applied to chats and of
   assert.equal(answer.json.citations[0].page, 4);
   assert.equal((await call(base, 'POST', '/v1/chat/completions', {
     model: 'persona:Nobody', messages: [{ role: 'user', content: 'x' }] }, editor)).status, 404);
+});
+
+test('an admin sets a user\'s own daily token budget, over the roles\'', async () => {
+  const me = await call(base, 'GET', '/api/v1/auth/me', null, member);
+  const path = `/api/v1/admin/users/${me.json.id}/token-budget`;
+  assert.equal((await call(base, 'PUT', path, { daily_tokens: 5 }, editor)).status, 403);
+  assert.equal((await call(base, 'PUT', path, { daily_tokens: -1 }, admin)).status, 400);
+  assert.equal((await call(base, 'PUT', path, { daily_tokens: 'lots' }, admin)).status, 400);
+  assert.equal((await call(base, 'GET', path, null, admin)).json.daily_tokens, null);
+  const set = await call(base, 'PUT', path, { daily_tokens: 1 }, admin);
+  assert.equal(set.status, 200, JSON.stringify(set.json));
+  assert.equal((await call(base, 'GET', '/api/v1/usage', null, member)).json.daily_budget, 1);
+  // One token: the first answer uses it up, the next call is refused.
+  await call(base, 'POST', '/v1/chat/completions', { model: 'extractive', messages: [{ role: 'user', content: 'Hallo' }] }, member);
+  const refused = await call(base, 'POST', '/v1/chat/completions', { model: 'extractive', messages: [{ role: 'user', content: 'Hallo' }] }, member);
+  assert.equal(refused.status, 429, JSON.stringify(refused.json));
+  assert.equal(refused.json.error.code, 'resource_exhausted');
+  assert.equal((await call(base, 'PUT', path, { daily_tokens: null }, admin)).json.daily_tokens, null);
+  assert.equal((await call(base, 'GET', '/api/v1/usage', null, member)).json.daily_budget, 0);
 });
 
 test('bad input gets 4xx JSON errors', async () => {
@@ -207,3 +270,4 @@ test('one WebSocket carries send, the answer\'s events, cancel and errors', asyn
   assert.deepEqual(errors, ['invalid_argument', 'not_found', 'failed_precondition']);
   socket.close();
 });
+

@@ -81,6 +81,7 @@ before(async () => {
     'models:',
     ...model('scripted-tools', 'tools', 'chat, tools'),
     ...model('scripted-storm', 'storm', 'chat'),
+    ...model('scripted-vision', 'vision', 'chat, vision'),
     ...model('scripted-tts', 'tts-1', 'speech'),
     ...model('scripted-stt', 'whisper-1', 'transcription'),
     '',
@@ -120,6 +121,25 @@ test('chat completion (not streamed) answers with a citation', async () => {
   assert.match(res.choices[0].message.content, /drei Monate.*\[1\]/);
   assert.equal(res.choices[0].finish_reason, 'stop');
   assert.ok(res.usage.total_tokens > 0);
+});
+
+test('an image in a message reaches a vision model; other models refuse it', async () => {
+  const content = [
+    { type: 'text', text: 'Was steht auf dem Schild?' },
+    { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' } },
+  ];
+  const res = await client.chat.completions.create({ model: 'scripted-vision', messages: [{ role: 'user', content }] });
+  assert.equal(res.choices[0].message.content, 'Guten Tag');
+  const sent = providerRequests.at(-1);
+  assert.equal(sent.model, 'vision');
+  assert.deepEqual(sent.messages.at(-1).content, content);
+  await assert.rejects(
+    client.chat.completions.create({ model: 'extractive', messages: [{ role: 'user', content }] }),
+    (err) => err.status === 400 && /vision/.test(err.message));
+  await assert.rejects(
+    client.chat.completions.create({ model: 'scripted-vision', messages: [{ role: 'user', content: [
+      { type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }] }),
+    (err) => err.status === 400);
 });
 
 test('chat completion streamed with usage', async () => {

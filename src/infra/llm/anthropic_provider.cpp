@@ -1,6 +1,6 @@
 // The Anthropic Messages wire format: POST {endpoint}/messages with `stream: true`.
 // System messages become the top-level `system`; tool calls and tool results become
-// tool_use and tool_result content blocks; consecutive messages of one role are merged
+// tool_use and tool_result content blocks, images image blocks; consecutive messages of one role are merged
 // (the API wants user and assistant to alternate). Streamed tool input arrives as
 // input_json_delta fragments and is relayed as tool-call deltas.
 #include <boost/asio/this_coro.hpp>
@@ -35,6 +35,23 @@ void append_block(json::array& messages, const std::string& role, json::object b
   messages.push_back(json::object{{"role", role}, {"content", json::array{std::move(block)}}});
 }
 
+// An image as an Anthropic content block: a data URL becomes a base64 source (its media
+// type from the URL; the parser admitted only raster types), an https URL a url source.
+json::object image_block(const image_input& image) {
+  constexpr std::string_view data_prefix = "data:";
+  if (image.url.starts_with(data_prefix)) {
+    const auto semicolon = image.url.find(';');
+    const auto comma = image.url.find(',');
+    std::string media_type = image.url.substr(data_prefix.size(), semicolon - data_prefix.size());
+    if (media_type == "image/jpg") media_type = "image/jpeg";
+    return json::object{{"type", "image"},
+                        {"source", json::object{{"type", "base64"},
+                                                {"media_type", media_type},
+                                                {"data", image.url.substr(comma + 1)}}}};
+  }
+  return json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", image.url}}}};
+}
+
 json::object request_body(const call_target& target, const chat_request& request) {
   json::object body;
   body["model"] = target.model->upstream_model;
@@ -50,9 +67,12 @@ json::object request_body(const call_target& target, const chat_request& request
                    json::object{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}});
     } else {
       if (!m.content.empty()) append_block(messages, m.role, json::object{{"type", "text"}, {"text", m.content}});
+      for (const auto& image : m.images) append_block(messages, m.role, image_block(image));
       for (const auto& c : m.tool_calls) {
-        append_block(messages, "assistant",
-                     json::object{{"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", parsed_or_empty(c.arguments)}});
+        append_block(
+            messages, "assistant",
+            json::object{
+                {"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", parsed_or_empty(c.arguments)}});
       }
     }
   }
@@ -68,10 +88,14 @@ json::object request_body(const call_target& target, const chat_request& request
     body["tools"] = std::move(tools);
   }
   if (!request.tool_choice.empty()) {
-    if (request.tool_choice == "auto") body["tool_choice"] = json::object{{"type", "auto"}};
-    else if (request.tool_choice == "required") body["tool_choice"] = json::object{{"type", "any"}};
-    else if (request.tool_choice == "none") body["tool_choice"] = json::object{{"type", "none"}};
-    else body["tool_choice"] = json::object{{"type", "tool"}, {"name", request.tool_choice}};
+    if (request.tool_choice == "auto")
+      body["tool_choice"] = json::object{{"type", "auto"}};
+    else if (request.tool_choice == "required")
+      body["tool_choice"] = json::object{{"type", "any"}};
+    else if (request.tool_choice == "none")
+      body["tool_choice"] = json::object{{"type", "none"}};
+    else
+      body["tool_choice"] = json::object{{"type", "tool"}, {"name", request.tool_choice}};
   }
   if (request.temperature) body["temperature"] = std::min(1.0, *request.temperature);
   if (request.top_p) body["top_p"] = *request.top_p;
@@ -178,7 +202,8 @@ class anthropic_provider final : public provider {
     net::http_header_list headers = {
         {"Content-Type", "application/json"}, {"Accept", "text/event-stream"}, {"anthropic-version", "2023-06-01"}};
     if (!target.api_key.empty()) headers.emplace_back("x-api-key", target.api_key);
-    auto req = provider_request(target, "/messages", json::serialize(request_body(target, request)), std::move(headers));
+    auto req =
+        provider_request(target, "/messages", json::serialize(request_body(target, request)), std::move(headers));
     // Anthropic's 529 ("overloaded") is >= 500: retryable like a 503.
     // Named, not a temporary in the co_await: g++ 12 mishandles those (docs/coroutines.md).
     provider_event_handler on_event = [state](const net::sse_parser::event& ev, std::optional<core::error>& failure) {
@@ -187,8 +212,8 @@ class anthropic_provider final : public provider {
     auto outcome = co_await stream_provider_events(std::move(req), std::move(on_event));
     if (!outcome.status.ok()) co_return outcome;
     if (!state->stopped && state->finish_reason.empty()) {
-      co_return call_outcome::failed(core::error::bad_gateway("the model provider's stream ended before the answer did"),
-                                     true);
+      co_return call_outcome::failed(
+          core::error::bad_gateway("the model provider's stream ended before the answer did"), true);
     }
     sink.push(chat_event::finished(state->finish_reason.empty() ? "stop" : state->finish_reason, state->usage));
     co_return call_outcome::ok();
@@ -197,6 +222,8 @@ class anthropic_provider final : public provider {
 
 }  // namespace
 
-std::unique_ptr<provider> make_anthropic_provider() { return std::make_unique<anthropic_provider>(); }
+std::unique_ptr<provider> make_anthropic_provider() {
+  return std::make_unique<anthropic_provider>();
+}
 
 }  // namespace wattos::infra::llm

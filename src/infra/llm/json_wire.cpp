@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace wattos::infra::llm {
@@ -23,6 +24,10 @@ std::string json_string(const json::object& obj, std::string_view key) {
   return std::string(v->get_string());
 }
 
+bool has_images(const std::vector<chat_message>& messages) {
+  return std::any_of(messages.begin(), messages.end(), [](const chat_message& m) { return !m.images.empty(); });
+}
+
 json::array openai_messages(const std::vector<chat_message>& messages) {
   json::array out;
   for (const auto& m : messages) {
@@ -30,6 +35,15 @@ json::array openai_messages(const std::vector<chat_message>& messages) {
     msg["role"] = m.role;
     if (m.role == "assistant" && !m.tool_calls.empty() && m.content.empty()) {
       msg["content"] = nullptr;
+    } else if (!m.images.empty()) {
+      json::array parts;
+      if (!m.content.empty()) parts.push_back(json::object{{"type", "text"}, {"text", m.content}});
+      for (const auto& image : m.images) {
+        json::object url{{"url", image.url}};
+        if (!image.detail.empty()) url["detail"] = image.detail;
+        parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(url)}});
+      }
+      msg["content"] = std::move(parts);
     } else {
       msg["content"] = m.content;
     }
@@ -89,9 +103,12 @@ core::result<embedding_result> parse_embeddings_response(std::string_view body, 
     }
     auto& v = out.vectors[index];
     for (const auto& x : vec->get_array()) {
-      if (x.is_double()) v.push_back(static_cast<float>(x.get_double()));
-      else if (x.is_int64()) v.push_back(static_cast<float>(x.get_int64()));
-      else return core::error::bad_gateway("the embedding provider sent a non-number");
+      if (x.is_double())
+        v.push_back(static_cast<float>(x.get_double()));
+      else if (x.is_int64())
+        v.push_back(static_cast<float>(x.get_int64()));
+      else
+        return core::error::bad_gateway("the embedding provider sent a non-number");
     }
   }
   const std::size_t dims = out.vectors.front().size();
@@ -109,7 +126,8 @@ core::result<rerank_result> parse_rerank_response(std::string_view body, std::si
   auto parsed = json::parse(body, ec);
   if (ec || !parsed.is_object()) return core::error::bad_gateway("the rerank provider sent malformed JSON");
   const auto* results = parsed.get_object().if_contains("results");
-  if (results == nullptr || !results->is_array()) return core::error::bad_gateway("the rerank provider sent no results");
+  if (results == nullptr || !results->is_array())
+    return core::error::bad_gateway("the rerank provider sent no results");
   rerank_result out;
   for (const auto& item_value : results->get_array()) {
     const auto* item = item_value.if_object();
@@ -132,36 +150,80 @@ core::result<rerank_result> parse_rerank_response(std::string_view body, std::si
 
 namespace {
 
-// Text of an OpenAI content field: a string, or an array of parts whose text parts
-// are joined (image parts are not passed on yet).
-core::result<std::string> content_text(const json::value& v, std::string_view where) {
-  if (v.is_null()) return std::string();
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& part : v.get_array()) {
-      const auto* obj = part.if_object();
-      if (obj == nullptr) return core::error::invalid_argument(std::string(where) + ": content parts must be objects");
-      std::string type = json_string(*obj, "type");
-      if (type == "text") {
-        out += json_string(*obj, "text");
-      } else {
-        return core::error::invalid_argument(std::string(where) + ": content part type '" + type.substr(0, 40) +
-                                             "' is not supported");
-      }
-    }
-    return out;
+// An image part's URL: a base64 data URL of a raster type, or https.
+core::status check_image_url(std::string_view url, std::string_view where) {
+  if (url.starts_with("https://")) {
+    if (url.size() > 4096) return core::error::invalid_argument(std::string(where) + ": image URL longer than 4096 bytes");
+    return {};
   }
-  return core::error::invalid_argument(std::string(where) + ".content must be a string or an array of parts");
+  for (std::string_view type : {"png", "jpeg", "jpg", "webp", "gif"}) {
+    const std::string prefix = "data:image/" + std::string(type) + ";base64,";
+    if (url.starts_with(prefix)) {
+      if (url.size() == prefix.size()) return core::error::invalid_argument(std::string(where) + ": empty image data");
+      return {};
+    }
+  }
+  return core::error::invalid_argument(std::string(where) +
+                                       ": an image must be an https URL or a base64 data URL of a PNG, JPEG, WebP "
+                                       "or GIF image");
+}
+
+// An OpenAI content field: a string, or an array of parts; text parts are joined, image
+// parts (image_url) are collected for the message.
+core::status read_content(const json::value& v, std::string_view where, chat_message& msg, const request_limits& limits,
+                          std::size_t& images_seen) {
+  if (v.is_null()) return {};
+  if (v.is_string()) {
+    msg.content = std::string(v.get_string());
+    return {};
+  }
+  if (!v.is_array()) {
+    return core::error::invalid_argument(std::string(where) + ".content must be a string or an array of parts");
+  }
+  for (const auto& part : v.get_array()) {
+    const auto* obj = part.if_object();
+    if (obj == nullptr) return core::error::invalid_argument(std::string(where) + ": content parts must be objects");
+    std::string type = json_string(*obj, "type");
+    if (type == "text") {
+      msg.content += json_string(*obj, "text");
+      continue;
+    }
+    if (type != "image_url") {
+      return core::error::invalid_argument(std::string(where) + ": content part type '" + type.substr(0, 40) +
+                                           "' is not supported");
+    }
+    if (msg.role != "user") return core::error::invalid_argument(std::string(where) + ": only user messages carry images");
+    if (++images_seen > limits.max_images) {
+      return core::error::invalid_argument("at most " + std::to_string(limits.max_images) + " images per request");
+    }
+    const auto* image = obj->if_contains("image_url");
+    image_input in;
+    if (image != nullptr && image->is_string()) {
+      in.url = std::string(image->get_string());
+    } else if (image != nullptr && image->is_object()) {
+      in.url = json_string(image->get_object(), "url");
+      in.detail = json_string(image->get_object(), "detail");
+    }
+    WATTOS_RETURN_IF_ERROR(check_image_url(in.url, where));
+    if (!in.detail.empty() && in.detail != "auto" && in.detail != "low" && in.detail != "high") {
+      return core::error::invalid_argument(std::string(where) + ": image detail must be auto, low or high");
+    }
+    msg.images.push_back(std::move(in));
+  }
+  return {};
 }
 
 core::result<double> number_field(const json::object& obj, std::string_view key, double min, double max) {
   const auto* v = obj.if_contains(key);
   double x = 0;
-  if (v->is_double()) x = v->get_double();
-  else if (v->is_int64()) x = static_cast<double>(v->get_int64());
-  else if (v->is_uint64()) x = static_cast<double>(v->get_uint64());
-  else return core::error::invalid_argument(std::string(key) + " must be a number");
+  if (v->is_double())
+    x = v->get_double();
+  else if (v->is_int64())
+    x = static_cast<double>(v->get_int64());
+  else if (v->is_uint64())
+    x = static_cast<double>(v->get_uint64());
+  else
+    return core::error::invalid_argument(std::string(key) + " must be a number");
   if (!(x >= min && x <= max)) {
     return core::error::invalid_argument(std::string(key) + " must be between " + std::to_string(min) + " and " +
                                          std::to_string(max));
@@ -189,6 +251,7 @@ core::result<chat_request> parse_openai_chat_request(const json::value& body, bo
     return core::error::invalid_argument("messages: at most " + std::to_string(limits.max_messages) + " allowed");
   }
   std::size_t i = 0;
+  std::size_t images_seen = 0;
   for (const auto& mv : messages->get_array()) {
     const std::string where = "messages[" + std::to_string(i++) + "]";
     const auto* m = mv.if_object();
@@ -200,7 +263,7 @@ core::result<chat_request> parse_openai_chat_request(const json::value& body, bo
       return core::error::invalid_argument(where + ".role must be system, user, assistant or tool");
     }
     if (const auto* c = m->if_contains("content")) {
-      WATTOS_ASSIGN_OR_RETURN(msg.content, content_text(*c, where));
+      WATTOS_RETURN_IF_ERROR(read_content(*c, where, msg, limits, images_seen));
     } else if (msg.role != "assistant") {
       return core::error::invalid_argument(where + ".content is required");
     }
@@ -313,7 +376,8 @@ core::result<embedding_request> parse_openai_embedding_request(const json::value
     }
     for (const auto& item : input->get_array()) {
       if (!item.is_string()) {
-        return core::error::invalid_argument("input must be a string or an array of strings (token arrays are not supported)");
+        return core::error::invalid_argument(
+            "input must be a string or an array of strings (token arrays are not supported)");
       }
       req.inputs.emplace_back(item.get_string());
     }

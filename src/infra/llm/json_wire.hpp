@@ -33,8 +33,9 @@ core::result<rerank_result> parse_rerank_response(std::string_view body, std::si
 
 struct request_limits {
   std::size_t max_messages = 2000;
+  std::size_t max_images = 20;  // image parts of one request
   std::size_t max_tools = 128;
-  std::size_t max_inputs = 2048;       // embeddings
+  std::size_t max_inputs = 2048;          // embeddings
   std::size_t max_input_bytes = 1 << 20;  // one embedding input
 };
 

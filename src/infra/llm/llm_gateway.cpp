@@ -158,8 +158,11 @@ struct llm_gateway::impl {
   std::map<std::string, std::int64_t> role_budgets;
   std::unique_ptr<provider> openai, anthropic, extractive, embedder;
 
-  mutable std::mutex mutex;  // guards allowed_outside_eu, breakers, rng
+  mutable std::mutex mutex;  // guards allowed_outside_eu, user_budgets, breakers, rng
   std::map<std::string, bool, std::less<>> allowed_outside_eu;
+  // Daily budgets an admin set for single users (0: unlimited); they win over the
+  // roles' and the default. Reread with the usage counts, for other processes' changes.
+  std::map<std::string, std::int64_t, std::less<>> user_budgets;
   std::map<std::string, breaker, std::less<>> breakers;
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -293,8 +296,23 @@ struct llm_gateway::impl {
     }
   }
 
-  // Today's tokens per user as the store has them (rows of every process).
+  core::status reload_user_budgets() {
+    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute("SELECT user_id, daily_tokens FROM llm_user_budgets", {}));
+    std::map<std::string, std::int64_t, std::less<>> loaded;
+    for (const auto& r : rows.rows) {
+      WATTOS_ASSIGN_OR_RETURN(auto user, r.get_text(0));
+      WATTOS_ASSIGN_OR_RETURN(auto tokens, r.get_int(1));
+      loaded[user] = tokens;
+    }
+    std::lock_guard lock(mutex);
+    user_budgets = std::move(loaded);
+    return {};
+  }
+
+  // Today's tokens per user as the store has them (rows of every process), and the
+  // budgets set per user.
   core::status reload_budget_counts() {
+    WATTOS_RETURN_IF_ERROR(reload_user_budgets());
     const std::string day = core::utc_today();
     std::unique_lock writing(usage_writes);
     WATTOS_ASSIGN_OR_RETURN(auto rows,
@@ -444,6 +462,10 @@ const std::vector<db::migration>& llm_gateway::migrations() {
        "CREATE TABLE llm_model_policy (model_id TEXT PRIMARY KEY, allow_outside_eu INTEGER NOT NULL,"
        " updated_by TEXT NOT NULL, updated_at TEXT NOT NULL)",
        ""},
+      {3, "user_budgets",
+       "CREATE TABLE llm_user_budgets (user_id TEXT PRIMARY KEY, daily_tokens BIGINT NOT NULL,"
+       " updated_by TEXT NOT NULL, updated_at TEXT NOT NULL)",
+       ""},
   };
   return list;
 }
@@ -511,6 +533,45 @@ core::result<model_view> llm_gateway::model(std::string_view id) const {
   return impl_->view(*m);
 }
 
+std::int64_t llm_gateway::daily_budget(std::string_view user_id, const std::vector<std::string>& roles) const {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (auto it = impl_->user_budgets.find(user_id); it != impl_->user_budgets.end()) return it->second;
+  }
+  return daily_budget(roles);
+}
+
+core::result<std::optional<std::int64_t>> llm_gateway::user_budget(std::string_view user_id) const {
+  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute("SELECT daily_tokens FROM llm_user_budgets WHERE user_id = ?",
+                                                       {std::string(user_id)}));
+  if (rows.rows.empty()) return std::optional<std::int64_t>();
+  WATTOS_ASSIGN_OR_RETURN(auto tokens, rows.rows.front().get_int(0));
+  return std::optional<std::int64_t>(tokens);
+}
+
+core::status llm_gateway::set_user_budget(std::string_view user_id, std::optional<std::int64_t> daily_tokens,
+                                          std::string_view actor) {
+  if (user_id.empty() || user_id.size() > 200) return core::error::invalid_argument("a user id has 1 to 200 bytes");
+  if (daily_tokens && *daily_tokens < 0) return core::error::invalid_argument("daily_tokens must be 0 or more");
+  const std::string id(user_id);
+  WATTOS_RETURN_IF_ERROR(impl_->db.transaction([&](db::connection& c) -> core::status {
+    WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM llm_user_budgets WHERE user_id = ?", {id}));
+    if (daily_tokens) {
+      WATTOS_RETURN_IF_ERROR(c.execute(
+          "INSERT INTO llm_user_budgets (user_id, daily_tokens, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+          {id, *daily_tokens, std::string(actor), core::utc_now_iso()}));
+    }
+    return {};
+  }));
+  std::lock_guard lock(impl_->mutex);
+  if (daily_tokens) {
+    impl_->user_budgets[id] = *daily_tokens;
+  } else {
+    impl_->user_budgets.erase(id);
+  }
+  return {};
+}
+
 std::int64_t llm_gateway::daily_budget(const std::vector<std::string>& roles) const {
   std::int64_t best = -1;
   for (const auto& role : roles) {
@@ -573,7 +634,7 @@ core::result<const core::model_settings*> admit(llm_gateway& gw, const llm_gatew
                                           "); an administrator must allow it first");
   }
   if (!who.user_id.empty()) {
-    const std::int64_t budget = gw.daily_budget(who.roles);
+    const std::int64_t budget = gw.daily_budget(who.user_id, who.roles);
     if (budget > 0) {
       WATTOS_ASSIGN_OR_RETURN(auto used, gw.tokens_used_today(who.user_id));
       if (used >= budget) {
@@ -602,6 +663,7 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
     if (state->cancelled) break;
     if (model != primary && !im->view(*model).residency_ok) continue;
     if (!request.tools.empty() && request.tool_choice != "none" && !has_capability(*model, "tools")) continue;
+    if (model != primary && has_images(request.messages) && !has_capability(*model, "vision")) continue;
     last_model = model;
     state->model = model->id;
     const bool redact = im->settings.redact_pii && model->external;
@@ -688,6 +750,12 @@ asio::awaitable<core::result<std::unique_ptr<chat_stream>>> llm_gateway::chat(co
     const auto* m = impl_->find(request.model);
     if (m != nullptr && !has_capability(*m, "tools")) {
       co_return core::error::invalid_argument("model '" + m->id + "' cannot call tools");
+    }
+  }
+  if (has_images(request.messages)) {
+    const auto* m = impl_->find(request.model);
+    if (m != nullptr && !has_capability(*m, "vision")) {
+      co_return core::error::invalid_argument("model '" + m->id + "' does not read images (no vision capability)");
     }
   }
   auto admitted = admit(*this, *impl_, who, request.model, "chat");

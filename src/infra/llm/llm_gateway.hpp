@@ -143,7 +143,16 @@ class llm_gateway {
   core::result<std::int64_t> tokens_used_today(std::string_view user_id);
   // Rereads today's counts from the usage table now.
   core::status reload_budget_counts();
+  // The daily budget of a user: the one an admin set for them if any, else the largest
+  // of their roles' (llm.role_daily_tokens), else llm.user_daily_tokens; 0: unlimited.
+  std::int64_t daily_budget(std::string_view user_id, const std::vector<std::string>& roles) const;
+  // The same by roles alone.
   std::int64_t daily_budget(const std::vector<std::string>& roles) const;
+  // Admin: a user's own daily budget (nullopt removes it: roles and default apply again).
+  // Other processes see a change within a minute (with the usage counts).
+  core::status set_user_budget(std::string_view user_id, std::optional<std::int64_t> daily_tokens,
+                               std::string_view actor);
+  core::result<std::optional<std::int64_t>> user_budget(std::string_view user_id) const;
 
   core::result<std::vector<usage_summary>> usage(const usage_filter& filter);
 

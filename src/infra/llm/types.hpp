@@ -26,13 +26,24 @@ struct tool_call {
   std::string arguments;  // JSON text, as the model wrote it
 };
 
+// An image in a user message (models with the vision capability): a data URL
+// (data:image/png|jpeg|webp|gif;base64,...) or an https URL the provider fetches.
+struct image_input {
+  std::string url;
+  std::string detail;  // "", auto, low, high (OpenAI's hint)
+};
+
 struct chat_message {
   std::string role;  // system, user, assistant, tool
   std::string content;
   std::vector<tool_call> tool_calls;  // assistant messages that called tools
   std::string tool_call_id;           // tool messages: the call answered
   std::string name;                   // optional participant or tool name
+  std::vector<image_input> images;    // user messages: images after the text
 };
+
+// Whether any message carries an image (the call then needs a vision model).
+bool has_images(const std::vector<chat_message>& messages);
 
 struct tool_definition {
   std::string name;
@@ -60,13 +71,13 @@ struct token_usage {
 struct chat_event {
   enum class kind { text, tool_call, finish, failure };
   kind type = kind::text;
-  std::string text;            // text: the delta
-  int tool_index = 0;          // tool_call: which call this delta extends
-  std::string tool_id;         // tool_call: set on the call's first delta
-  std::string tool_name;       // tool_call: set on the call's first delta
-  std::string tool_arguments;  // tool_call: a fragment of the JSON arguments
-  std::string finish_reason;   // finish: stop, length, tool_calls, content_filter
-  token_usage usage;           // finish
+  std::string text;                  // text: the delta
+  int tool_index = 0;                // tool_call: which call this delta extends
+  std::string tool_id;               // tool_call: set on the call's first delta
+  std::string tool_name;             // tool_call: set on the call's first delta
+  std::string tool_arguments;        // tool_call: a fragment of the JSON arguments
+  std::string finish_reason;         // finish: stop, length, tool_calls, content_filter
+  token_usage usage;                 // finish
   std::optional<core::error> error;  // failure
 
   static chat_event text_delta(std::string t) {

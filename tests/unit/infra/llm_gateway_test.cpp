@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "infra/llm/json_wire.hpp"
+
 #include "core/clock.hpp"
 #include "db_backends.hpp"
 #include "infra/db/migrations.hpp"
@@ -54,6 +56,14 @@ class llm_gateway_test : public db::testing::backend_test {
     auto& claude = add_model("claude", "normal");
     claude.provider = "anthropic";
     claude.endpoint = provider_.anthropic_url();
+    add_model("s-vision", "echo").capabilities = {"chat", "vision"};
+    auto& with_vision_fallback = add_model("s-storm-vision", "storm");
+    with_vision_fallback.capabilities = {"chat", "vision"};
+    with_vision_fallback.fallbacks = {"s-normal", "s-vision"};  // s-normal reads no images: skipped
+    auto& claude_vision = add_model("claude-vision", "normal");
+    claude_vision.provider = "anthropic";
+    claude_vision.endpoint = provider_.anthropic_url();
+    claude_vision.capabilities = {"chat", "vision"};
     auto& claude_tools = add_model("claude-tools", "tools");
     claude_tools.provider = "anthropic";
     claude_tools.endpoint = provider_.anthropic_url();
@@ -337,6 +347,110 @@ TEST_P(llm_gateway_test, daily_budget_per_role_stops_a_user_and_usage_is_queryab
   EXPECT_EQ(*gateway().tokens_used_today("user-1"), 36);
   ASSERT_TRUE(gateway().reload_budget_counts().ok());
   EXPECT_EQ(*gateway().tokens_used_today("user-1"), 136);
+}
+
+TEST_P(llm_gateway_test, a_users_own_budget_wins_over_roles_and_reaches_other_processes) {
+  cfg_.llm.role_daily_tokens = "member=20";
+  caller member{"user-1", "", {"member"}, "req-1"};
+  EXPECT_EQ(gateway().daily_budget("user-1", {"member"}), 20);
+  EXPECT_FALSE(gateway().user_budget("user-1")->has_value());
+  // Lower than the role's: the first call (18 tokens) uses it up.
+  ASSERT_TRUE(gateway().set_user_budget("user-1", 10, "admin").ok());
+  EXPECT_EQ(gateway().daily_budget("user-1", {"member"}), 10);
+  EXPECT_EQ(**gateway().user_budget("user-1"), 10);
+  ASSERT_FALSE(run_chat(ask("s-normal", "hi"), member).failure);
+  auto refused = run_chat(ask("s-normal", "hi"), member);
+  ASSERT_TRUE(refused.failure);
+  EXPECT_EQ(refused.failure->code(), core::errc::resource_exhausted);
+  EXPECT_NE(refused.failure->message().find("10 tokens"), std::string::npos);
+  // Others with the same role keep the role's budget.
+  EXPECT_EQ(gateway().daily_budget("user-2", {"member"}), 20);
+  // 0 is unlimited, also for a user whose role is limited.
+  ASSERT_TRUE(gateway().set_user_budget("user-1", 0, "admin").ok());
+  EXPECT_FALSE(run_chat(ask("s-normal", "hi"), member).failure);
+  // Removed: the role's budget applies again.
+  ASSERT_TRUE(gateway().set_user_budget("user-1", std::nullopt, "admin").ok());
+  EXPECT_EQ(gateway().daily_budget("user-1", {"member"}), 20);
+  EXPECT_EQ(gateway().set_user_budget("user-1", -5, "admin").err().code(), core::errc::invalid_argument);
+  EXPECT_EQ(gateway().set_user_budget("", 5, "admin").err().code(), core::errc::invalid_argument);
+
+  // Another process (a second gateway on the same store) sees a change after its reload;
+  // a restarted one reads it at start.
+  auto other = llm_gateway::create(cfg_, db(), {});
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(gateway().set_user_budget("user-3", 5, "admin").ok());
+  EXPECT_EQ((*other)->daily_budget("user-3", {"member"}), 20);
+  ASSERT_TRUE((*other)->reload_budget_counts().ok());
+  EXPECT_EQ((*other)->daily_budget("user-3", {"member"}), 5);
+  gateway_.reset();
+  EXPECT_EQ(gateway().daily_budget("user-3", {}), 5);
+}
+
+TEST(llm_wire, image_parts_are_read_and_checked) {
+  auto parse = [](std::string_view body) {
+    bool stream = false;
+    return parse_openai_chat_request(boost::json::parse(body), stream);
+  };
+  auto ok = parse(R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"Was zeigt das?"},
+      {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}},
+      {"type":"image_url","image_url":"https://example.eu/a.jpg"}]}]})");
+  ASSERT_TRUE(ok.ok()) << ok.err().message();
+  const auto& m = ok->messages.front();
+  EXPECT_EQ(m.content, "Was zeigt das?");
+  ASSERT_EQ(m.images.size(), 2u);
+  EXPECT_EQ(m.images[0].detail, "low");
+  EXPECT_EQ(m.images[1].url, "https://example.eu/a.jpg");
+  EXPECT_TRUE(has_images(ok->messages));
+  // Back out in OpenAI's form: text first, then the images.
+  const auto out = boost::json::serialize(openai_messages(ok->messages));
+  EXPECT_NE(out.find(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}})"),
+            std::string::npos);
+  for (const char* bad : {
+           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://plain.eu/a.png"}}]}]})",
+           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/svg+xml;base64,PHN2Zz4="}}]}]})",
+           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,"}}]}]})",
+           R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})",
+           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://a.eu/x.png","detail":"max"}}]}]})",
+           R"({"messages":[{"role":"system","content":[{"type":"image_url","image_url":"https://a.eu/x.png"}]}]})",
+           R"({"messages":[{"role":"user","content":[{"type":"input_audio"}]}]})"}) {
+    EXPECT_EQ(parse(bad).err().code(), core::errc::invalid_argument) << bad;
+  }
+  std::string many = R"({"messages":[{"role":"user","content":[)";
+  for (int i = 0; i < 21; ++i) many += std::string(i ? "," : "") + R"({"type":"image_url","image_url":"https://a.eu/x.png"})";
+  many += "]}]}";
+  EXPECT_EQ(parse(many).err().code(), core::errc::invalid_argument);
+}
+
+TEST_P(llm_gateway_test, images_reach_vision_models_only) {
+  cfg_.llm.breaker_failures = 100;  // the storm shares the scripted endpoint with s-vision
+  chat_request with_image = ask("s-vision", "Was zeigt das Bild?");
+  with_image.messages.front().images.push_back({"data:image/png;base64,iVBORw0KGgo=", ""});
+  auto seen = run_chat(with_image);
+  ASSERT_FALSE(seen.failure) << seen.failure->message();
+  EXPECT_NE(provider_.bodies().back().find(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})"),
+            std::string::npos);
+  // A model without the vision capability refuses at once; a fallback without it is skipped.
+  with_image.model = "s-normal";
+  auto refused = run_chat(with_image);
+  ASSERT_TRUE(refused.failure);
+  EXPECT_EQ(refused.failure->code(), core::errc::invalid_argument);
+  EXPECT_NE(refused.failure->message().find("vision"), std::string::npos);
+  const int plain_calls = provider_.calls("normal");
+  with_image.model = "s-storm-vision";
+  auto fell_back = run_chat(with_image);
+  ASSERT_FALSE(fell_back.failure) << fell_back.failure->message();
+  EXPECT_EQ(fell_back.model, "s-vision");
+  EXPECT_EQ(provider_.calls("normal"), plain_calls);
+  // Anthropic: a base64 image source with its media type, after the text.
+  with_image.model = "claude-vision";
+  with_image.messages.front().images = {{"data:image/jpg;base64,/9j/4AAQ", ""}, {"https://example.eu/b.png", ""}};
+  ASSERT_FALSE(run_chat(with_image).failure);
+  const auto sent = provider_.bodies().back();
+  EXPECT_NE(sent.find(R"({"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/4AAQ"}})"),
+            std::string::npos)
+      << sent;
+  EXPECT_NE(sent.find(R"({"type":"image","source":{"type":"url","url":"https://example.eu/b.png"}})"), std::string::npos);
+  EXPECT_LT(sent.find("Was zeigt"), sent.find(R"("type":"image")"));
 }
 
 TEST_P(llm_gateway_test, failed_calls_are_recorded_as_failed) {

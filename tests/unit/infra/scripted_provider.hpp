@@ -1,8 +1,9 @@
 // A scripted model provider for tests: an OpenAI-compatible and an Anthropic endpoint
 // on a loopback test_server whose behaviour is chosen by the upstream model name in
 // the request ("normal", "tools", "malformed", "malformed_first", "disconnect",
-// "storm", "flaky", "slow", "echo", "bad_request"). It records every request body so
-// tests can check what left the gateway (PII redaction) and how often (retries).
+// "storm", "flaky", "slow", "echo", "bad_request", "persona": a drafted persona as
+// JSON). It records every request body so tests can check what left the gateway (PII
+// redaction) and how often (retries).
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -15,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "../net/test_client.hpp"
 #include "net/http_error.hpp"
 #include "net/json_body.hpp"
-#include "../net/test_client.hpp"
 
 namespace wattos::infra::llm::testing {
 
@@ -25,8 +26,10 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 inline std::string openai_chunk(const json::object& delta, const char* finish = nullptr) {
-  json::object choice{{"index", 0}, {"delta", delta}, {"finish_reason", finish ? json::value(finish) : json::value(nullptr)}};
-  json::object chunk{{"id", "c1"}, {"object", "chat.completion.chunk"}, {"model", "m"}, {"choices", json::array{choice}}};
+  json::object choice{
+      {"index", 0}, {"delta", delta}, {"finish_reason", finish ? json::value(finish) : json::value(nullptr)}};
+  json::object chunk{
+      {"id", "c1"}, {"object", "chat.completion.chunk"}, {"model", "m"}, {"choices", json::array{choice}}};
   return "data: " + json::serialize(chunk) + "\n\n";
 }
 
@@ -45,16 +48,20 @@ class scripted_provider {
     });
     net::route_options upload;
     upload.multipart_upload = true;
-    server_.routes.add("POST", "/v1/audio/transcriptions", [this](net::request& req) -> asio::awaitable<net::response> {
-      std::lock_guard lock(mutex_);
-      ++calls_["transcribe"];
-      std::string model;
-      for (const auto& f : req.form) {
-        if (f.first == "model") model = f.second;
-      }
-      const bool has_file = req.files.size() == 1 && req.files[0].field_name == "file" && req.files[0].size > 0;
-      co_return net::response::json(200, has_file ? R"({"text":"hallo welt von )" + model + "\"}" : R"({"text":""})");
-    }, upload);
+    server_.routes.add(
+        "POST", "/v1/audio/transcriptions",
+        [this](net::request& req) -> asio::awaitable<net::response> {
+          std::lock_guard lock(mutex_);
+          ++calls_["transcribe"];
+          std::string model;
+          for (const auto& f : req.form) {
+            if (f.first == "model") model = f.second;
+          }
+          const bool has_file = req.files.size() == 1 && req.files[0].field_name == "file" && req.files[0].size > 0;
+          co_return net::response::json(200,
+                                        has_file ? R"({"text":"hallo welt von )" + model + "\"}" : R"({"text":""})");
+        },
+        upload);
     server_.routes.add("POST", "/anthropic/messages", [this](net::request& req) { return anthropic(req); });
     server_.start();
   }
@@ -83,8 +90,8 @@ class scripted_provider {
   std::string record(const net::request& req, json::object& body) {
     auto parsed = net::parse_json(req.body);
     if (parsed && parsed->is_object()) body = parsed->get_object();
-    std::string scenario = body.contains("model") && body.at("model").is_string()
-                               ? std::string(body.at("model").get_string()) : "";
+    std::string scenario =
+        body.contains("model") && body.at("model").is_string() ? std::string(body.at("model").get_string()) : "";
     std::lock_guard lock(mutex_);
     bodies_.push_back(req.body);
     ++calls_[scenario];
@@ -95,7 +102,8 @@ class scripted_provider {
     std::string text;
     for (const auto& m : body.at("messages").get_array()) {
       const auto& o = m.get_object();
-      if (o.at("role").get_string() == "user" && o.at("content").is_string()) text = std::string(o.at("content").get_string());
+      if (o.at("role").get_string() == "user" && o.at("content").is_string())
+        text = std::string(o.at("content").get_string());
     }
     return text;
   }
@@ -136,12 +144,32 @@ class scripted_provider {
     }
     std::vector<std::string> frames;
     if (scenario == "tools") {
-      frames.push_back(openai_chunk({{"role", "assistant"}, {"content", nullptr},
-                                     {"tool_calls", json::array{json::object{{"index", 0}, {"id", "call_1"}, {"type", "function"},
-                                                                             {"function", json::object{{"name", "get_weather"}, {"arguments", ""}}}}}}}));
-      frames.push_back(openai_chunk({{"tool_calls", json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "{\"ci"}}}}}}}));
-      frames.push_back(openai_chunk({{"tool_calls", json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "ty\":\"Berlin\"}"}}}}}}}));
+      frames.push_back(openai_chunk(
+          {{"role", "assistant"},
+           {"content", nullptr},
+           {"tool_calls",
+            json::array{json::object{{"index", 0},
+                                     {"id", "call_1"},
+                                     {"type", "function"},
+                                     {"function", json::object{{"name", "get_weather"}, {"arguments", ""}}}}}}}));
+      frames.push_back(openai_chunk(
+          {{"tool_calls",
+            json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "{\"ci"}}}}}}}));
+      frames.push_back(openai_chunk(
+          {{"tool_calls",
+            json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "ty\":\"Berlin\"}"}}}}}}}));
       frames.push_back(openai_chunk({}, "tool_calls"));
+    } else if (scenario == "persona") {
+      // A persona as a model writes it: in a code fence, with values out of range, a
+      // number as a string, an unknown verbosity, and rules that are not all strings.
+      const std::string answer =
+          "Gern, hier ist der Entwurf:\n```json\n{\"name\": \"Greta\", \"role\": \"Reiseberaterin\", "
+          "\"description\": \"Greta plant Dienstreisen und achtet auf Kosten.\", \"traits\": {\"openness\": 70, "
+          "\"conscientiousness\": \"90\", \"extraversion\": 150, \"agreeableness\": 80, \"neuroticism\": -5}, "
+          "\"tone\": \"Formal\", \"humour\": 20, \"verbosity\": \"verbose\", \"address\": \"du\", "
+          "\"rules\": [\"Nenne Preise mit Quelle.\", 5, \"\"], \"greeting\": \"Hallo, ich bin Greta.\"}\n```";
+      for (std::size_t i = 0; i < answer.size(); i += 7) frames.push_back(openai_chunk({{"content", answer.substr(i, 7)}}));
+      frames.push_back(openai_chunk({}, "stop"));
     } else if (scenario == "echo") {
       frames.push_back(openai_chunk({{"content", "You said: "}}));
       std::string text = last_user_text(body);
@@ -160,7 +188,8 @@ class scripted_provider {
       }
     }
     if (scenario != "disconnect" && scenario != "malformed" && scenario != "malformed_first") {
-      frames.push_back("data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7}}\n\n");
+      frames.push_back(
+          "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7}}\n\n");
       frames.push_back("data: [DONE]\n\n");
     }
     co_return net::response::event_stream([frames](net::sse_stream& out) -> asio::awaitable<void> {
@@ -180,7 +209,8 @@ class scripted_provider {
       const double len = static_cast<double>(input.get_string().size());
       data.push_back(json::object{{"object", "embedding"}, {"index", i++}, {"embedding", json::array{len, 1.0, 0.5}}});
     }
-    co_return net::response::json(200, json::serialize(json::object{{"data", std::move(data)}, {"usage", json::object{{"prompt_tokens", 5}}}}));
+    co_return net::response::json(
+        200, json::serialize(json::object{{"data", std::move(data)}, {"usage", json::object{{"prompt_tokens", 5}}}}));
   }
 
   asio::awaitable<net::response> rerank(net::request& req) {
@@ -204,23 +234,41 @@ class scripted_provider {
       return std::string("event: ") + type + "\ndata: " + json::serialize(o) + "\n\n";
     };
     std::vector<std::string> frames;
-    frames.push_back(ev("message_start", {{"message", json::object{{"id", "msg_1"}, {"usage", json::object{{"input_tokens", 21}, {"output_tokens", 1}}}}}}));
+    frames.push_back(
+        ev("message_start",
+           {{"message",
+             json::object{{"id", "msg_1"}, {"usage", json::object{{"input_tokens", 21}, {"output_tokens", 1}}}}}}));
     frames.push_back(ev("ping", {}));
     if (scenario == "tools") {
-      frames.push_back(ev("content_block_start", {{"index", 0}, {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
-      frames.push_back(ev("content_block_delta", {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", "Let me check."}}}}));
+      frames.push_back(
+          ev("content_block_start", {{"index", 0}, {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
+      frames.push_back(ev("content_block_delta",
+                          {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", "Let me check."}}}}));
       frames.push_back(ev("content_block_stop", {{"index", 0}}));
-      frames.push_back(ev("content_block_start", {{"index", 1}, {"content_block", json::object{{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "get_weather"}, {"input", json::object{}}}}}));
-      frames.push_back(ev("content_block_delta", {{"index", 1}, {"delta", json::object{{"type", "input_json_delta"}, {"partial_json", "{\"city\": "}}}}));
-      frames.push_back(ev("content_block_delta", {{"index", 1}, {"delta", json::object{{"type", "input_json_delta"}, {"partial_json", "\"Paris\"}"}}}}));
+      frames.push_back(ev("content_block_start", {{"index", 1},
+                                                  {"content_block", json::object{{"type", "tool_use"},
+                                                                                 {"id", "toolu_1"},
+                                                                                 {"name", "get_weather"},
+                                                                                 {"input", json::object{}}}}}));
+      frames.push_back(
+          ev("content_block_delta",
+             {{"index", 1}, {"delta", json::object{{"type", "input_json_delta"}, {"partial_json", "{\"city\": "}}}}));
+      frames.push_back(
+          ev("content_block_delta",
+             {{"index", 1}, {"delta", json::object{{"type", "input_json_delta"}, {"partial_json", "\"Paris\"}"}}}}));
       frames.push_back(ev("content_block_stop", {{"index", 1}}));
-      frames.push_back(ev("message_delta", {{"delta", json::object{{"stop_reason", "tool_use"}}}, {"usage", json::object{{"output_tokens", 30}}}}));
+      frames.push_back(ev("message_delta", {{"delta", json::object{{"stop_reason", "tool_use"}}},
+                                            {"usage", json::object{{"output_tokens", 30}}}}));
     } else {
-      frames.push_back(ev("content_block_start", {{"index", 0}, {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
-      frames.push_back(ev("content_block_delta", {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", "Bonjour"}}}}));
-      frames.push_back(ev("content_block_delta", {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", " le monde"}}}}));
+      frames.push_back(
+          ev("content_block_start", {{"index", 0}, {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
+      frames.push_back(ev("content_block_delta",
+                          {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", "Bonjour"}}}}));
+      frames.push_back(ev("content_block_delta",
+                          {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", " le monde"}}}}));
       frames.push_back(ev("content_block_stop", {{"index", 0}}));
-      frames.push_back(ev("message_delta", {{"delta", json::object{{"stop_reason", "end_turn"}}}, {"usage", json::object{{"output_tokens", 4}}}}));
+      frames.push_back(ev("message_delta", {{"delta", json::object{{"stop_reason", "end_turn"}}},
+                                            {"usage", json::object{{"output_tokens", 4}}}}));
     }
     frames.push_back(ev("message_stop", {}));
     co_return net::response::event_stream([frames](net::sse_stream& out) -> asio::awaitable<void> {

@@ -6,12 +6,14 @@
 
 #include <gtest/gtest.h>
 
-#include "db_backends.hpp"
+#include "persona_store_fixture.hpp"
 
 namespace wattos::persona {
 namespace {
 
-bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
 
 TEST(persona_prompt, is_deterministic_and_follows_traits_language_and_address) {
   character c;
@@ -117,16 +119,7 @@ TEST(persona_json, round_trips) {
   EXPECT_FALSE(from_json(R"({"rules": "not a list"})").ok());
 }
 
-class persona_store_test : public infra::db::testing::backend_test {
- protected:
-  void SetUp() override {
-    backend_test::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    ASSERT_TRUE(infra::db::migrate(db(), "persona", persona_store::migrations()).ok());
-    store_ = std::make_unique<persona_store>(db());
-  }
-  std::unique_ptr<persona_store> store_;
-};
+using testing::persona_store_test;
 
 TEST_P(persona_store_test, crud_with_kaya_protected_and_owners_only) {
   auto list = store_->list();

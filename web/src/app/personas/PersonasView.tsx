@@ -4,10 +4,10 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import Notice, { useErrorText } from '@/components/Notice';
 import { useMe } from '@/components/Shell';
-import { api, hasPermission } from '@/lib/api';
+import { api, authFetch, errorOf, hasPermission } from '@/lib/api';
 import { useI18n } from '@/lib/i18n';
 import type { StringKey } from '@/lib/strings';
-import { avatarDataUrl } from './avatar';
+import PersonaAvatar from './PersonaAvatar';
 
 export interface Persona {
   id: string;
@@ -26,6 +26,7 @@ export interface Persona {
   default_model: string;
   default_spaces: string[];
   voice: { engine: string; voice: string; rate: number; pitch: number };
+  avatar?: { uploaded: boolean; etag: string };
   builtin: boolean;
   created_at: string;
   updated_at: string;
@@ -118,7 +119,7 @@ export default function PersonasView() {
         <ul className="card-grid">
           {items.map((p) => (
             <li key={p.id} className="card persona-card">
-              <img src={avatarDataUrl(p.name)} alt="" width={56} height={56} className="avatar" />
+              <PersonaAvatar id={p.id} name={p.name} etag={p.avatar?.uploaded ? p.avatar.etag : undefined} size={56} alt="" />
               <div className="persona-card-body">
                 <h2>{p.name}</h2>
                 <p className="small">{p.role}</p>
@@ -150,6 +151,7 @@ function PersonaEditor({ initial, onCancel, onSaved }: { initial: Persona; onCan
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [draftText, setDraftText] = useState('');
+  const [draftNote, setDraftNote] = useState('');
   const [models, setModels] = useState<Array<{ id: string; display_name?: string; capabilities?: string[] }>>([]);
   const seq = useRef(0);
   const isNew = !initial.id;
@@ -214,10 +216,42 @@ function PersonaEditor({ initial, onCancel, onSaved }: { initial: Persona; onCan
     }
   }
 
+  // The avatar is its own resource: uploaded and removed at once, not with "save".
+  async function uploadAvatar(file: File) {
+    setError('');
+    try {
+      const res = await authFetch(`/api/v1/personas/${encodeURIComponent(p.id)}/avatar`, {
+        method: 'PUT',
+        headers: { 'Content-Type': file.type || 'application/octet-stream' },
+        body: file,
+      });
+      if (!res.ok) throw await errorOf(res);
+      const updated = (await res.json()) as Persona;
+      setP((x) => ({ ...x, avatar: updated.avatar }));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }
+
+  async function removeAvatar() {
+    setError('');
+    try {
+      const updated = await api<Persona>('DELETE', `/api/v1/personas/${encodeURIComponent(p.id)}/avatar`);
+      setP((x) => ({ ...x, avatar: updated.avatar }));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }
+
   async function draft() {
     if (!draftText.trim()) return;
     try {
-      const r = await api<{ persona: Persona }>('POST', '/api/v1/personas/draft', { description: draftText, language: p.language });
+      const r = await api<{ persona: Persona; generator: string; note?: string }>('POST', '/api/v1/personas/draft', {
+        description: draftText,
+        language: p.language,
+      });
+      // A model was asked but could not be used: the template drafted, and the note says why.
+      setDraftNote(r.note ?? '');
       setP({ ...r.persona, id: p.id, owner_id: p.owner_id, name: p.name || r.persona.name });
       setRulesText(r.persona.rules.join('\n'));
     } catch (err) {
@@ -243,15 +277,50 @@ function PersonaEditor({ initial, onCancel, onSaved }: { initial: Persona; onCan
               <button type="button" className="btn btn-small" onClick={draft} disabled={!draftText.trim()}>
                 {t('personas.draft_button')}
               </button>
+              {draftNote && (
+                <Notice kind="info" onClose={() => setDraftNote('')}>
+                  {draftNote}
+                </Notice>
+              )}
             </fieldset>
           )}
           <div className="avatar-row">
-            <img src={avatarDataUrl(p.name || '?')} alt={t('personas.avatar_alt', { name: p.name })} width={72} height={72} className="avatar" />
+            <PersonaAvatar
+              id={p.id}
+              name={p.name}
+              etag={p.avatar?.uploaded ? p.avatar.etag : undefined}
+              size={72}
+              alt={t('personas.avatar_alt', { name: p.name })}
+            />
             <div className="field grow">
               <label htmlFor="p-name">{t('personas.name')}</label>
               <input id="p-name" required maxLength={100} value={p.name} onChange={(e) => set('name', e.target.value)} />
             </div>
           </div>
+          {!isNew && (
+            <div className="avatar-upload">
+              <label htmlFor="p-avatar" className="btn btn-small">
+                {t('personas.avatar_upload')}
+              </label>
+              <input
+                id="p-avatar"
+                type="file"
+                accept="image/png,image/jpeg,image/webp,image/gif"
+                className="visually-hidden-input"
+                onChange={(e) => {
+                  const file = e.target.files?.[0];
+                  e.target.value = '';
+                  if (file) void uploadAvatar(file);
+                }}
+              />
+              {p.avatar?.uploaded && (
+                <button type="button" className="btn btn-small" onClick={removeAvatar}>
+                  {t('personas.avatar_remove')}
+                </button>
+              )}
+              <span className="small muted">{t('personas.avatar_hint')}</span>
+            </div>
+          )}
           <label htmlFor="p-role">{t('personas.role')}</label>
           <input id="p-role" maxLength={200} value={p.role} onChange={(e) => set('role', e.target.value)} />
           <label htmlFor="p-desc">{t('personas.description')}</label>
