@@ -41,7 +41,7 @@ if [ "$record" = "--record" ]; then
     echo "## RAG retrieval quality and scale ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD))"
     echo
     echo "Command: \`bench/rag.sh --record\`. Quality: \`wattos eval retrieval\` on SciFact (BEIR test split),"
-    echo "built-in embedder \`wattos-embed\` (384-d), HNSW index, default settings (BM25 k1 0.9 b 0.4, RRF k 60,"
+    echo "built-in embedder \`wattos-embed\` (384-d), HNSW index, default settings (BM25 k1 0.9 b 0.4, hybrid: convex combination 0.5/0.5 of min-max scores,"
     echo "queries IDF-weighted for the built-in embedder). Published BM25 on SciFact: nDCG@10 0.665."
     echo
     echo "$quality"

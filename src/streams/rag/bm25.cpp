@@ -39,15 +39,6 @@ bool better(const scored_key& a, const scored_key& c) {
   return a.score != c.score ? a.score > c.score : a.key < c.key;
 }
 
-void keep_best(std::vector<scored_key>& out, std::size_t k) {
-  if (out.size() > k) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);
-    out.resize(k);
-  } else {
-    std::sort(out.begin(), out.end(), better);
-  }
-}
-
 // Per-thread scratch: scores by ordinal (all zero between searches) and the ordinals
 // a search touched.
 struct scratch {
@@ -63,6 +54,15 @@ scratch& thread_scratch(std::size_t slots) {
 }
 
 }  // namespace
+
+void keep_best(std::vector<scored_key>& out, std::size_t k) {
+  if (out.size() > k) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);
+    out.resize(k);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
+}
 
 void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
   if (ordinal_of_.count(key) != 0) remove(key);

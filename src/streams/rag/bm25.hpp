@@ -36,6 +36,9 @@ struct scored_key {
   double score = 0;
 };
 
+// Sorts best first (higher score; equal scores by lower key) and keeps at most k.
+void keep_best(std::vector<scored_key>& out, std::size_t k);
+
 struct bm25_params {
   double k1 = 0.9;
   double b = 0.4;

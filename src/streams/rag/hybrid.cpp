@@ -5,6 +5,40 @@
 
 namespace wattos::streams::rag {
 
+namespace {
+
+std::vector<scored_key> best_first(const std::unordered_map<std::uint64_t, double>& fused, std::size_t k) {
+  std::vector<scored_key> out;
+  out.reserve(fused.size());
+  for (const auto& entry : fused) out.push_back({entry.first, entry.second});
+  keep_best(out, k);
+  return out;
+}
+
+}  // namespace
+
+std::vector<scored_key> convex_combination(const std::vector<std::vector<scored_key>>& lists,
+                                           const std::vector<double>& weights, std::size_t k) {
+  std::unordered_map<std::uint64_t, double> fused;
+  for (std::size_t l = 0; l < lists.size(); ++l) {
+    const auto& list = lists[l];
+    if (list.empty()) continue;
+    const double weight = l < weights.size() ? weights[l] : 1.0;
+    double lo = list.front().score;
+    double hi = lo;
+    for (const auto& entry : list) {
+      lo = std::min(lo, entry.score);
+      hi = std::max(hi, entry.score);
+    }
+    const double span = hi - lo;
+    for (const auto& entry : list) {
+      const double scaled = span > 0 ? (entry.score - lo) / span : 1.0;
+      fused[entry.key] += weight * scaled;
+    }
+  }
+  return best_first(fused, k);
+}
+
 std::vector<scored_key> reciprocal_rank_fusion(const std::vector<std::vector<scored_key>>& lists, std::size_t k,
                                                double rrf_k) {
   std::unordered_map<std::uint64_t, double> fused;
@@ -13,19 +47,12 @@ std::vector<scored_key> reciprocal_rank_fusion(const std::vector<std::vector<sco
       fused[list[rank].key] += 1.0 / (rrf_k + static_cast<double>(rank + 1));
     }
   }
-  std::vector<scored_key> out;
-  out.reserve(fused.size());
-  for (const auto& entry : fused) out.push_back({entry.first, entry.second});
-  std::sort(out.begin(), out.end(), [](const scored_key& a, const scored_key& b) {
-    return a.score != b.score ? a.score > b.score : a.key < b.key;
-  });
-  if (out.size() > k) out.resize(k);
-  return out;
+  return best_first(fused, k);
 }
 
-std::vector<scored_key> maximal_marginal_relevance(const std::vector<scored_key>& candidates, std::size_t k,
-                                                   double lambda,
-                                                   const std::function<double(std::uint64_t, std::uint64_t)>& similarity) {
+std::vector<scored_key> maximal_marginal_relevance(
+    const std::vector<scored_key>& candidates, std::size_t k, double lambda,
+    const std::function<double(std::uint64_t, std::uint64_t)>& similarity) {
   if (candidates.empty() || k == 0) return {};
   double lo = candidates.front().score;
   double hi = lo;

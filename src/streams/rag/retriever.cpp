@@ -16,15 +16,17 @@ core::result<search_mode> parse_search_mode(std::string_view name) {
 
 std::string_view search_mode_name(search_mode mode) noexcept {
   switch (mode) {
-    case search_mode::lexical: return "lexical";
-    case search_mode::vector: return "vector";
-    case search_mode::hybrid: return "hybrid";
+    case search_mode::lexical:
+      return "lexical";
+    case search_mode::vector:
+      return "vector";
+    case search_mode::hybrid:
+      return "hybrid";
   }
   return "hybrid";
 }
 
-core::status retriever::add(std::uint64_t key, std::string_view text, std::span<const float> embedding,
-                            language lang) {
+core::status retriever::add(std::uint64_t key, std::string_view text, std::span<const float> embedding, language lang) {
   auto terms = analyzer_.document_terms(text, lang);
   std::unique_lock lock(mutex_);
   WATTOS_RETURN_IF_ERROR(vectors_->upsert(key, embedding));
@@ -80,9 +82,15 @@ std::vector<retrieval_hit> retriever::search(std::string_view query, std::span<c
     if (mode == search_mode::vector) lexical.clear();  // used for feedback only, not a ranking
   }
   std::vector<scored_key> ranked;
-  if (mode == search_mode::lexical) ranked = lexical;
-  else if (mode == search_mode::vector) ranked = vector;
-  else ranked = reciprocal_rank_fusion({lexical, vector}, k, options.rrf_k);
+  if (mode == search_mode::lexical) {
+    ranked = lexical;
+  } else if (mode == search_mode::vector) {
+    ranked = vector;
+  } else if (options.fusion == fusion_method::reciprocal_rank) {
+    ranked = reciprocal_rank_fusion({lexical, vector}, k, options.rrf_k);
+  } else {
+    ranked = convex_combination({lexical, vector}, {options.lexical_weight, 1.0 - options.lexical_weight}, k);
+  }
   std::unordered_map<std::uint64_t, int> lexical_rank;
   std::unordered_map<std::uint64_t, int> vector_rank;
   for (std::size_t i = 0; i < lexical.size(); ++i) lexical_rank[lexical[i].key] = static_cast<int>(i + 1);

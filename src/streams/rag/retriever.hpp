@@ -2,9 +2,10 @@
 //
 // One searchable collection (a knowledge space's chunks): a BM25 index over the
 // analysed text and a vector index over the embeddings, searched in one of three
-// modes: lexical, vector, or hybrid (both lists of `candidates`, fused by reciprocal
-// rank). Embedding is the caller's job (through the LLM gateway), so this stays
-// synchronous and testable.
+// modes: lexical, vector, or hybrid (both lists of `candidates`, fused by a convex
+// combination of their min-max normalised scores, or by reciprocal rank). Embedding
+// is the caller's job (through the LLM gateway), so this stays synchronous and
+// testable.
 //
 // Thread safety: searches run concurrently; add/remove take an exclusive lock.
 #pragma once
@@ -27,6 +28,8 @@
 namespace wattos::streams::rag {
 
 enum class search_mode { lexical, vector, hybrid };
+// How hybrid search merges the lexical and the vector list (streams/rag/hybrid.hpp).
+enum class fusion_method { convex, reciprocal_rank };
 
 // "lexical", "vector", "hybrid"; invalid_argument otherwise.
 core::result<search_mode> parse_search_mode(std::string_view name);
@@ -34,7 +37,11 @@ std::string_view search_mode_name(search_mode mode) noexcept;
 
 struct retrieval_options {
   std::size_t candidates = 100;  // from each list before fusion
-  double rrf_k = 60.0;
+  fusion_method fusion = fusion_method::convex;
+  // convex: the lexical list's weight; the vector list gets 1 - it. Equal by default
+  // (no retriever is presumed the better one).
+  double lexical_weight = 0.5;
+  double rrf_k = 60.0;  // reciprocal_rank only
   // Pseudo-relevance feedback for the vector side (Rocchio): the query vector plus the
   // centroid of the top `prf_docs` lexical hits' vectors; 0 turns it off. It lifts a
   // weak lexical embedder (the built-in one) a lot: docs/rag.md has the figures.
@@ -43,7 +50,7 @@ struct retrieval_options {
 
 struct retrieval_hit {
   std::uint64_t key = 0;
-  double score = 0;             // the mode's score (BM25, cosine, or fused)
+  double score = 0;                 // the mode's score (BM25, cosine, or fused)
   std::optional<int> lexical_rank;  // 1-based rank in each list, for explanations
   std::optional<int> vector_rank;
 };

@@ -1,11 +1,10 @@
 #include "streams/rag/vector_index.hpp"
 
 #include <hnswlib/hnswlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <unistd.h>
-
 #include <fstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,15 +31,7 @@ float dot(std::span<const float> a, std::span<const float> b) noexcept {
 namespace {
 
 std::vector<scored_key> top_k(std::vector<scored_key> all, std::size_t k) {
-  auto better = [](const scored_key& a, const scored_key& b) {
-    return a.score != b.score ? a.score > b.score : a.key < b.key;
-  };
-  if (all.size() > k) {
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), better);
-    all.resize(k);
-  } else {
-    std::sort(all.begin(), all.end(), better);
-  }
+  keep_best(all, k);
   return all;
 }
 
@@ -97,7 +88,10 @@ class exact_index final : public vector_index {
 class hnsw_index final : public vector_index {
  public:
   hnsw_index(std::filesystem::path path, int dimensions, hnsw_params params)
-      : path_(std::move(path)), dimensions_(dimensions), params_(params), space_(static_cast<std::size_t>(dimensions)) {}
+      : path_(std::move(path)),
+        dimensions_(dimensions),
+        params_(params),
+        space_(static_cast<std::size_t>(dimensions)) {}
 
   // The sidecar "<index>.meta" names the dimensions and the exact size of the index
   // file it was written with: hnswlib trusts its input, so a file that does not match
@@ -259,7 +253,9 @@ class hnsw_index final : public vector_index {
 
 }  // namespace
 
-std::unique_ptr<vector_index> make_exact_index(int dimensions) { return std::make_unique<exact_index>(dimensions); }
+std::unique_ptr<vector_index> make_exact_index(int dimensions) {
+  return std::make_unique<exact_index>(dimensions);
+}
 
 core::result<std::unique_ptr<vector_index>> open_hnsw_index(const std::filesystem::path& path, int dimensions,
                                                             hnsw_params params) {

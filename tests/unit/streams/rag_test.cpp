@@ -314,6 +314,78 @@ TEST(hybrid, reciprocal_rank_fusion_rewards_agreement) {
   EXPECT_NEAR(fused[0].score, 1.0 / 63 + 1.0 / 61, 1e-12);
 }
 
+TEST(hybrid, convex_combination_keeps_a_clear_lexical_margin_that_ranks_lose) {
+  // BM25 puts 1 first by a clear margin; the vector list has 2, 3, 1 almost tied. By
+  // ranks alone 2 wins (1/62 + 1/61 > 1/61 + 1/63); by normalised scores 1 does.
+  std::vector<scored_key> lexical{{1, 10}, {2, 6}, {3, 5}, {4, 0}};
+  std::vector<scored_key> vector{{2, 0.80}, {3, 0.79}, {1, 0.78}, {4, 0.10}};
+  EXPECT_EQ(reciprocal_rank_fusion({lexical, vector}, 4)[0].key, 2u);
+  auto fused = convex_combination({lexical, vector}, {0.5, 0.5}, 4);
+  ASSERT_EQ(fused.size(), 4u);
+  EXPECT_EQ(fused[0].key, 1u);
+  EXPECT_NEAR(fused[0].score, 0.5 * 1.0 + 0.5 * (0.78 - 0.10) / 0.70, 1e-12);
+  EXPECT_EQ(fused[1].key, 2u);
+  EXPECT_NEAR(fused[1].score, 0.5 * 0.6 + 0.5 * 1.0, 1e-12);
+  EXPECT_EQ(fused[3].key, 4u);
+  EXPECT_NEAR(fused[3].score, 0.0, 1e-12);  // the worst of both lists scales to 0
+}
+
+TEST(hybrid, convex_combination_weights_missing_keys_and_degenerate_lists) {
+  std::vector<scored_key> lexical{{1, 3}, {2, 1}};
+  std::vector<scored_key> vector{{3, 0.9}, {2, 0.5}};
+  // Weight 1 on one list: its order; keys only in the other list score 0 and come after.
+  auto lexical_only = convex_combination({lexical, vector}, {1.0, 0.0}, 3);
+  ASSERT_EQ(lexical_only.size(), 3u);
+  EXPECT_EQ(lexical_only[0].key, 1u);
+  EXPECT_NEAR(lexical_only[0].score, 1.0, 1e-12);
+  // 2 and 3 tie at 0: broken by key.
+  EXPECT_EQ(lexical_only[1].key, 2u);
+  EXPECT_EQ(lexical_only[2].key, 3u);
+  // A key missing from a list gets nothing from it: 2 (last in both) scores 0, 1 and 3
+  // get their own list's weight.
+  auto fused = convex_combination({lexical, vector}, {0.7, 0.3}, 2);
+  ASSERT_EQ(fused.size(), 2u);  // at most k
+  EXPECT_EQ(fused[0].key, 1u);
+  EXPECT_NEAR(fused[0].score, 0.7, 1e-12);
+  EXPECT_EQ(fused[1].key, 3u);
+  EXPECT_NEAR(fused[1].score, 0.3, 1e-12);
+  // A list of one score (or of equal scores) scales to 1; an empty list adds nothing;
+  // a missing weight counts 1.
+  auto single = convex_combination({{{7, 0.2}}, {}}, {}, 5);
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_EQ(single[0].key, 7u);
+  EXPECT_NEAR(single[0].score, 1.0, 1e-12);
+  EXPECT_TRUE(convex_combination({}, {}, 3).empty());
+}
+
+TEST(retriever, hybrid_fusion_method_and_lexical_weight) {
+  infra::llm::hashed_embedder embedder(256);
+  retriever r(make_exact_index(256));
+  const std::vector<std::string> texts = {"Die Kündigungsfrist beträgt drei Monate.", "Kündigung per Brief.",
+                                          "Fristen und Monate im Kalender."};
+  for (std::size_t i = 0; i < texts.size(); ++i) ASSERT_TRUE(r.add(i, texts[i], embedder.embed(texts[i])).ok());
+  const std::string query = "Kündigungsfrist drei Monate";
+  const auto qv = embedder.embed(query);
+  const auto lexical = r.search(query, qv, search_mode::lexical, 3);
+  const auto vector = r.search(query, qv, search_mode::vector, 3);
+  ASSERT_FALSE(lexical.empty());
+  ASSERT_FALSE(vector.empty());
+  retrieval_options only_lexical;
+  only_lexical.lexical_weight = 1.0;
+  auto hybrid = r.search(query, qv, search_mode::hybrid, 3, {}, only_lexical);
+  ASSERT_FALSE(hybrid.empty());
+  EXPECT_EQ(hybrid[0].key, lexical[0].key);
+  EXPECT_NEAR(hybrid[0].score, 1.0, 1e-12);
+  retrieval_options only_vector;
+  only_vector.lexical_weight = 0.0;
+  EXPECT_EQ(r.search(query, qv, search_mode::hybrid, 3, {}, only_vector)[0].key, vector[0].key);
+  retrieval_options ranks;
+  ranks.fusion = fusion_method::reciprocal_rank;
+  auto by_rank = r.search(query, qv, search_mode::hybrid, 3, {}, ranks);
+  ASSERT_FALSE(by_rank.empty());
+  EXPECT_LT(by_rank[0].score, 2.0 / 61 + 1e-12);  // reciprocal-rank scores, not normalised ones
+}
+
 TEST(hybrid, mmr_skips_near_duplicates) {
   std::vector<scored_key> candidates{{1, 1.0}, {2, 0.99}, {3, 0.5}};
   auto sim = [](std::uint64_t a, std::uint64_t b) { return (a <= 2 && b <= 2) ? 0.99 : 0.0; };
