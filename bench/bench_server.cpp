@@ -8,11 +8,11 @@
 //               so a client on this machine can tell each token's one-way delay
 // It is the same net::http_server, middleware and metrics as `wattos serve`.
 // Usage: bench_server PORT THREADS HEARTBEAT_MS
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     net::sse_producer producer = [tokens, interval_ms](net::sse_stream& out) -> boost::asio::awaitable<void> {
       boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
       auto chunk = [](const std::string& delta, const char* finish) {
-        return std::string(R"(data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":)") +
+        return std::string(
+                   R"(data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":)") +
                delta + R"(,"finish_reason":)" + finish + "}]}\n\n";
       };
       for (int i = 0; i < tokens; ++i) {

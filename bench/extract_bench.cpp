@@ -18,11 +18,16 @@ namespace {
 
 const char* kind_name(ingest::block_kind k) {
   switch (k) {
-    case ingest::block_kind::heading: return "heading";
-    case ingest::block_kind::paragraph: return "para";
-    case ingest::block_kind::list_item: return "item";
-    case ingest::block_kind::table_row: return "row";
-    case ingest::block_kind::code: return "code";
+    case ingest::block_kind::heading:
+      return "heading";
+    case ingest::block_kind::paragraph:
+      return "para";
+    case ingest::block_kind::list_item:
+      return "item";
+    case ingest::block_kind::table_row:
+      return "row";
+    case ingest::block_kind::code:
+      return "code";
   }
   return "?";
 }
@@ -37,10 +42,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
-    else if (arg == "--dump") dump = true;
-    else if (arg == "--ocr") limits.ocr = true;
-    else files.push_back(arg);
+    if (arg == "--repeat" && i + 1 < argc)
+      repeat = std::max(1, std::atoi(argv[++i]));
+    else if (arg == "--dump")
+      dump = true;
+    else if (arg == "--ocr")
+      limits.ocr = true;
+    else
+      files.push_back(arg);
   }
   if (files.empty()) {
     std::fprintf(stderr, "usage: extract_bench [--repeat N] FILE... | --dump [--ocr] FILE\n");

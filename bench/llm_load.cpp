@@ -95,8 +95,9 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
   req.set(http::field::host, host);
   req.set(http::field::content_type, "application/json");
   if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
-  req.body() = chat ? std::string(R"({"content":"Count for me."})")
-                    : std::string(R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"Count for me."}]})");
+  req.body() =
+      chat ? std::string(R"({"content":"Count for me."})")
+           : std::string(R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"Count for me."}]})");
   req.prepare_payload();
   const long long sent = mono_ns();
   auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
@@ -146,8 +147,10 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string host, std::string
     if (rec && rec != http::error::need_buffer) break;
     on_body(std::string_view(chunk, sizeof chunk - parser.get().body().size));
   }
-  if (done) ++out.completed;
-  else fail("stream ended without [DONE]");
+  if (done)
+    ++out.completed;
+  else
+    fail("stream ended without [DONE]");
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -177,9 +180,11 @@ int main(int argc, char** argv) {
     asio::co_spawn(io, one_stream(ep, host, path, key, delay, out), asio::detached);
   }
   io.run();
-  std::printf("streams=%d completed=%d failed=%d ttft_p50_ms=%.3f ttft_p99_ms=%.3f token_p50_ms=%.3f token_p99_ms=%.3f tokens=%zu",
-              n, out.completed, out.failed, percentile(out.ttft_ms, 0.5), percentile(out.ttft_ms, 0.99),
-              percentile(out.token_ms, 0.5), percentile(out.token_ms, 0.99), out.token_ms.size());
+  std::printf(
+      "streams=%d completed=%d failed=%d ttft_p50_ms=%.3f ttft_p99_ms=%.3f token_p50_ms=%.3f token_p99_ms=%.3f "
+      "tokens=%zu",
+      n, out.completed, out.failed, percentile(out.ttft_ms, 0.5), percentile(out.ttft_ms, 0.99),
+      percentile(out.token_ms, 0.5), percentile(out.token_ms, 0.99), out.token_ms.size());
   if (std::getenv("LLM_LOAD_VERBOSE") != nullptr && !out.ttft_ms.empty()) {
     std::printf(" slowest_ttft_ms=");
     for (std::size_t i = out.ttft_ms.size() >= 5 ? out.ttft_ms.size() - 5 : 0; i < out.ttft_ms.size(); ++i) {

@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(42);
   std::normal_distribution<float> gauss(0.0f, 1.0f);
   std::vector<std::vector<float>> centers(1000, std::vector<float>(static_cast<std::size_t>(dims)));
-  for (auto& c : centers) for (auto& x : c) x = gauss(rng);
+  for (auto& c : centers)
+    for (auto& x : c) x = gauss(rng);
   std::vector<std::string> vocab;
   for (int i = 0; i < 20000; ++i) vocab.push_back("w" + std::to_string(i) + "x");
   std::vector<double> zipf_weights(vocab.size());
@@ -149,21 +150,22 @@ int main(int argc, char** argv) {
       faiss_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - s0).count());
       auto truth = exact->search(qv, 10);
       std::size_t found = 0;
-      for (const auto& t : truth) found += std::count(labels.begin(), labels.end(), static_cast<faiss::Index::idx_t>(t.key));
+      for (const auto& t : truth)
+        found += std::count(labels.begin(), labels.end(), static_cast<faiss::Index::idx_t>(t.key));
       faiss_recall += static_cast<double>(found) / static_cast<double>(truth.size());
     }
     faiss_recall /= static_cast<double>(queries);
   }
 #endif
-  const double mib_per_million =
-      static_cast<double>(rss_after - rss_before) / 1024.0 * (1e6 / static_cast<double>(n));
-  std::printf("chunks=%zu dims=%d build_per_s=%.0f mib_per_million=%.0f recall_at_10=%.3f "
-              "vector_p50_ms=%.3f vector_p95_ms=%.3f lexical_p50_ms=%.3f lexical_p95_ms=%.3f "
-              "hybrid_p50_ms=%.3f hybrid_p95_ms=%.3f faiss_build_per_s=%.0f faiss_recall_at_10=%.3f "
-              "faiss_p50_ms=%.3f faiss_p95_ms=%.3f\n",
-              n, dims, static_cast<double>(n) / build_s, mib_per_million, recall, percentile(vector_ms, 0.5),
-              percentile(vector_ms, 0.95), percentile(lexical_ms, 0.5), percentile(lexical_ms, 0.95),
-              percentile(hybrid_ms, 0.5), percentile(hybrid_ms, 0.95), faiss_build_per_s, faiss_recall,
-              percentile(faiss_ms, 0.5), percentile(faiss_ms, 0.95));
+  const double mib_per_million = static_cast<double>(rss_after - rss_before) / 1024.0 * (1e6 / static_cast<double>(n));
+  std::printf(
+      "chunks=%zu dims=%d build_per_s=%.0f mib_per_million=%.0f recall_at_10=%.3f "
+      "vector_p50_ms=%.3f vector_p95_ms=%.3f lexical_p50_ms=%.3f lexical_p95_ms=%.3f "
+      "hybrid_p50_ms=%.3f hybrid_p95_ms=%.3f faiss_build_per_s=%.0f faiss_recall_at_10=%.3f "
+      "faiss_p50_ms=%.3f faiss_p95_ms=%.3f\n",
+      n, dims, static_cast<double>(n) / build_s, mib_per_million, recall, percentile(vector_ms, 0.5),
+      percentile(vector_ms, 0.95), percentile(lexical_ms, 0.5), percentile(lexical_ms, 0.95),
+      percentile(hybrid_ms, 0.5), percentile(hybrid_ms, 0.95), faiss_build_per_s, faiss_recall,
+      percentile(faiss_ms, 0.5), percentile(faiss_ms, 0.95));
   return 0;
 }

@@ -34,7 +34,9 @@ asio::awaitable<void> one_stream(tcp::endpoint ep, std::string request, stats& s
                                  std::shared_ptr<asio::steady_timer> all_ready) {
   tcp::socket sock(co_await asio::this_coro::executor);
   auto [ec] = co_await sock.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-  if (!ec) std::tie(ec, std::ignore) = co_await asio::async_write(sock, asio::buffer(request), asio::as_tuple(asio::use_awaitable));
+  if (!ec)
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(sock, asio::buffer(request), asio::as_tuple(asio::use_awaitable));
   std::string got;
   char buf[512];
   bool counted = false;
@@ -79,9 +81,10 @@ int main(int argc, char** argv) {
   all_ready->async_wait([&](const boost::system::error_code&) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const long after = rss_kib(pid);
-    std::printf("streams_ready %d\nstreams_failed %d\nseconds_to_ready %.2f\nserver_rss_before_kib %ld\n"
-                "server_rss_after_kib %ld\nbytes_per_stream %.0f\n",
-                s.ready, s.failed, secs, before, after, s.ready ? (after - before) * 1024.0 / s.ready : 0.0);
+    std::printf(
+        "streams_ready %d\nstreams_failed %d\nseconds_to_ready %.2f\nserver_rss_before_kib %ld\n"
+        "server_rss_after_kib %ld\nbytes_per_stream %.0f\n",
+        s.ready, s.failed, secs, before, after, s.ready ? (after - before) * 1024.0 / s.ready : 0.0);
     std::fflush(stdout);
     io.stop();  // closes every stream
   });

@@ -43,17 +43,17 @@ json::object message_json(const chat::message_info& m) {
   boost::system::error_code ec;
   json::value citations = json::parse(m.citations_json, ec);
   if (ec) citations = json::array{};
-  return json::object{{"id", m.id},
-                      {"seq", m.seq},
-                      {"role", m.role},
-                      {"content", m.content},
-                      {"citations", std::move(citations)},
-                      {"model", m.model},
-                      {"usage", json::object{{"prompt_tokens", m.prompt_tokens},
-                                             {"completion_tokens", m.completion_tokens}}},
-                      {"status", m.status},
-                      {"error", m.error},
-                      {"created_at", m.created_at}};
+  return json::object{
+      {"id", m.id},
+      {"seq", m.seq},
+      {"role", m.role},
+      {"content", m.content},
+      {"citations", std::move(citations)},
+      {"model", m.model},
+      {"usage", json::object{{"prompt_tokens", m.prompt_tokens}, {"completion_tokens", m.completion_tokens}}},
+      {"status", m.status},
+      {"error", m.error},
+      {"created_at", m.created_at}};
 }
 
 // Streams a turn's events from `after` on; the turn goes on when the client leaves.
@@ -161,7 +161,8 @@ awaitable<void> chat_socket(chat::chat_service& svc, net::request& req, net::web
   auto session = std::make_shared<socket_session>(executor);
   const auto who = rag_requester_of(req);
   auto reply_error = [&ws](const core::error& err) -> awaitable<bool> {
-    json::object frame{{"type", "error"}, {"code", std::string(core::errc_name(err.code()))}, {"message", err.message()}};
+    json::object frame{
+        {"type", "error"}, {"code", std::string(core::errc_name(err.code()))}, {"message", err.message()}};
     std::string text = json::serialize(frame);
     auto st = co_await ws.write(std::move(text));
     co_return st.ok();
@@ -179,7 +180,8 @@ awaitable<void> chat_socket(chat::chat_service& svc, net::request& req, net::web
     const auto& obj = parsed.get_object();
     const std::string type = infra::llm::json_string(obj, "type");
     std::string conversation_id = infra::llm::json_string(obj, "conversation_id");
-    core::result<std::shared_ptr<chat::chat_turn>> turn = core::error::invalid_argument("type must be send, regenerate or cancel");
+    core::result<std::shared_ptr<chat::chat_turn>> turn =
+        core::error::invalid_argument("type must be send, regenerate or cancel");
     if (type == "send") {
       chat::send_request request{infra::llm::json_string(obj, "content"), infra::llm::json_string(obj, "model")};
       turn = co_await svc.send(who, std::move(conversation_id), std::move(request));
@@ -198,7 +200,8 @@ awaitable<void> chat_socket(chat::chat_service& svc, net::request& req, net::web
     auto stop = std::make_shared<asio::cancellation_signal>();
     session->stops.push_back(stop);
     ++session->running;
-    asio::co_spawn(executor, forward_turn(session, ws, std::move(*turn)), asio::bind_cancellation_slot(stop->slot(), asio::detached));
+    asio::co_spawn(executor, forward_turn(session, ws, std::move(*turn)),
+                   asio::bind_cancellation_slot(stop->slot(), asio::detached));
   }
   // The socket is gone: stop the forwarders (the answers go on and are stored) and wait
   // for them, since they write to `ws`, which ends with this handler.
@@ -317,34 +320,41 @@ void add_chat_routes(route_table& routes, chat::chat_service& chat_svc, persona:
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return json_response(200, json::object{{"rating", rating}});
              });
-  routes.add_websocket("/api/v1/chat/ws", access_rule::needs(perm::chat_use),
-                       [svc](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
-                         co_await chat_socket(*svc, req, ws);
-                       });
-  routes.add("GET", "/api/v1/admin/feedback", access_rule::needs(perm::feedback_review),
-             [svc](net::request& req) -> awaitable<net::response> {
-               std::optional<int> rating;
-               if (auto r = req.query_param("rating")) {
-                 if (*r == "1") rating = 1;
-                 else if (*r == "-1") rating = -1;
-                 else co_return net::error_response(core::error::invalid_argument("rating must be 1 or -1"), req.request_id);
-               }
-               auto items = svc->review_feedback(rating, query_int(req, "limit", 50, 1, 500),
-                                                 query_int(req, "offset", 0, 0, 1 << 30));
-               if (!items) co_return net::error_response(items.err(), req.request_id);
-               json::array out;
-               for (const auto& f : *items) {
-                 boost::system::error_code ec;
-                 json::value citations = json::parse(f.citations_json, ec);
-                 if (ec) citations = json::array{};
-                 out.push_back(json::object{{"message_id", f.message_id}, {"user_id", f.user_id},
-                                            {"rating", f.rating}, {"comment", f.comment},
-                                            {"question", f.question}, {"answer", f.answer},
-                                            {"citations", std::move(citations)}, {"model", f.model},
-                                            {"created_at", f.created_at}});
-               }
-               co_return json_response(200, json::object{{"items", std::move(out)}});
-             });
+  routes.add_websocket(
+      "/api/v1/chat/ws", access_rule::needs(perm::chat_use),
+      [svc](net::request& req, net::websocket_stream& ws) -> awaitable<void> { co_await chat_socket(*svc, req, ws); });
+  routes.add(
+      "GET", "/api/v1/admin/feedback", access_rule::needs(perm::feedback_review),
+      [svc](net::request& req) -> awaitable<net::response> {
+        std::optional<int> rating;
+        if (auto r = req.query_param("rating")) {
+          if (*r == "1")
+            rating = 1;
+          else if (*r == "-1")
+            rating = -1;
+          else
+            co_return net::error_response(core::error::invalid_argument("rating must be 1 or -1"), req.request_id);
+        }
+        auto items =
+            svc->review_feedback(rating, query_int(req, "limit", 50, 1, 500), query_int(req, "offset", 0, 0, 1 << 30));
+        if (!items) co_return net::error_response(items.err(), req.request_id);
+        json::array out;
+        for (const auto& f : *items) {
+          boost::system::error_code ec;
+          json::value citations = json::parse(f.citations_json, ec);
+          if (ec) citations = json::array{};
+          out.push_back(json::object{{"message_id", f.message_id},
+                                     {"user_id", f.user_id},
+                                     {"rating", f.rating},
+                                     {"comment", f.comment},
+                                     {"question", f.question},
+                                     {"answer", f.answer},
+                                     {"citations", std::move(citations)},
+                                     {"model", f.model},
+                                     {"created_at", f.created_at}});
+        }
+        co_return json_response(200, json::object{{"items", std::move(out)}});
+      });
 }
 
 }  // namespace wattos::api

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "api/gateway.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
-#include "api/gateway.hpp"
 
 namespace wattos::api {
 

@@ -16,7 +16,6 @@ namespace {
 using boost::asio::awaitable;
 namespace json = boost::json;
 
-
 json::array to_array(const std::vector<std::string>& items) {
   json::array a;
   for (const auto& s : items) a.emplace_back(s);
@@ -24,8 +23,12 @@ json::array to_array(const std::vector<std::string>& items) {
 }
 
 json::object to_json(const user_info& u) {
-  return {{"id", u.id},         {"email", u.email},           {"display_name", u.display_name},
-          {"status", u.status}, {"roles", to_array(u.roles)}, {"created_at", u.created_at},
+  return {{"id", u.id},
+          {"email", u.email},
+          {"display_name", u.display_name},
+          {"status", u.status},
+          {"roles", to_array(u.roles)},
+          {"created_at", u.created_at},
           {"locked_until", u.locked_until}};
 }
 
@@ -116,7 +119,9 @@ class body_reader {
   json::object obj_;
 };
 
-client_context context_of(const net::request& req) { return {req.remote_address, req.request_id}; }
+client_context context_of(const net::request& req) {
+  return {req.remote_address, req.request_id};
+}
 
 std::optional<std::int64_t> query_int64(const net::request& req, std::string_view name) {
   auto v = req.query_param(name);
@@ -144,9 +149,9 @@ audit_filter filter_of(const net::request& req, int default_limit, int max_limit
   return f;
 }
 
-#define WATTOS_OR_ERROR_RESPONSE(lhs, expr)                                             \
-  auto WATTOS_CONCAT_(tmp_, __LINE__) = (expr);                                         \
-  if (!WATTOS_CONCAT_(tmp_, __LINE__).ok())                                             \
+#define WATTOS_OR_ERROR_RESPONSE(lhs, expr)                                              \
+  auto WATTOS_CONCAT_(tmp_, __LINE__) = (expr);                                          \
+  if (!WATTOS_CONCAT_(tmp_, __LINE__).ok())                                              \
     co_return net::error_response(WATTOS_CONCAT_(tmp_, __LINE__).err(), req.request_id); \
   lhs = std::move(WATTOS_CONCAT_(tmp_, __LINE__)).value()
 

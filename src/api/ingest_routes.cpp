@@ -132,11 +132,11 @@ net::response file_events(ingest::ingest_service& svc, rag::requester who, std::
     while (!sse.closed() && !sse.stopping()) {
       const auto seen = svc.change_generation();
       const std::int64_t from = std::max<std::int64_t>(0, since_ms - change_overlap_ms);
-      auto changed = co_await infra::db::offload([&svc, &who, &space_id, from] {
-        return svc.changes(who, space_id, from);
-      });
+      auto changed =
+          co_await infra::db::offload([&svc, &who, &space_id, from] { return svc.changes(who, space_id, from); });
       if (!changed) {  // the space went away or the store failed: say so; the client reconnects
-        net::sse_event ev{"", "error", json::serialize(json::object{{"error", error_json(changed.err())}}), std::nullopt};
+        net::sse_event ev{"", "error", json::serialize(json::object{{"error", error_json(changed.err())}}),
+                          std::nullopt};
         co_await sse.send(std::move(ev));
         co_return;
       }
@@ -159,16 +159,16 @@ void add_ingest_routes(route_table& routes, ingest::ingest_service& ingest, inge
   net::route_options uploads;
   uploads.multipart_upload = true;
   uploads.upload_limit = upload_limit_bytes;
-  routes.add("POST", "/api/v1/spaces/{id}/files", access_rule::needs(perm::documents_write, rate_class::upload),
-             [svc](net::request& req) { return upload(*svc, req); }, uploads);
+  routes.add(
+      "POST", "/api/v1/spaces/{id}/files", access_rule::needs(perm::documents_write, rate_class::upload),
+      [svc](net::request& req) { return upload(*svc, req); }, uploads);
   routes.add("GET", "/api/v1/spaces/{id}/files", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) -> awaitable<net::response> {
                const rag::requester who = rag_requester_of(req);
                const std::string space(req.param("id"));
                const std::string status(req.query_param("status").value_or(""));
-               auto files = co_await infra::db::offload([svc, &who, &space, &status] {
-                 return svc->list_files(who, space, status);
-               });
+               auto files = co_await infra::db::offload(
+                   [svc, &who, &space, &status] { return svc->list_files(who, space, status); });
                if (!files) co_return net::error_response(files.err(), req.request_id);
                json::array items;
                for (const auto& f : *files) items.push_back(file_json(f));
@@ -188,7 +188,8 @@ void add_ingest_routes(route_table& routes, ingest::ingest_service& ingest, inge
                const rag::requester who = rag_requester_of(req);
                const std::string space(req.param("id"));
                const std::string file(req.param("file"));
-               auto f = co_await infra::db::offload([svc, &who, &space, &file] { return svc->get_file(who, space, file); });
+               auto f =
+                   co_await infra::db::offload([svc, &who, &space, &file] { return svc->get_file(who, space, file); });
                if (!f) co_return net::error_response(f.err(), req.request_id);
                co_return json_response(200, file_json(*f));
              });
@@ -197,27 +198,32 @@ void add_ingest_routes(route_table& routes, ingest::ingest_service& ingest, inge
                const rag::requester who = rag_requester_of(req);
                const std::string space(req.param("id"));
                const std::string file(req.param("file"));
-               auto st = co_await infra::db::offload([svc, &who, &space, &file] { return svc->delete_file(who, space, file); });
+               auto st = co_await infra::db::offload(
+                   [svc, &who, &space, &file] { return svc->delete_file(who, space, file); });
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return net::response::no_content();
              });
-  routes.add("POST", "/api/v1/spaces/{id}/files/{file}/retry", access_rule::needs(perm::documents_write),
-             [svc](net::request& req) -> awaitable<net::response> {
-               const rag::requester who = rag_requester_of(req);
-               const std::string space(req.param("id"));
-               const std::string file(req.param("file"));
-               auto f = co_await infra::db::offload([svc, &who, &space, &file] { return svc->retry_file(who, space, file); });
-               if (!f) co_return net::error_response(f.err(), req.request_id);
-               co_return json_response(200, file_json(*f));
-             });
+  routes.add(
+      "POST", "/api/v1/spaces/{id}/files/{file}/retry", access_rule::needs(perm::documents_write),
+      [svc](net::request& req) -> awaitable<net::response> {
+        const rag::requester who = rag_requester_of(req);
+        const std::string space(req.param("id"));
+        const std::string file(req.param("file"));
+        auto f = co_await infra::db::offload([svc, &who, &space, &file] { return svc->retry_file(who, space, file); });
+        if (!f) co_return net::error_response(f.err(), req.request_id);
+        co_return json_response(200, file_json(*f));
+      });
   routes.add("GET", "/api/v1/spaces/{id}/watch", access_rule::needs(perm::spaces_read),
              [watch](net::request& req) -> awaitable<net::response> {
                const rag::requester who = rag_requester_of(req);
                const std::string space(req.param("id"));
                auto w = co_await infra::db::offload([watch, &who, &space] { return watch->get_watch(who, space); });
                if (!w) co_return net::error_response(w.err(), req.request_id);
-               if (!*w) co_return net::error_response(core::error::not_found("this space has no watched folder"), req.request_id);
-               co_return json_response(200, json::object{{"space_id", (*w)->space_id}, {"path", (*w)->path},
+               if (!*w)
+                 co_return net::error_response(core::error::not_found("this space has no watched folder"),
+                                               req.request_id);
+               co_return json_response(200, json::object{{"space_id", (*w)->space_id},
+                                                         {"path", (*w)->path},
                                                          {"created_by", (*w)->created_by},
                                                          {"created_at", (*w)->created_at}});
              });
@@ -228,10 +234,13 @@ void add_ingest_routes(route_table& routes, ingest::ingest_service& ingest, inge
                const rag::requester who = rag_requester_of(req);
                const std::string space(req.param("id"));
                const std::string path = infra::llm::json_string(*obj, "path");
-               auto w = co_await infra::db::offload([watch, &who, &space, &path] { return watch->set_watch(who, space, path); });
+               auto w = co_await infra::db::offload(
+                   [watch, &who, &space, &path] { return watch->set_watch(who, space, path); });
                if (!w) co_return net::error_response(w.err(), req.request_id);
-               co_return json_response(200, json::object{{"space_id", w->space_id}, {"path", w->path},
-                                                         {"created_by", w->created_by}, {"created_at", w->created_at}});
+               co_return json_response(200, json::object{{"space_id", w->space_id},
+                                                         {"path", w->path},
+                                                         {"created_by", w->created_by},
+                                                         {"created_at", w->created_at}});
              });
   routes.add("DELETE", "/api/v1/spaces/{id}/watch", access_rule::needs(perm::all),
              [watch](net::request& req) -> awaitable<net::response> {
@@ -246,15 +255,19 @@ void add_ingest_routes(route_table& routes, ingest::ingest_service& ingest, inge
                const int limit = query_int(req, "limit", 50, 1, 500);
                auto report = co_await infra::db::offload([jobs, limit]() -> core::result<json::object> {
                  WATTOS_ASSIGN_OR_RETURN(auto c, jobs->counts("ingest"));
-                 WATTOS_ASSIGN_OR_RETURN(auto dead, jobs->list("ingest", infra::queue::job_state::dead,
-                                                               static_cast<std::size_t>(limit)));
+                 WATTOS_ASSIGN_OR_RETURN(
+                     auto dead, jobs->list("ingest", infra::queue::job_state::dead, static_cast<std::size_t>(limit)));
                  json::array items;
                  for (const auto& j : dead) {
-                   items.push_back(json::object{{"id", j.id}, {"attempts", j.attempts}, {"last_error", j.last_error},
+                   items.push_back(json::object{{"id", j.id},
+                                                {"attempts", j.attempts},
+                                                {"last_error", j.last_error},
                                                 {"finished_at_ms", j.finished_at_ms}});
                  }
-                 return json::object{{"counts", json::object{{"waiting", c.waiting}, {"delayed", c.delayed},
-                                                             {"active", c.active}, {"completed", c.completed},
+                 return json::object{{"counts", json::object{{"waiting", c.waiting},
+                                                             {"delayed", c.delayed},
+                                                             {"active", c.active},
+                                                             {"completed", c.completed},
                                                              {"dead", c.dead}}},
                                      {"dead", std::move(items)}};
                });

@@ -9,9 +9,9 @@
 #include <map>
 
 #include "api/identity/permissions.hpp"
-#include "api/route_helpers.hpp"
 #include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
+#include "api/route_helpers.hpp"
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "infra/llm/json_wire.hpp"
@@ -586,16 +586,17 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
                co_return net::response::json(200, json::serialize(model_json(*v, true)));
              });
   // A user's own daily token budget, over their roles' and the default (null: none set).
-  routes.add("GET", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_read),
-             [gw](net::request& req) -> awaitable<net::response> {
-               const std::string user(req.param("id"));
-               auto budget = gw->user_budget(user);
-               if (!budget) co_return net::error_response(budget.err(), req.request_id);
-               co_return net::response::json(
-                   200, json::serialize(json::object{{"user_id", user},
-                                                     {"daily_tokens", *budget ? json::value(**budget) : json::value(nullptr)},
-                                                     {"tokens_today", gw->tokens_used_today(user).value_or(0)}}));
-             });
+  routes.add(
+      "GET", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_read),
+      [gw](net::request& req) -> awaitable<net::response> {
+        const std::string user(req.param("id"));
+        auto budget = gw->user_budget(user);
+        if (!budget) co_return net::error_response(budget.err(), req.request_id);
+        co_return net::response::json(
+            200, json::serialize(json::object{{"user_id", user},
+                                              {"daily_tokens", *budget ? json::value(**budget) : json::value(nullptr)},
+                                              {"tokens_today", gw->tokens_used_today(user).value_or(0)}}));
+      });
   routes.add("PUT", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_write),
              [gw](net::request& req) -> awaitable<net::response> {
                auto body = net::parse_json_object_body(req);
@@ -617,8 +618,8 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
                auto st = gw->set_user_budget(user, daily, p ? p->actor() : "unknown");
                if (!st) co_return net::error_response(st.err(), req.request_id);
                co_return net::response::json(
-                   200, json::serialize(json::object{{"user_id", user},
-                                                     {"daily_tokens", daily ? json::value(*daily) : json::value(nullptr)}}));
+                   200, json::serialize(json::object{
+                            {"user_id", user}, {"daily_tokens", daily ? json::value(*daily) : json::value(nullptr)}}));
              });
   routes.add("GET", "/api/v1/admin/usage", access_rule::needs(perm::usage_read),
              [gw](net::request& req) -> awaitable<net::response> {

@@ -16,6 +16,8 @@ boost::asio::awaitable<net::response> add_security_headers(net::request& req, co
 
 }  // namespace
 
-net::middleware security_headers() { return add_security_headers; }
+net::middleware security_headers() {
+  return add_security_headers;
+}
 
 }  // namespace wattos::api

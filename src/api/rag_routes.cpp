@@ -39,7 +39,8 @@ core::result<rag::search_request> search_request_from(const json::object& obj) {
     if (k < 1 || k > 100) return core::error::invalid_argument("k must be from 1 to 100");
     r.k = static_cast<std::size_t>(k);
   }
-  if (const auto* l = obj.if_contains("mmr_lambda"); l != nullptr && l->is_number()) r.mmr_lambda = l->to_number<double>();
+  if (const auto* l = obj.if_contains("mmr_lambda"); l != nullptr && l->is_number())
+    r.mmr_lambda = l->to_number<double>();
   r.rerank_model = infra::llm::json_string(obj, "rerank_model");
   if (const auto* f = obj.if_contains("filters"); f != nullptr && f->is_object()) {
     const auto& fo = f->get_object();
@@ -102,10 +103,15 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
     auto ctx = rag::rag_service::build_context(*hits, context_tokens);
     json::array citations;
     for (const auto& c : ctx.citations) {
-      citations.push_back(json::object{{"number", c.number}, {"document_id", c.document_id}, {"title", c.title},
-                                       {"page", c.page}, {"heading_path", c.heading_path},
-                                       {"char_start", c.char_start}, {"char_end", c.char_end},
-                                       {"snippet", c.snippet}, {"space_id", c.space_id}});
+      citations.push_back(json::object{{"number", c.number},
+                                       {"document_id", c.document_id},
+                                       {"title", c.title},
+                                       {"page", c.page},
+                                       {"heading_path", c.heading_path},
+                                       {"char_start", c.char_start},
+                                       {"char_end", c.char_end},
+                                       {"snippet", c.snippet},
+                                       {"space_id", c.space_id}});
     }
     out["context"] = json::object{{"text", ctx.text}, {"tokens", ctx.tokens}, {"citations", std::move(citations)}};
   }
@@ -129,7 +135,8 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
   }
   for (const auto& cv : chunks->get_array()) {
     const auto* c = cv.if_object();
-    if (c == nullptr) co_return net::error_response(core::error::invalid_argument("chunks[] must be objects"), req.request_id);
+    if (c == nullptr)
+      co_return net::error_response(core::error::invalid_argument("chunks[] must be objects"), req.request_id);
     rag::chunk_input ch;
     ch.text = infra::llm::json_string(*c, "text");
     ch.page = static_cast<int>(infra::llm::json_int(*c, "page"));
@@ -137,8 +144,8 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
     ch.char_start = infra::llm::json_int(*c, "char_start");
     ch.char_end = infra::llm::json_int(*c, "char_end");
     if (ch.page < 0 || ch.char_start < 0 || ch.char_end < ch.char_start) {
-      co_return net::error_response(core::error::invalid_argument("page and offsets must be >= 0, char_end >= char_start"),
-                                    req.request_id);
+      co_return net::error_response(
+          core::error::invalid_argument("page and offsets must be >= 0, char_end >= char_start"), req.request_id);
     }
     doc.chunks.push_back(std::move(ch));
   }
@@ -230,8 +237,9 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
              });
   net::route_options big;
   big.body_limit = 32ull << 20;
-  routes.add("POST", "/api/v1/spaces/{id}/documents", access_rule::needs(perm::documents_write),
-             [svc](net::request& req) { return index_document(*svc, req); }, big);
+  routes.add(
+      "POST", "/api/v1/spaces/{id}/documents", access_rule::needs(perm::documents_write),
+      [svc](net::request& req) { return index_document(*svc, req); }, big);
   routes.add("DELETE", "/api/v1/spaces/{id}/documents/{doc}", access_rule::needs(perm::documents_write),
              [svc](net::request& req) -> awaitable<net::response> {
                auto removed = svc->delete_document(rag_requester_of(req), req.param("id"), req.param("doc"));
@@ -253,11 +261,10 @@ void add_rag_routes(route_table& routes, rag::rag_service& rag) {
                if (!s) co_return net::error_response(s.err(), req.request_id);
                co_return json_response(200, space_json(*s));
              });
-  routes.add("POST", "/api/v1/spaces/{id}/search", access_rule::needs(perm::spaces_read),
-             [svc](net::request& req) {
-               std::vector<std::string> one{std::string(req.param("id"))};
-               return run_search(*svc, req, std::move(one));
-             });
+  routes.add("POST", "/api/v1/spaces/{id}/search", access_rule::needs(perm::spaces_read), [svc](net::request& req) {
+    std::vector<std::string> one{std::string(req.param("id"))};
+    return run_search(*svc, req, std::move(one));
+  });
   routes.add("POST", "/api/v1/search", access_rule::needs(perm::spaces_read),
              [svc](net::request& req) { return run_search(*svc, req, {}); });
 }

@@ -33,8 +33,9 @@
 #include "infra/cache/rate_limiter.hpp"
 #include "infra/db/database.hpp"
 #include "infra/db/migrations.hpp"
-#include "infra/queue/job_queue.hpp"
 #include "infra/llm/llm_gateway.hpp"
+#include "infra/queue/job_queue.hpp"
+#include "net/http_server.hpp"
 #include "persona/persona.hpp"
 #include "streams/chat/chat_service.hpp"
 #include "streams/ingest/folder_watcher.hpp"
@@ -42,7 +43,6 @@
 #include "streams/ingest/isolated_parse.hpp"
 #include "streams/ingest/parsers.hpp"
 #include "streams/rag/rag_service.hpp"
-#include "net/http_server.hpp"
 
 namespace wattos::app {
 namespace {
@@ -53,15 +53,14 @@ struct service_info {
   std::uint16_t port;
 };
 constexpr service_info services[] = {
-    {"gateway", 3001}, {"admin", 3002}, {"chat", 3006},    {"rag", 3007},       {"agent", 3008},
-    {"persona", 3009}, {"voice", 3010}, {"llm", 3011},     {"ingestion", 8001},
+    {"gateway", 3001}, {"admin", 3002}, {"chat", 3006}, {"rag", 3007},       {"agent", 3008},
+    {"persona", 3009}, {"voice", 3010}, {"llm", 3011},  {"ingestion", 8001},
 };
 
 // Migrations of the kernel itself; each service adds its own component.
 const std::vector<infra::db::migration>& core_migrations() {
   static const std::vector<infra::db::migration> list = {
-      {1, "instance",
-       "CREATE TABLE instance (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)", ""},
+      {1, "instance", "CREATE TABLE instance (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)", ""},
   };
   return list;
 }
@@ -108,8 +107,8 @@ core::result<std::string> instance_id(infra::db::database& db) {
   WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute("SELECT id FROM instance", {}));
   if (!rows.rows.empty()) return rows.rows.front().get_text(0);
   std::string id = core::new_uuid_v7();
-  WATTOS_RETURN_IF_ERROR(db.execute("INSERT INTO instance (id, created_at) VALUES (?, CURRENT_TIMESTAMP)",
-                                    {infra::db::value(id)}));
+  WATTOS_RETURN_IF_ERROR(
+      db.execute("INSERT INTO instance (id, created_at) VALUES (?, CURRENT_TIMESTAMP)", {infra::db::value(id)}));
   return id;
 }
 
@@ -133,8 +132,7 @@ int fail(const core::error& err) {
   return err.code() == core::errc::invalid_argument ? 2 : 1;
 }
 
-int serve(const std::string& config_path, const std::string& service, std::optional<int> port_override,
-          char** envp) {
+int serve(const std::string& config_path, const std::string& service, std::optional<int> port_override, char** envp) {
   auto cfg = load(config_path, envp);
   if (!cfg) return fail(cfg.err());
   core::set_log_level(core::parse_log_level(cfg->log.level));
@@ -183,14 +181,16 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   ingest.isolate_parsers(isolation_of(cfg->ingest));
   rag.on_space_deleted([&ingest](const std::string& space_id) {
     if (auto st = ingest.purge_space(space_id); !st.ok()) {
-      core::log_warn("ingest: files of a deleted space not removed", {{"space", space_id}, {"error", st.err().message()}});
+      core::log_warn("ingest: files of a deleted space not removed",
+                     {{"space", space_id}, {"error", st.err().message()}});
     }
   });
   streams::ingest::folder_watcher watcher(**db, ingest, rag, cfg->ingest.watch_debounce_ms);
   // Each answer gets its conversation's persona (KAYA when none is set): the character
   // layer hands its prompt generator down to the chat pipeline.
-  streams::chat::chat_service chat(**db, **llm, rag,
-                                   [&personas](std::string_view persona_id) { return api::persona_prompt_for(personas, persona_id); });
+  streams::chat::chat_service chat(**db, **llm, rag, [&personas](std::string_view persona_id) {
+    return api::persona_prompt_for(personas, persona_id);
+  });
   net::router router;
   api::route_table routes(router);
   api::readiness_checks checks;
@@ -205,7 +205,8 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
   if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat, personas);
   if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas, cfg->persona, &**llm);
-  const bool runs_ingestion = cfg->services.ingestion_url.empty() && (served.front() == "all" || served.front() == "ingestion");
+  const bool runs_ingestion =
+      cfg->services.ingestion_url.empty() && (served.front() == "all" || served.front() == "ingestion");
   if (cfg->services.ingestion_url.empty()) {
     api::add_ingest_routes(routes, ingest, watcher, **jobs, cfg->ingest.max_file_bytes);
   }
@@ -225,14 +226,19 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   gateway.install(server);
   if (auto st = server.listen(); !st.ok()) return fail(st.err());
   server.shutdown_on_signals();
-  core::log_info("listening", {{"host", cfg->server.host}, {"port", server.port()}, {"threads", threads},
-                               {"services", served.front()}, {"data_dir", cfg->data_dir},
-                               {"database", cfg->database.backend}, {"rate_limit", cfg->rate_limit.backend},
+  core::log_info("listening", {{"host", cfg->server.host},
+                               {"port", server.port()},
+                               {"threads", threads},
+                               {"services", served.front()},
+                               {"data_dir", cfg->data_dir},
+                               {"database", cfg->database.backend},
+                               {"rate_limit", cfg->rate_limit.backend},
                                {"version", core::version_string}});
 
   if (runs_ingestion) {
     ingest.start_workers(cfg->ingest.workers);
-    if (auto st = watcher.start(); !st.ok()) core::log_warn("folder watcher not started", {{"error", st.err().message()}});
+    if (auto st = watcher.start(); !st.ok())
+      core::log_warn("folder watcher not started", {{"error", st.err().message()}});
   }
 
   std::vector<std::thread> workers;
@@ -338,8 +344,8 @@ std::vector<std::filesystem::path> collect_files(const std::vector<std::string>&
   for (const auto& p : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(p, ec)) {
-      for (auto it = std::filesystem::recursive_directory_iterator(p, ec); !ec && it != std::filesystem::recursive_directory_iterator();
-           it.increment(ec)) {
+      for (auto it = std::filesystem::recursive_directory_iterator(p, ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
         const auto name = it->path().filename().string();
         if (!name.empty() && name.front() == '.') {
           if (it->is_directory(ec)) it.disable_recursion_pending();
@@ -359,7 +365,8 @@ void print_progress(std::int64_t done, std::int64_t failed, std::int64_t total) 
   constexpr int width = 30;
   const std::int64_t finished = done + failed;
   const int filled = total > 0 ? static_cast<int>(width * finished / total) : width;
-  std::fprintf(stderr, "\r[%s%s] %lld/%lld done, %lld failed", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld done, %lld failed",
+               std::string(static_cast<std::size_t>(filled), '#').c_str(),
                std::string(static_cast<std::size_t>(width - filled), '-').c_str(), static_cast<long long>(done),
                static_cast<long long>(total), static_cast<long long>(failed));
   std::fflush(stderr);
@@ -466,7 +473,8 @@ int parse_command(const parse_args& args) {
       if (page > 0) std::printf("\n--- page %d ---\n", page);
     }
     std::string prefix;
-    if (b.kind == streams::ingest::block_kind::heading) prefix = std::string(static_cast<std::size_t>(b.level), '#') + " ";
+    if (b.kind == streams::ingest::block_kind::heading)
+      prefix = std::string(static_cast<std::size_t>(b.level), '#') + " ";
     if (b.kind == streams::ingest::block_kind::list_item) prefix = "- ";
     std::printf("\n%s%s\n", prefix.c_str(), b.text.c_str());
   }
@@ -485,7 +493,8 @@ int run_cli(int argc, char** argv, char** envp) {
   auto* serve_cmd = cli.add_subcommand("serve", "Run the platform (all services in one process by default)");
   serve_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
   serve_cmd->add_option("--service", service, "Run only this service on its own port")
-      ->check(CLI::IsMember({"all", "gateway", "admin", "chat", "rag", "agent", "persona", "voice", "llm", "ingestion"}));
+      ->check(
+          CLI::IsMember({"all", "gateway", "admin", "chat", "rag", "agent", "persona", "voice", "llm", "ingestion"}));
   serve_cmd->add_option("--port", port, "Listen on this port (0: any free port)")->check(CLI::Range(0, 65535));
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "Apply pending database migrations and list them");
@@ -503,20 +512,25 @@ int run_cli(int argc, char** argv, char** envp) {
   auto* eval_cmd = cli.add_subcommand("eval", "Evaluation tools");
   auto* eval_retrieval_cmd = eval_cmd->add_subcommand(
       "retrieval", "nDCG@10, Recall@100, MRR@10 and latency of lexical, vector and hybrid search (BEIR-style)");
-  eval_retrieval_cmd->add_option("--corpus", eval_args.corpus, "corpus.jsonl (BEIR) or corpus CSV (doc_id,title,abstract)")
-      ->required()->check(CLI::ExistingFile);
+  eval_retrieval_cmd
+      ->add_option("--corpus", eval_args.corpus, "corpus.jsonl (BEIR) or corpus CSV (doc_id,title,abstract)")
+      ->required()
+      ->check(CLI::ExistingFile);
   eval_retrieval_cmd->add_option("--queries", eval_args.queries, "queries.jsonl (BEIR) or claims CSV (id,claim)")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   eval_retrieval_cmd->add_option("--qrels", eval_args.qrels, "qrels TSV (query-id, corpus-id, score)")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   eval_retrieval_cmd->add_option("--modes", eval_args.modes, "lexical, vector, hybrid")->delimiter(',');
   eval_retrieval_cmd->add_option("--index", eval_args.index, "vector index: hnsw or exact")
       ->check(CLI::IsMember({"hnsw", "exact"}));
   eval_retrieval_cmd->add_option("--dimensions", eval_args.dimensions, "embedding size")->check(CLI::Range(8, 4096));
   eval_retrieval_cmd->add_flag("--json", eval_args.json, "print JSON instead of a table");
   eval_retrieval_cmd->add_flag("!--no-query-idf", eval_args.query_idf, "do not weight query embeddings by IDF");
-  eval_retrieval_cmd->add_option("--prf-docs", eval_args.prf_docs,
-                                 "vector-side feedback from the top N lexical hits (0: off)")->check(CLI::Range(0, 20));
+  eval_retrieval_cmd
+      ->add_option("--prf-docs", eval_args.prf_docs, "vector-side feedback from the top N lexical hits (0: off)")
+      ->check(CLI::Range(0, 20));
   eval_cmd->require_subcommand(1);
 
   search_args search;

@@ -1,3 +1,5 @@
 #include "app/commands.hpp"
 
-int main(int argc, char** argv, char** envp) { return wattos::app::run_cli(argc, argv, envp); }
+int main(int argc, char** argv, char** envp) {
+  return wattos::app::run_cli(argc, argv, envp);
+}

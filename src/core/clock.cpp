@@ -16,7 +16,11 @@ std::string format_now(const char* format) {
 
 }  // namespace
 
-std::string utc_now_iso() { return format_now("%Y-%m-%dT%H:%M:%SZ"); }
-std::string utc_today() { return format_now("%Y-%m-%d"); }
+std::string utc_now_iso() {
+  return format_now("%Y-%m-%dT%H:%M:%SZ");
+}
+std::string utc_today() {
+  return format_now("%Y-%m-%d");
+}
 
 }  // namespace wattos::core

@@ -57,9 +57,7 @@ class error {
   const std::string& message() const noexcept { return message_; }
 
   // Prefixes the message with context, e.g. "migration 3: " + message.
-  error with_context(std::string_view context) const {
-    return error(code_, std::string(context) + ": " + message_);
-  }
+  error with_context(std::string_view context) const { return error(code_, std::string(context) + ": " + message_); }
 
   static error invalid_argument(std::string m) { return {errc::invalid_argument, std::move(m)}; }
   static error unauthenticated(std::string m) { return {errc::unauthenticated, std::move(m)}; }
@@ -96,9 +94,18 @@ class [[nodiscard]] result {
   bool ok() const noexcept { return storage_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(storage_); }
-  const T& value() const& { assert(ok()); return std::get<0>(storage_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(storage_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(storage_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(storage_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(storage_));
+  }
 
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
@@ -106,8 +113,14 @@ class [[nodiscard]] result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const error& err() const& { assert(!ok()); return std::get<1>(storage_); }
-  error&& err() && { assert(!ok()); return std::get<1>(std::move(storage_)); }
+  const error& err() const& {
+    assert(!ok());
+    return std::get<1>(storage_);
+  }
+  error&& err() && {
+    assert(!ok());
+    return std::get<1>(std::move(storage_));
+  }
 
   template <typename U>
   T value_or(U&& fallback) const& {
@@ -128,8 +141,14 @@ class [[nodiscard]] status {
 
   bool ok() const noexcept { return !has_error_; }
   explicit operator bool() const noexcept { return ok(); }
-  const error& err() const& { assert(!ok()); return err_; }
-  error&& err() && { assert(!ok()); return std::move(err_); }
+  const error& err() const& {
+    assert(!ok());
+    return err_;
+  }
+  error&& err() && {
+    assert(!ok());
+    return std::move(err_);
+  }
 
  private:
   error err_{errc::ok, {}};

@@ -67,7 +67,9 @@ uuid_bytes new_uuid_v7_bytes() {
   return make_uuid_v7(ms, rand_a, rand_b);
 }
 
-std::string new_uuid_v7() { return format_uuid(new_uuid_v7_bytes()); }
+std::string new_uuid_v7() {
+  return format_uuid(new_uuid_v7_bytes());
+}
 
 std::string format_uuid(const uuid_bytes& bytes) {
   std::string out;

@@ -1,7 +1,5 @@
 #include "core/log.hpp"
 
-#include "core/utf8.hpp"
-
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
@@ -12,6 +10,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/utf8.hpp"
+
 namespace wattos::core {
 namespace {
 
@@ -21,10 +21,14 @@ std::function<void(std::string_view)> g_sink;  // guarded by g_sink_mutex
 
 std::string_view level_name(log_level level) {
   switch (level) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
   }
   return "info";
 }
@@ -48,8 +52,8 @@ void append_timestamp(std::string& out) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
   out += buf;
 }
 
@@ -62,7 +66,9 @@ log_level parse_log_level(std::string_view name) noexcept {
   return log_level::info;
 }
 
-void set_log_level(log_level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+void set_log_level(log_level level) noexcept {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 
 bool log_enabled(log_level level) noexcept {
   return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);

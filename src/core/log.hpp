@@ -31,8 +31,7 @@ struct log_field {
   log_field(std::string_view k, bool v) : key(k), value(v) {}
   log_field(std::string_view k, double v) : key(k), value(v) {}
   template <typename Int>
-    requires std::is_integral_v<Int>
-  log_field(std::string_view k, Int v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  requires std::is_integral_v<Int> log_field(std::string_view k, Int v) : key(k), value(static_cast<std::int64_t>(v)) {}
 };
 
 // Parses "debug", "info", "warn", "error"; anything else gives info.
@@ -50,9 +49,17 @@ void set_log_sink(std::function<void(std::string_view)> sink);
 std::string format_log_line(log_level level, std::string_view message, std::initializer_list<log_field> fields);
 
 void log(log_level level, std::string_view message, std::initializer_list<log_field> fields = {});
-inline void log_debug(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::debug, m, f); }
-inline void log_info(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::info, m, f); }
-inline void log_warn(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::warn, m, f); }
-inline void log_error(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::error, m, f); }
+inline void log_debug(std::string_view m, std::initializer_list<log_field> f = {}) {
+  log(log_level::debug, m, f);
+}
+inline void log_info(std::string_view m, std::initializer_list<log_field> f = {}) {
+  log(log_level::info, m, f);
+}
+inline void log_warn(std::string_view m, std::initializer_list<log_field> f = {}) {
+  log(log_level::warn, m, f);
+}
+inline void log_error(std::string_view m, std::initializer_list<log_field> f = {}) {
+  log(log_level::error, m, f);
+}
 
 }  // namespace wattos::core

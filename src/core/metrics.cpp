@@ -72,16 +72,20 @@ std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
 
 metric_family<counter>& metrics_registry::counter_family(const std::string& name, const std::string& help,
-                                                  std::vector<std::string> label_names) {
+                                                         std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
   auto& slot = counters_[name];
   if (!slot) slot = std::make_unique<metric_family<core::counter>>(name, help, std::move(label_names));
@@ -89,7 +93,7 @@ metric_family<counter>& metrics_registry::counter_family(const std::string& name
 }
 
 metric_family<gauge>& metrics_registry::gauge_family(const std::string& name, const std::string& help,
-                                              std::vector<std::string> label_names) {
+                                                     std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
   auto& slot = gauges_[name];
   if (!slot) slot = std::make_unique<metric_family<core::gauge>>(name, help, std::move(label_names));
@@ -97,8 +101,8 @@ metric_family<gauge>& metrics_registry::gauge_family(const std::string& name, co
 }
 
 metric_family<histogram>& metrics_registry::histogram_family(const std::string& name, const std::string& help,
-                                                      std::vector<std::string> label_names,
-                                                      std::vector<double> bounds) {
+                                                             std::vector<std::string> label_names,
+                                                             std::vector<double> bounds) {
   std::lock_guard lock(mutex_);
   auto& slot = histograms_[name];
   if (!slot) {

@@ -73,7 +73,9 @@ class metric_family {
  public:
   metric_family(std::string name, std::string help, std::vector<std::string> label_names,
                 std::vector<double> bounds = {})
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         bounds_(std::move(bounds)) {}
 
   // The child for these label values (as many as label names); created on first use.
@@ -109,11 +111,11 @@ class metrics_registry {
 
   // Registering the same name twice returns the existing family (the kind must match).
   metric_family<core::counter>& counter_family(const std::string& name, const std::string& help,
-                                  std::vector<std::string> label_names = {});
+                                               std::vector<std::string> label_names = {});
   metric_family<core::gauge>& gauge_family(const std::string& name, const std::string& help,
-                              std::vector<std::string> label_names = {});
+                                           std::vector<std::string> label_names = {});
   metric_family<core::histogram>& histogram_family(const std::string& name, const std::string& help,
-                                      std::vector<std::string> label_names, std::vector<double> bounds);
+                                                   std::vector<std::string> label_names, std::vector<double> bounds);
 
   // Prometheus text format, families in name order.
   std::string render() const;

@@ -14,12 +14,12 @@ std::size_t utf8_sequence_length(std::string_view text) noexcept {
     length = 2;
   } else if (lead >= 0xe0 && lead <= 0xef) {
     length = 3;
-    if (lead == 0xe0) min_second = 0xa0;       // no overlong forms
-    if (lead == 0xed) max_second = 0x9f;       // no UTF-16 surrogates
+    if (lead == 0xe0) min_second = 0xa0;  // no overlong forms
+    if (lead == 0xed) max_second = 0x9f;  // no UTF-16 surrogates
   } else if (lead >= 0xf0 && lead <= 0xf4) {
     length = 4;
-    if (lead == 0xf0) min_second = 0x90;       // no overlong forms
-    if (lead == 0xf4) max_second = 0x8f;       // nothing above U+10FFFF
+    if (lead == 0xf0) min_second = 0x90;  // no overlong forms
+    if (lead == 0xf4) max_second = 0x8f;  // nothing above U+10FFFF
   } else {
     return 0;
   }

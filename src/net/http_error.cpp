@@ -10,25 +10,44 @@ namespace wattos::net {
 int http_status(core::errc code) noexcept {
   using core::errc;
   switch (code) {
-    case errc::ok: return 200;
-    case errc::invalid_argument: return 400;
-    case errc::unauthenticated: return 401;
-    case errc::permission_denied: return 403;
-    case errc::not_found: return 404;
-    case errc::already_exists: return 409;
-    case errc::conflict: return 409;
-    case errc::failed_precondition: return 412;
-    case errc::payload_too_large: return 413;
-    case errc::unsupported_media: return 415;
-    case errc::rate_limited: return 429;
-    case errc::resource_exhausted: return 429;
-    case errc::request_timeout: return 408;
-    case errc::cancelled: return 499;
-    case errc::deadline_exceeded: return 504;
-    case errc::unavailable: return 503;
-    case errc::bad_gateway: return 502;
-    case errc::unimplemented: return 501;
-    case errc::internal: return 500;
+    case errc::ok:
+      return 200;
+    case errc::invalid_argument:
+      return 400;
+    case errc::unauthenticated:
+      return 401;
+    case errc::permission_denied:
+      return 403;
+    case errc::not_found:
+      return 404;
+    case errc::already_exists:
+      return 409;
+    case errc::conflict:
+      return 409;
+    case errc::failed_precondition:
+      return 412;
+    case errc::payload_too_large:
+      return 413;
+    case errc::unsupported_media:
+      return 415;
+    case errc::rate_limited:
+      return 429;
+    case errc::resource_exhausted:
+      return 429;
+    case errc::request_timeout:
+      return 408;
+    case errc::cancelled:
+      return 499;
+    case errc::deadline_exceeded:
+      return 504;
+    case errc::unavailable:
+      return 503;
+    case errc::bad_gateway:
+      return 502;
+    case errc::unimplemented:
+      return 501;
+    case errc::internal:
+      return 500;
   }
   return 500;
 }

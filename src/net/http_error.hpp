@@ -19,7 +19,6 @@ int http_status(core::errc code) noexcept;
 // A JSON error response; rate_limited and unavailable errors get no Retry-After here
 // (the caller that knows the delay sets it).
 response error_response(const core::error& err, std::string_view request_id = {});
-response error_response(int status, std::string_view code, std::string_view message,
-                        std::string_view request_id = {});
+response error_response(int status, std::string_view code, std::string_view message, std::string_view request_id = {});
 
 }  // namespace wattos::net

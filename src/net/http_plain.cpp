@@ -14,13 +14,13 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/url/parse.hpp>
+#include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
-#include <sys/socket.h>
 #include <unordered_map>
 #include <vector>
 

@@ -56,8 +56,8 @@ bool is_disconnect(const beast::error_code& ec) {
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -68,16 +68,20 @@ bool valid_request_id(std::string_view id) {
 struct connection_state {
   explicit connection_state(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;                      // between reading a request head and finishing its response
-  std::function<void()> force_close;      // set by the SSE and WebSocket phases
+  bool busy = false;                  // between reading a request head and finishing its response
+  std::function<void()> force_close;  // set by the SSE and WebSocket phases
 };
 
 class sse_stream_impl final : public sse_stream {
  public:
   sse_stream_impl(beast::tcp_stream& stream, const std::atomic<bool>& draining, milliseconds heartbeat,
                   milliseconds write_timeout)
-      : stream_(stream), draining_(draining), heartbeat_(heartbeat), write_timeout_(write_timeout),
-        wake_(stream.get_executor()), space_(stream.get_executor()) {}
+      : stream_(stream),
+        draining_(draining),
+        heartbeat_(heartbeat),
+        write_timeout_(write_timeout),
+        wake_(stream.get_executor()),
+        space_(stream.get_executor()) {}
 
   // Not a coroutine: g++ 12 destroys a by-value coroutine parameter initialised from a
   // braced temporary twice. The event is framed now; only the wait is a coroutine.
@@ -114,7 +118,8 @@ class sse_stream_impl final : public sse_stream {
   // written (or the client is gone). Must run on the connection's strand.
   asio::awaitable<void> run(const sse_producer& producer) {
     auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, run_producer(producer), asio::bind_cancellation_slot(producer_cancel_.slot(), asio::detached));
+    asio::co_spawn(executor, run_producer(producer),
+                   asio::bind_cancellation_slot(producer_cancel_.slot(), asio::detached));
     asio::co_spawn(executor, watch_disconnect(), asio::detached);
     while (true) {
       if (!queue_.empty() && !closed_) {
@@ -201,7 +206,8 @@ class websocket_stream_impl final : public websocket_stream {
     buffer_.clear();
     auto [ec, n] = co_await ws_.async_read(buffer_, use_nothrow);
     if (ec == websocket::error::closed || is_disconnect(ec)) co_return core::error::cancelled("websocket closed");
-    if (ec == websocket::error::message_too_big) co_return core::error::payload_too_large("websocket message too large");
+    if (ec == websocket::error::message_too_big)
+      co_return core::error::payload_too_large("websocket message too large");
     if (ec) co_return core::error::unavailable("websocket read: " + ec.message());
     websocket_message msg;
     msg.binary = ws_.got_binary();
@@ -257,7 +263,12 @@ asio::awaitable<bool> send_message(beast::tcp_stream& stream, http::response<Bod
 struct http_server::impl {
   impl(asio::io_context& io_in, const core::server_settings& s, const router& r, core::metrics_registry& m,
        server_hooks h)
-      : io(io_in), settings(s), routes(r), metrics(m), hooks(std::move(h)), acceptor(io_in),
+      : io(io_in),
+        settings(s),
+        routes(r),
+        metrics(m),
+        hooks(std::move(h)),
+        acceptor(io_in),
         requests(m.counter_family("wattos_http_requests_total", "HTTP requests by route pattern, method and status",
                                   {"route", "method", "status"})),
         latency(m.histogram_family("wattos_http_request_duration_seconds",
@@ -294,7 +305,7 @@ struct http_server::impl {
   std::atomic<std::size_t> open{0};
   std::mutex registry_mutex;
   std::unordered_map<connection_state*, std::weak_ptr<connection_state>> registry;  // guarded by registry_mutex
-  std::function<void()> on_drained;                                               // guarded by registry_mutex
+  std::function<void()> on_drained;                                                 // guarded by registry_mutex
   std::unique_ptr<asio::steady_timer> grace_timer;
   std::unique_ptr<asio::signal_set> signals;
 
@@ -400,7 +411,8 @@ asio::awaitable<response> http_server::impl::invoke(request& req, const handler&
   try {
     co_return co_await stages.front()(req);
   } catch (const std::exception& e) {
-    core::log_error("handler threw", {{"request_id", req.request_id}, {"route", req.route_pattern}, {"error", e.what()}});
+    core::log_error("handler threw",
+                    {{"request_id", req.request_id}, {"route", req.route_pattern}, {"error", e.what()}});
   } catch (...) {
     core::log_error("handler threw", {{"request_id", req.request_id}, {"route", req.route_pattern}});
   }
@@ -428,8 +440,8 @@ asio::awaitable<http_server::impl::upload_outcome> http_server::impl::read_multi
     auto [ec, n] = co_await http::async_read(conn.stream, buffer, body, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::body_limit) {
-      co_return upload_outcome{error_response(413, "payload_too_large",
-                                              "upload larger than " + std::to_string(limit) + " bytes", req.request_id)};
+      co_return upload_outcome{error_response(
+          413, "payload_too_large", "upload larger than " + std::to_string(limit) + " bytes", req.request_id)};
     }
     if (ec) co_return upload_outcome{std::nullopt, true};  // the client is gone or too slow
     std::size_t filled = chunk.size() - body.get().body().size;
@@ -465,13 +477,14 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     first = false;
     if (read_ec) {
       if (read_ec == http::error::header_limit) {
-        response res = error_response(431, "header_too_large", "request head larger than " +
-                                                                   std::to_string(settings.max_header_bytes) + " bytes");
+        response res =
+            error_response(431, "header_too_large",
+                           "request head larger than " + std::to_string(settings.max_header_bytes) + " bytes");
         request dummy;
         conn->busy = true;
         co_await write_response(*conn, dummy, res, false, false, 11);
-      } else if (read_ec.category() == beast::error_code(http::error::bad_target).category() && read_ec != http::error::end_of_stream &&
-                 read_ec != http::error::partial_message) {
+      } else if (read_ec.category() == beast::error_code(http::error::bad_target).category() &&
+                 read_ec != http::error::end_of_stream && read_ec != http::error::partial_message) {
         response res = error_response(400, "malformed_request", "malformed HTTP request");
         request dummy;
         conn->busy = true;
@@ -546,8 +559,8 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     }
 
     if (!early && !decided && matched) {
-      const bool multipart = matched->options.multipart_upload &&
-                             msg[http::field::content_type].starts_with("multipart/form-data");
+      const bool multipart =
+          matched->options.multipart_upload && msg[http::field::content_type].starts_with("multipart/form-data");
       const std::uint64_t limit = matched->options.body_limit.value_or(settings.max_body_bytes);
       if (iequals(msg[http::field::expect], "100-continue") && has_body) {
         bool too_large = !multipart && content_length && *content_length > limit;
@@ -620,8 +633,12 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     requests.with({req.route_pattern, req.method, std::to_string(res.status)}).inc();
     latency.with({req.route_pattern}).observe(seconds);
     if (hooks.access_log) {
-      core::log_info("request", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
-                                 {"route", req.route_pattern}, {"status", res.status}, {"duration_ms", seconds * 1000},
+      core::log_info("request", {{"request_id", req.request_id},
+                                 {"method", req.method},
+                                 {"path", req.path},
+                                 {"route", req.route_pattern},
+                                 {"status", res.status},
+                                 {"duration_ms", seconds * 1000},
                                  {"remote", req.remote_address}});
     }
     if (!written || !keep_alive || res.sse) break;
@@ -735,7 +752,9 @@ http_server::http_server(asio::io_context& io, const core::server_settings& sett
 
 http_server::~http_server() = default;
 
-void http_server::use(middleware m) { impl_->chain.push_back(std::move(m)); }
+void http_server::use(middleware m) {
+  impl_->chain.push_back(std::move(m));
+}
 
 core::status http_server::listen() {
   beast::error_code ec;
@@ -756,9 +775,13 @@ core::status http_server::listen() {
   return {};
 }
 
-std::uint16_t http_server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t http_server::port() const noexcept {
+  return impl_->bound_port;
+}
 
-std::size_t http_server::open_connections() const noexcept { return impl_->open.load(); }
+std::size_t http_server::open_connections() const noexcept {
+  return impl_->open.load();
+}
 
 void http_server::shutdown(std::function<void()> on_done) {
   auto* self = impl_.get();

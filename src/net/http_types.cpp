@@ -29,7 +29,9 @@ void header_map::set(std::string name, std::string value) {
   entries_.push_back({std::move(name), std::move(value)});
 }
 
-void header_map::add(std::string name, std::string value) { entries_.push_back({std::move(name), std::move(value)}); }
+void header_map::add(std::string name, std::string value) {
+  entries_.push_back({std::move(name), std::move(value)});
+}
 
 void header_map::erase(std::string_view name) {
   std::erase_if(entries_, [&](const entry& e) { return iequals(e.name, name); });
@@ -44,9 +46,13 @@ std::string_view find_pair(const std::vector<std::pair<std::string, std::string>
 }
 }  // namespace
 
-std::string_view request::param(std::string_view name) const noexcept { return find_pair(path_params, name); }
+std::string_view request::param(std::string_view name) const noexcept {
+  return find_pair(path_params, name);
+}
 
-std::string_view request::attribute(std::string_view name) const noexcept { return find_pair(attributes, name); }
+std::string_view request::attribute(std::string_view name) const noexcept {
+  return find_pair(attributes, name);
+}
 
 std::optional<std::string_view> request::query_param(std::string_view name) const noexcept {
   for (const auto& [k, v] : query) {

@@ -65,18 +65,18 @@ struct uploaded_file {
 };
 
 struct request {
-  std::string method;   // upper case, e.g. "GET"
-  std::string target;   // as received: path plus query
-  std::string path;     // percent-decoded path
-  std::vector<std::pair<std::string, std::string>> query;        // decoded, in order
+  std::string method;                                      // upper case, e.g. "GET"
+  std::string target;                                      // as received: path plus query
+  std::string path;                                        // percent-decoded path
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   header_map headers;
   std::string body;                                              // empty for uploads
   std::vector<std::pair<std::string, std::string>> path_params;  // decoded {name} values
   std::vector<std::pair<std::string, std::string>> form;         // multipart non-file fields
   std::vector<uploaded_file> files;                              // multipart file parts
-  std::string request_id;       // from a valid X-Request-Id, else generated
-  std::string remote_address;   // peer IP
-  std::string route_pattern;    // e.g. "/api/v1/spaces/{id}", for metrics and logs
+  std::string request_id;                                        // from a valid X-Request-Id, else generated
+  std::string remote_address;                                    // peer IP
+  std::string route_pattern;                                     // e.g. "/api/v1/spaces/{id}", for metrics and logs
   bool websocket_upgrade = false;  // a WebSocket handshake: the middleware decides, then the socket is upgraded
   // Values middleware hands to handlers (the authenticated principal, for example).
   std::vector<std::pair<std::string, std::string>> attributes;

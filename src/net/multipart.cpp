@@ -155,8 +155,8 @@ core::status multipart_parser::step() {
         }
         pending_.erase(0, i + 2);
         if (++parts_ > limits_.max_parts) {
-          return fail(core::error::payload_too_large("multipart: more than " + std::to_string(limits_.max_parts) +
-                                                     " parts"));
+          return fail(
+              core::error::payload_too_large("multipart: more than " + std::to_string(limits_.max_parts) + " parts"));
         }
         state_ = state::headers;
         break;
@@ -231,8 +231,10 @@ core::status multipart_parser::parse_headers(std::string_view block) {
       }
       has_disposition = true;
       for (auto& [key, v] : header_params(value)) {
-        if (key == "name") info.name = v;
-        else if (key == "filename" && !info.filename) info.filename = v;
+        if (key == "name")
+          info.name = v;
+        else if (key == "filename" && !info.filename)
+          info.filename = v;
         else if (key == "filename*") {
           if (auto decoded = decode_ext_value(v)) info.filename = *decoded;
         }
@@ -292,7 +294,8 @@ core::status multipart_disk_writer::begin_part(const multipart_part_info& info) 
 core::status multipart_disk_writer::part_data(std::string_view data) {
   if (!current_is_file_) {
     field_bytes_ += data.size();
-    if (field_bytes_ > limits_.max_field_bytes) return core::error::payload_too_large("multipart: form fields too large");
+    if (field_bytes_ > limits_.max_field_bytes)
+      return core::error::payload_too_large("multipart: form fields too large");
     fields_.back().second.append(data);
     return {};
   }
@@ -316,7 +319,9 @@ core::status multipart_disk_writer::end_part() {
   return {};
 }
 
-core::status multipart_disk_writer::finish() { return parser_.finish(); }
+core::status multipart_disk_writer::finish() {
+  return parser_.finish();
+}
 
 std::vector<uploaded_file> multipart_disk_writer::take_files() {
   auto out = std::move(files_);

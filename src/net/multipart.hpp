@@ -29,7 +29,7 @@ namespace wattos::net {
 struct multipart_limits {
   std::size_t max_parts = 64;
   std::size_t max_part_header_bytes = 8 * 1024;
-  std::size_t max_field_bytes = 1024 * 1024;  // all non-file fields together
+  std::size_t max_field_bytes = 1024 * 1024;    // all non-file fields together
   std::uint64_t max_file_bytes = 256ull << 20;  // all files together
 };
 

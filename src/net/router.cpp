@@ -18,7 +18,9 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return parts;
 }
 
-bool is_param(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+bool is_param(std::string_view s) {
+  return s.size() > 2 && s.front() == '{' && s.back() == '}';
+}
 
 route compile(std::string method, std::string pattern, route_options options) {
   if (pattern.empty() || pattern.front() != '/') {

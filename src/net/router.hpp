@@ -30,7 +30,7 @@ struct route_options {
 };
 
 struct route {
-  std::string method;   // empty for WebSocket routes
+  std::string method;  // empty for WebSocket routes
   std::string pattern;
   std::vector<std::string> segments;
   handler http_handler;

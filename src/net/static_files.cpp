@@ -17,12 +17,24 @@ std::string_view mime_type_for(std::string_view path) noexcept {
     std::string_view type;
   };
   static constexpr entry types[] = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-      {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"}, {".gif", "image/gif"}, {".webp", "image/webp"},
-      {".ico", "image/x-icon"}, {".woff2", "font/woff2"}, {".woff", "font/woff"}, {".txt", "text/plain; charset=utf-8"},
-      {".map", "application/json"}, {".wasm", "application/wasm"}, {".pdf", "application/pdf"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".webp", "image/webp"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".woff", "font/woff"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".map", "application/json"},
+      {".wasm", "application/wasm"},
+      {".pdf", "application/pdf"},
   };
   for (const auto& t : types) {
     if (ends_with_ci(path, t.ext)) return t.type;
@@ -85,8 +97,7 @@ std::optional<response> static_files::serve(std::string_view decoded_path, std::
   std::error_code ec;
   auto size = std::filesystem::file_size(*file, ec);
   auto mtime = std::filesystem::last_write_time(*file, ec);
-  std::string etag = "\"" + std::to_string(size) + "-" +
-                     std::to_string(mtime.time_since_epoch().count()) + "\"";
+  std::string etag = "\"" + std::to_string(size) + "-" + std::to_string(mtime.time_since_epoch().count()) + "\"";
   response res;
   res.status = status;
   res.headers.set("Content-Type", std::string(mime_type_for(file->string())));

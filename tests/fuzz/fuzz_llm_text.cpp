@@ -26,8 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto value = boost::json::parse(text, ec);
       if (ec) return 0;
       bool flag = false;
-      if (mode == 0) (void)llm::parse_openai_chat_request(value, flag);
-      else (void)llm::parse_openai_embedding_request(value, flag);
+      if (mode == 0)
+        (void)llm::parse_openai_chat_request(value, flag);
+      else
+        (void)llm::parse_openai_embedding_request(value, flag);
       return 0;
     }
     case 2:
@@ -41,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (text.find('[') == std::string_view::npos && redactor.restore(redacted) != text) std::abort();
       llm::pii_restorer restorer(redactor);
       std::string streamed;
-      for (std::size_t i = 0; i < redacted.size(); i += 3) streamed += restorer.feed(std::string_view(redacted).substr(i, 3));
+      for (std::size_t i = 0; i < redacted.size(); i += 3)
+        streamed += restorer.feed(std::string_view(redacted).substr(i, 3));
       streamed += restorer.finish();
       if (streamed != redactor.restore(redacted)) std::abort();
       return 0;

@@ -15,19 +15,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   wattos::net::multipart_limits limits;
   limits.max_parts = 8;
   limits.max_part_header_bytes = 512;
-  wattos::net::multipart_parser parser(
-      "XyZ",
-      {[&](const wattos::net::multipart_part_info& info) -> wattos::core::status {
-         ++parts;
-         bytes += info.name.size();
-         return {};
-       },
-       [&](std::string_view d) -> wattos::core::status {
-         bytes += d.size();
-         return {};
-       },
-       [&]() -> wattos::core::status { return {}; }},
-      limits);
+  wattos::net::multipart_parser parser("XyZ",
+                                       {[&](const wattos::net::multipart_part_info& info) -> wattos::core::status {
+                                          ++parts;
+                                          bytes += info.name.size();
+                                          return {};
+                                        },
+                                        [&](std::string_view d) -> wattos::core::status {
+                                          bytes += d.size();
+                                          return {};
+                                        },
+                                        [&]() -> wattos::core::status { return {}; }},
+                                       limits);
   for (std::size_t i = 0; i < body.size(); i += chunk) {
     if (!parser.feed(body.substr(i, chunk)).ok()) return 0;
   }

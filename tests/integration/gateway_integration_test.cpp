@@ -20,7 +20,9 @@ std::map<std::string, std::string> bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
 }
 
-std::map<std::string, std::string> json_only() { return {{"Content-Type", "application/json"}}; }
+std::map<std::string, std::string> json_only() {
+  return {{"Content-Type", "application/json"}};
+}
 
 class gateway_test : public wattos_binary {
  protected:
@@ -44,20 +46,23 @@ class gateway_test : public wattos_binary {
   }
 
   std::string login(const std::string& email, const std::string& password) {
-    auto r = call("POST", "/api/v1/auth/login", {},
-                  json::serialize(json::object{{"email", email}, {"password", password}}));
+    auto r =
+        call("POST", "/api/v1/auth/login", {}, json::serialize(json::object{{"email", email}, {"password", password}}));
     if (r.status != 200) return {};
     return std::string(json::parse(r.body).at("access_token").as_string());
   }
 
   std::string make_member(const std::string& email) {
-    auto r = call("POST", "/api/v1/admin/users", admin_token_,
-                  json::serialize(json::object{{"email", email}, {"password", strong}, {"roles", json::array{"member"}}}));
+    auto r =
+        call("POST", "/api/v1/admin/users", admin_token_,
+             json::serialize(json::object{{"email", email}, {"password", strong}, {"roles", json::array{"member"}}}));
     EXPECT_EQ(r.status, 201) << r.body;
     return login(email, strong);
   }
 
-  static std::string code_of(const reply& r) { return std::string(json::parse(r.body).at("error").at("code").as_string()); }
+  static std::string code_of(const reply& r) {
+    return std::string(json::parse(r.body).at("error").at("code").as_string());
+  }
 
   std::unique_ptr<child_process> server_;
   std::uint16_t port_ = 0;
@@ -74,14 +79,22 @@ TEST_F(gateway_test, every_admin_route_refuses_members_and_anonymous_callers) {
     const char* path;
   };
   const probe admin_routes[] = {
-      {"GET", "/api/v1/admin/users"},        {"POST", "/api/v1/admin/users"},
-      {"GET", "/api/v1/admin/users/x"},      {"PATCH", "/api/v1/admin/users/x"},
-      {"DELETE", "/api/v1/admin/users/x"},   {"PUT", "/api/v1/admin/users/x/roles"},
-      {"POST", "/api/v1/admin/users/x/password"}, {"GET", "/api/v1/admin/roles"},
-      {"POST", "/api/v1/admin/roles"},       {"PATCH", "/api/v1/admin/roles/x"},
-      {"DELETE", "/api/v1/admin/roles/x"},   {"GET", "/api/v1/admin/api-keys"},
-      {"DELETE", "/api/v1/admin/api-keys/x"}, {"GET", "/api/v1/admin/audit"},
-      {"GET", "/api/v1/admin/audit/export"}, {"GET", "/api/v1/admin/audit/verify"},
+      {"GET", "/api/v1/admin/users"},
+      {"POST", "/api/v1/admin/users"},
+      {"GET", "/api/v1/admin/users/x"},
+      {"PATCH", "/api/v1/admin/users/x"},
+      {"DELETE", "/api/v1/admin/users/x"},
+      {"PUT", "/api/v1/admin/users/x/roles"},
+      {"POST", "/api/v1/admin/users/x/password"},
+      {"GET", "/api/v1/admin/roles"},
+      {"POST", "/api/v1/admin/roles"},
+      {"PATCH", "/api/v1/admin/roles/x"},
+      {"DELETE", "/api/v1/admin/roles/x"},
+      {"GET", "/api/v1/admin/api-keys"},
+      {"DELETE", "/api/v1/admin/api-keys/x"},
+      {"GET", "/api/v1/admin/audit"},
+      {"GET", "/api/v1/admin/audit/export"},
+      {"GET", "/api/v1/admin/audit/verify"},
       {"GET", "/api/v1/admin/permissions"},
   };
   for (const auto& p : admin_routes) {
@@ -136,7 +149,8 @@ TEST_F(gateway_test, bad_credentials_are_refused) {
   // A token signed by another installation's key.
   auto other = wattos::core::ed25519_generate();
   auto header = wattos::core::base64url_encode(R"({"alg":"EdDSA","typ":"JWT"})");
-  auto payload = wattos::core::base64url_encode(R"({"sub":"x","iss":"wattos","aud":"wattos","exp":9999999999,"sid":"s","tv":0})");
+  auto payload =
+      wattos::core::base64url_encode(R"({"sub":"x","iss":"wattos","aud":"wattos","exp":9999999999,"sid":"s","tv":0})");
   auto forged = header + "." + payload + "." +
                 wattos::core::base64url_encode(wattos::core::ed25519_sign(other.secret_key, header + "." + payload));
   EXPECT_EQ(call("GET", "/api/v1/auth/me", forged).status, 401);
@@ -169,8 +183,8 @@ TEST_F(gateway_test, logout_refresh_reuse_and_password_change) {
 
 TEST_F(gateway_test, sql_looking_malformed_and_oversized_inputs_get_4xx) {
   boot();
-  auto injection = call("POST", "/api/v1/auth/login", {},
-                        R"({"email":"admin@localhost' OR '1'='1","password":"x' OR '1'='1"})");
+  auto injection =
+      call("POST", "/api/v1/auth/login", {}, R"({"email":"admin@localhost' OR '1'='1","password":"x' OR '1'='1"})");
   EXPECT_EQ(injection.status, 401);
   EXPECT_EQ(call("POST", "/api/v1/auth/login", {}, "{not json").status, 400);
   EXPECT_EQ(call("POST", "/api/v1/auth/login", {}, R"({"email":5,"password":"x"})").status, 400);
@@ -178,11 +192,11 @@ TEST_F(gateway_test, sql_looking_malformed_and_oversized_inputs_get_4xx) {
   auto huge = call("POST", "/api/v1/admin/users", admin_token_, std::string(2 << 20, 'x'));
   EXPECT_EQ(huge.status, 413);
   auto long_name = call("POST", "/api/v1/admin/users", admin_token_,
-                        json::serialize(json::object{{"email", "a@b.eu"}, {"password", strong},
-                                                     {"display_name", std::string(5000, 'n')}}));
+                        json::serialize(json::object{
+                            {"email", "a@b.eu"}, {"password", strong}, {"display_name", std::string(5000, 'n')}}));
   EXPECT_EQ(long_name.status, 400);
-  auto drop = call("POST", "/api/v1/admin/roles", admin_token_,
-                   R"({"name":"x'; DROP TABLE users; --","permissions":[]})");
+  auto drop =
+      call("POST", "/api/v1/admin/roles", admin_token_, R"({"name":"x'; DROP TABLE users; --","permissions":[]})");
   EXPECT_EQ(drop.status, 400);
   EXPECT_EQ(call("GET", "/api/v1/admin/users", admin_token_).status, 200);  // still there
   EXPECT_EQ(call("GET", "/api/v1/admin/users/'%20OR%201=1", admin_token_).status, 404);
@@ -194,8 +208,9 @@ TEST_F(gateway_test, brute_force_is_rate_limited_and_locks_the_account) {
   int unauthorized = 0;
   reply last;
   for (int i = 0; i < 5; ++i) {
-    last = call("POST", "/api/v1/auth/login", {},
-                json::serialize(json::object{{"email", "admin@localhost"}, {"password", "guess-" + std::to_string(i)}}));
+    last =
+        call("POST", "/api/v1/auth/login", {},
+             json::serialize(json::object{{"email", "admin@localhost"}, {"password", "guess-" + std::to_string(i)}}));
     if (last.status == 401) ++unauthorized;
   }
   EXPECT_EQ(unauthorized, 3);
@@ -270,7 +285,8 @@ TEST_F(gateway_test, two_processes_share_one_rate_limit_through_redis) {
     if (required && std::string_view(required) == "1") FAIL() << "WATTOS_TEST_REDIS_URL is not set";
     GTEST_SKIP() << "WATTOS_TEST_REDIS_URL is not set (scripts/test.sh sets it)";
   }
-  std::vector<std::string> env = {"WATTOS_RATE_LIMIT_BACKEND=redis", std::string("WATTOS_RATE_LIMIT_REDIS_URL=") + redis,
+  std::vector<std::string> env = {"WATTOS_RATE_LIMIT_BACKEND=redis",
+                                  std::string("WATTOS_RATE_LIMIT_REDIS_URL=") + redis,
                                   "WATTOS_RATE_LIMIT_DEFAULT_BURST=6", "WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=1"};
   auto first = start({"serve"}, env);
   auto first_line = first->wait_for_line("\"msg\":\"listening\"");

@@ -71,15 +71,16 @@ class proxy_test : public wattos_binary {
       co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
       co_return net::response::text(200, "late");
     });
-    upstream_.routes.add_websocket("/api/v1/chat/ws", [](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
-      const std::string who(req.header("X-WattOS-Identity").empty() ? "nobody" : "identified");
-      while (true) {
-        auto msg = co_await ws.read();
-        if (!msg) co_return;
-        auto st = co_await ws.write(who + ":" + msg->data);
-        if (!st.ok()) co_return;
-      }
-    });
+    upstream_.routes.add_websocket(
+        "/api/v1/chat/ws", [](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
+          const std::string who(req.header("X-WattOS-Identity").empty() ? "nobody" : "identified");
+          while (true) {
+            auto msg = co_await ws.read();
+            if (!msg) co_return;
+            auto st = co_await ws.write(who + ":" + msg->data);
+            if (!st.ok()) co_return;
+          }
+        });
     upstream_.start();
     std::uint16_t closed_port;
     {
@@ -87,10 +88,10 @@ class proxy_test : public wattos_binary {
       tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
       closed_port = a.local_endpoint().port();
     }
-    gateway_ = start({"serve"}, {"WATTOS_SERVICES_CHAT_URL=http://127.0.0.1:" + std::to_string(upstream_.port()),
-                                 "WATTOS_SERVICES_RAG_URL=http://127.0.0.1:" + std::to_string(closed_port),
-                                 "WATTOS_GATEWAY_IDENTITY_SECRET=" + secret,
-                                 "WATTOS_GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=500"});
+    gateway_ = start({"serve"},
+                     {"WATTOS_SERVICES_CHAT_URL=http://127.0.0.1:" + std::to_string(upstream_.port()),
+                      "WATTOS_SERVICES_RAG_URL=http://127.0.0.1:" + std::to_string(closed_port),
+                      "WATTOS_GATEWAY_IDENTITY_SECRET=" + secret, "WATTOS_GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=500"});
     auto line = gateway_->wait_for_line("\"msg\":\"listening\"");
     ASSERT_FALSE(line.empty()) << gateway_->captured;
     port_ = port_from(line);
@@ -120,9 +121,12 @@ class proxy_test : public wattos_binary {
 TEST_F(proxy_test, forwards_with_signed_identity_request_id_and_trace) {
   const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto r = send_request(port_, "POST", "/api/v1/chat/echo?x=1", R"({"q":"hi"})",
-                        {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"},
-                         {"X-Request-Id", "req-proxy-1"}, {"traceparent", trace},
-                         {"X-WattOS-Identity", "forged.by-client"}, {"X-Custom", "kept"}});
+                        {{"Authorization", "Bearer " + token_},
+                         {"Content-Type", "application/json"},
+                         {"X-Request-Id", "req-proxy-1"},
+                         {"traceparent", trace},
+                         {"X-WattOS-Identity", "forged.by-client"},
+                         {"X-Custom", "kept"}});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.headers["x-up"], "1");
   auto seen = json::parse(r.body).as_object();
@@ -132,12 +136,12 @@ TEST_F(proxy_test, forwards_with_signed_identity_request_id_and_trace) {
   EXPECT_FALSE(seen.contains("authorization"));  // credentials stay at the gateway
   EXPECT_EQ(seen["x-request-id"].as_string(), "req-proxy-1");
   std::string parent(seen["traceparent"].as_string());
-  EXPECT_EQ(parent.substr(0, 36), trace.substr(0, 36));  // same trace id
+  EXPECT_EQ(parent.substr(0, 36), trace.substr(0, 36));    // same trace id
   EXPECT_NE(parent.substr(36, 16), trace.substr(36, 16));  // a new span
   EXPECT_EQ(seen["x-forwarded-for"].as_string(), "127.0.0.1");
-  auto identity = api::verify_identity(std::string(seen["x-wattos-identity"].as_string()), secret,
-                                       std::chrono::duration_cast<std::chrono::seconds>(
-                                           std::chrono::system_clock::now().time_since_epoch()).count());
+  auto identity = api::verify_identity(
+      std::string(seen["x-wattos-identity"].as_string()), secret,
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   ASSERT_TRUE(identity.ok()) << identity.err().message();
   EXPECT_EQ(identity->user_id, admin_id_);
   EXPECT_TRUE(identity->can("users:write"));
@@ -154,7 +158,8 @@ TEST_F(proxy_test, anonymous_callers_never_reach_the_service) {
 TEST_F(proxy_test, sse_is_relayed_as_it_arrives) {
   auto received = run_client([](proxy_test* self) -> awaitable<std::string> {
     auto stream = co_await connect_to(self->port_);
-    std::string raw = "GET /api/v1/chat/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + self->token_ + "\r\n\r\n";
+    std::string raw =
+        "GET /api/v1/chat/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + self->token_ + "\r\n\r\n";
     co_await asio::async_write(stream, asio::buffer(raw), asio::use_awaitable);
     std::string got;
     co_await read_until_contains(stream, got, "data: Hallo\n\n");
@@ -172,7 +177,8 @@ TEST_F(proxy_test, client_that_leaves_ends_the_upstream_stream) {
   auto saw = upstream_saw_disconnect_.get_future();
   run_client([](proxy_test* self) -> awaitable<int> {
     auto stream = co_await connect_to(self->port_);
-    std::string raw = "GET /api/v1/chat/endless HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + self->token_ + "\r\n\r\n";
+    std::string raw =
+        "GET /api/v1/chat/endless HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + self->token_ + "\r\n\r\n";
     co_await asio::async_write(stream, asio::buffer(raw), asio::use_awaitable);
     std::string got;
     co_await read_until_contains(stream, got, "id: 3\n");
@@ -239,7 +245,9 @@ TEST(proxy_replicas, configured_as_a_comma_separated_list) {
   ASSERT_EQ(ups.size(), 1u);
   EXPECT_EQ(ups[0].base_urls, (std::vector<std::string>{"http://a:1", "http://b:2"}));
   EXPECT_FALSE(core::parse_config("services:\n  chat_url: 'http://a:1,ftp://b'\n"
-                                  "gateway:\n  identity_secret: 0123456789abcdef0123456789abcdef\n", {}).ok());
+                                  "gateway:\n  identity_secret: 0123456789abcdef0123456789abcdef\n",
+                                  {})
+                   .ok());
 }
 
 }  // namespace

@@ -51,8 +51,10 @@ TEST_F(wattos_binary, instance_id_survives_restart) {
     ASSERT_FALSE(line.empty()) << child->captured;
     auto version = send_request(port_from(line), "GET", "/api/v1/version");
     std::string id(boost::json::parse(version.body).at("instance_id").as_string());
-    if (run == 0) first_id = id;
-    else EXPECT_EQ(id, first_id);
+    if (run == 0)
+      first_id = id;
+    else
+      EXPECT_EQ(id, first_id);
     ::kill(child->pid, SIGTERM);
     EXPECT_EQ(child->wait_exit(), 0);
   }

@@ -3,9 +3,8 @@
 #pragma once
 
 #include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -74,9 +73,9 @@ struct child_process {
 class wattos_binary : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_dir = std::filesystem::temp_directory_path() /
-               ("wattos-it-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    data_dir =
+        std::filesystem::temp_directory_path() / ("wattos-it-" + std::to_string(::getpid()) + "-" +
+                                                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(data_dir);
   }
   void TearDown() override { std::filesystem::remove_all(data_dir); }
@@ -93,7 +92,8 @@ class wattos_binary : public ::testing::Test {
     std::vector<std::string> env_strings = {"WATTOS_DATA_DIR=" + data_dir.string(), "WATTOS_SERVER_PORT=0"};
     for (char** e = environ; *e; ++e) {
       std::string_view entry(*e);
-      if (entry.starts_with("ASAN_") || entry.starts_with("UBSAN_") || entry.starts_with("PATH=")) env_strings.emplace_back(entry);
+      if (entry.starts_with("ASAN_") || entry.starts_with("UBSAN_") || entry.starts_with("PATH="))
+        env_strings.emplace_back(entry);
     }
     for (auto& e : extra_env) env_strings.push_back(e);
     std::vector<char*> envp;

@@ -36,7 +36,8 @@ std::string normalise_email(std::string_view email) {
 core::status check_email(std::string_view email) {
   if (email.empty() || email.size() > 254) return core::error::invalid_argument("email must be 1 to 254 characters");
   auto at = email.find('@');
-  if (at == 0 || at == std::string_view::npos || at == email.size() - 1 || email.find('@', at + 1) != std::string_view::npos) {
+  if (at == 0 || at == std::string_view::npos || at == email.size() - 1 ||
+      email.find('@', at + 1) != std::string_view::npos) {
     return core::error::invalid_argument("email must look like name@domain");
   }
   return {};
@@ -50,7 +51,8 @@ core::result<core::ed25519_keypair> load_or_create_key(const std::filesystem::pa
     std::stringstream text;
     text << in.rdbuf();
     auto secret = core::base64url_decode(text.str().substr(0, text.str().find('\n')));
-    if (!secret || secret->size() != 64) return core::error::failed_precondition("signing key file is damaged: " + path.string());
+    if (!secret || secret->size() != 64)
+      return core::error::failed_precondition("signing key file is damaged: " + path.string());
     core::ed25519_keypair keys;
     keys.secret_key = *secret;
     keys.public_key = secret->substr(32);  // libsodium's secret key is seed || public key
@@ -71,20 +73,28 @@ core::result<core::ed25519_keypair> load_or_create_key(const std::filesystem::pa
   return load_or_create_key(path);
 }
 
-std::string to_json_string(const std::vector<std::string>& v) { return join_permissions(v); }
+std::string to_json_string(const std::vector<std::string>& v) {
+  return join_permissions(v);
+}
 
 std::int64_t int_or_default(const infra::db::row& r, std::string_view column) {
   auto v = r.get_int(column);
   return v.ok() ? *v : 0;
 }
 
-core::error not_found_user() { return core::error::not_found("no such user"); }
+core::error not_found_user() {
+  return core::error::not_found("no such user");
+}
 
 }  // namespace
 
-bool principal::can(std::string_view permission) const { return grants(permissions, permission); }
+bool principal::can(std::string_view permission) const {
+  return grants(permissions, permission);
+}
 
-std::string principal::actor() const { return kind == "api_key" ? "api_key:" + api_key_id : "user:" + user_id; }
+std::string principal::actor() const {
+  return kind == "api_key" ? "api_key:" + api_key_id : "user:" + user_id;
+}
 
 const std::vector<infra::db::migration>& identity_service::migrations() {
   static const std::vector<infra::db::migration> list = {
@@ -125,8 +135,7 @@ core::result<std::unique_ptr<identity_service>> identity_service::create(infra::
     return std::unique_ptr<identity_service>(
         new identity_service(db, audit, settings, jwt_signer::hs256(settings.hs256_secret, "hs256")));
   }
-  WATTOS_ASSIGN_OR_RETURN(auto keys,
-                          load_or_create_key(std::filesystem::path(data_dir) / "keys" / "jwt-ed25519.key"));
+  WATTOS_ASSIGN_OR_RETURN(auto keys, load_or_create_key(std::filesystem::path(data_dir) / "keys" / "jwt-ed25519.key"));
   std::string kid = core::sha256_hex(keys.public_key).substr(0, 16);
   return std::unique_ptr<identity_service>(
       new identity_service(db, audit, settings, jwt_signer::eddsa(std::move(keys), kid)));
@@ -134,8 +143,8 @@ core::result<std::unique_ptr<identity_service>> identity_service::create(infra::
 
 core::status identity_service::check_password_policy(std::string_view email, std::string_view password) const {
   if (password.size() < static_cast<std::size_t>(settings_.password_min_length)) {
-    return core::error::invalid_argument("password must have at least " + std::to_string(settings_.password_min_length) +
-                                         " characters");
+    return core::error::invalid_argument("password must have at least " +
+                                         std::to_string(settings_.password_min_length) + " characters");
   }
   if (password.size() > 256) return core::error::invalid_argument("password must have at most 256 characters");
   if (std::all_of(password.begin(), password.end(), [&](char c) { return c == password.front(); })) {
@@ -155,9 +164,9 @@ core::result<std::optional<std::string>> identity_service::bootstrap() {
     for (const auto& role : builtin_roles()) {
       WATTOS_ASSIGN_OR_RETURN(auto existing, conn.execute("SELECT id FROM roles WHERE name = ?", {role.name}));
       if (!existing.rows.empty()) continue;
-      WATTOS_RETURN_IF_ERROR(conn.execute(
-          "INSERT INTO roles (id, name, description, permissions, builtin) VALUES (?, ?, ?, ?, 1)",
-          {core::new_uuid_v7(), role.name, role.description, to_json_string(role.permissions)}));
+      WATTOS_RETURN_IF_ERROR(
+          conn.execute("INSERT INTO roles (id, name, description, permissions, builtin) VALUES (?, ?, ?, ?, 1)",
+                       {core::new_uuid_v7(), role.name, role.description, to_json_string(role.permissions)}));
     }
     WATTOS_ASSIGN_OR_RETURN(auto users, conn.execute("SELECT COUNT(*) FROM users"));
     WATTOS_ASSIGN_OR_RETURN(auto count, users.rows.at(0).get_int(0));
@@ -166,12 +175,12 @@ core::result<std::optional<std::string>> identity_service::bootstrap() {
     WATTOS_ASSIGN_OR_RETURN(auto hash, core::hash_password(password));
     std::string id = core::new_uuid_v7();
     const auto t = now();
-    WATTOS_RETURN_IF_ERROR(conn.execute(
-        "INSERT INTO users (id, email, display_name, password_hash, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, 'active', ?, ?)",
-        {id, normalise_email(settings_.initial_admin_email), std::string("Administrator"), hash, t, t}));
-    WATTOS_RETURN_IF_ERROR(conn.execute(
-        "INSERT INTO user_roles (user_id, role_id) SELECT ?, id FROM roles WHERE name = 'admin'", {id}));
+    WATTOS_RETURN_IF_ERROR(
+        conn.execute("INSERT INTO users (id, email, display_name, password_hash, status, created_at, updated_at)"
+                     " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                     {id, normalise_email(settings_.initial_admin_email), std::string("Administrator"), hash, t, t}));
+    WATTOS_RETURN_IF_ERROR(
+        conn.execute("INSERT INTO user_roles (user_id, role_id) SELECT ?, id FROM roles WHERE name = 'admin'", {id}));
     one_time_password = password;
     return {};
   }));
@@ -238,7 +247,8 @@ core::result<std::pair<token_pair, user_info>> identity_service::login(std::stri
   const auto token_version = int_or_default(row, "token_version");
   if (locked_until > t) {
     audit_auth("user:" + user_id, "auth.login", "user:" + user_id, "failure", ctx, "account locked");
-    return core::error::rate_limited("account locked for " + std::to_string(locked_until - t) + " s after failed logins");
+    return core::error::rate_limited("account locked for " + std::to_string(locked_until - t) +
+                                     " s after failed logins");
   }
   if (!core::verify_password(hash, password)) {
     const auto failures = failed + 1;
@@ -249,8 +259,8 @@ core::result<std::pair<token_pair, user_info>> identity_service::login(std::stri
       lock = t + std::min<std::int64_t>(std::int64_t{1} << beyond, settings_.lockout_max_s);
     }
     (void)db_.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?", {failures, lock, user_id});
-    audit_auth("user:" + user_id, "auth.login", "user:" + user_id, "failure",
-               ctx, lock ? "wrong password; account locked" : "wrong password");
+    audit_auth("user:" + user_id, "auth.login", "user:" + user_id, "failure", ctx,
+               lock ? "wrong password; account locked" : "wrong password");
     return core::error::unauthenticated("wrong e-mail or password");
   }
   if (status != "active") {
@@ -260,7 +270,8 @@ core::result<std::pair<token_pair, user_info>> identity_service::login(std::stri
   token_pair tokens;
   user_info info;
   WATTOS_RETURN_IF_ERROR(db_.transaction([&](connection& conn) -> core::status {
-    WATTOS_RETURN_IF_ERROR(conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", {user_id}));
+    WATTOS_RETURN_IF_ERROR(
+        conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", {user_id}));
     std::string session_id = core::new_uuid_v7();
     WATTOS_RETURN_IF_ERROR(conn.execute("INSERT INTO sessions (id, user_id, created_at, ip) VALUES (?, ?, ?, ?)",
                                         {session_id, user_id, t, ctx.ip}));
@@ -313,7 +324,8 @@ core::result<token_pair> identity_service::refresh(std::string_view refresh_toke
     return core::error::unauthenticated("refresh token already used: session revoked");
   }
   if (!st.ok()) {
-    if (!user_id.empty()) audit_auth("user:" + user_id, "auth.refresh", "user:" + user_id, "failure", ctx, st.err().message());
+    if (!user_id.empty())
+      audit_auth("user:" + user_id, "auth.refresh", "user:" + user_id, "failure", ctx, st.err().message());
     return std::move(st).err();
   }
   audit_auth("user:" + user_id, "auth.refresh", "user:" + user_id, "success", ctx);
@@ -434,11 +446,10 @@ core::result<principal> identity_service::authenticate_uncached(std::string_view
 core::result<principal> identity_service::authenticate_api_key(std::string_view key) {
   if (key.size() > 128) return core::error::unauthenticated("invalid API key");
   WATTOS_ASSIGN_OR_RETURN(auto conn, db_.acquire());
-  WATTOS_ASSIGN_OR_RETURN(auto rows,
-                          conn->execute("SELECT k.id, k.owner_id, k.permissions, k.expires_at, k.revoked_at,"
-                                        " k.last_used_at, u.email, u.status FROM api_keys k JOIN users u"
-                                        " ON u.id = k.owner_id WHERE k.key_hash = ?",
-                                        {core::sha256_hex(key)}));
+  WATTOS_ASSIGN_OR_RETURN(auto rows, conn->execute("SELECT k.id, k.owner_id, k.permissions, k.expires_at, k.revoked_at,"
+                                                   " k.last_used_at, u.email, u.status FROM api_keys k JOIN users u"
+                                                   " ON u.id = k.owner_id WHERE k.key_hash = ?",
+                                                   {core::sha256_hex(key)}));
   if (rows.rows.empty()) return core::error::unauthenticated("invalid API key");
   const auto& row = rows.rows[0];
   const auto t = now();
@@ -495,7 +506,8 @@ core::result<std::vector<std::string>> identity_service::role_ids(connection& co
 }
 
 core::result<user_info> identity_service::create_user(std::string_view email_in, std::string_view display_name,
-                                                      std::string_view password, const std::vector<std::string>& roles) {
+                                                      std::string_view password,
+                                                      const std::vector<std::string>& roles) {
   const std::string email = normalise_email(email_in);
   WATTOS_RETURN_IF_ERROR(check_email(email));
   if (display_name.size() > 200) return core::error::invalid_argument("display_name must have at most 200 characters");
@@ -676,7 +688,8 @@ core::status identity_service::delete_role(std::string_view id) {
   forget_cached_principals();
   WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT builtin FROM roles WHERE id = ?", {std::string(id)}));
   if (rows.rows.empty()) return core::error::not_found("no such role");
-  if (int_or_default(rows.rows[0], "builtin") != 0) return core::error::failed_precondition("built-in roles cannot be deleted");
+  if (int_or_default(rows.rows[0], "builtin") != 0)
+    return core::error::failed_precondition("built-in roles cannot be deleted");
   WATTOS_RETURN_IF_ERROR(db_.execute("DELETE FROM roles WHERE id = ?", {std::string(id)}));
   return {};
 }
@@ -703,17 +716,18 @@ core::result<std::pair<api_key_info, std::string>> identity_service::create_api_
   info.permissions = permissions;
   info.created_at = now();
   info.expires_at = expires_in_days ? info.created_at + expires_in_days * 86400 : 0;
-  WATTOS_RETURN_IF_ERROR(db_.execute(
-      "INSERT INTO api_keys (id, owner_id, name, prefix, key_hash, permissions, created_at, expires_at)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      {info.id, info.owner_id, info.name, info.prefix, core::sha256_hex(key), join_permissions(permissions),
-       info.created_at, info.expires_at}));
+  WATTOS_RETURN_IF_ERROR(
+      db_.execute("INSERT INTO api_keys (id, owner_id, name, prefix, key_hash, permissions, created_at, expires_at)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  {info.id, info.owner_id, info.name, info.prefix, core::sha256_hex(key), join_permissions(permissions),
+                   info.created_at, info.expires_at}));
   return std::make_pair(std::move(info), key);
 }
 
 core::result<std::vector<api_key_info>> identity_service::list_api_keys(std::optional<std::string> owner_id) {
-  std::string sql = "SELECT id, owner_id, name, prefix, permissions, created_at, expires_at, revoked_at, last_used_at"
-                    " FROM api_keys";
+  std::string sql =
+      "SELECT id, owner_id, name, prefix, permissions, created_at, expires_at, revoked_at, last_used_at"
+      " FROM api_keys";
   std::vector<value> params;
   if (owner_id) {
     sql += " WHERE owner_id = ?";

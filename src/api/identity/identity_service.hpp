@@ -39,11 +39,11 @@ namespace wattos::api {
 
 // Who is calling, as established by the gateway for one request.
 struct principal {
-  std::string kind;         // "user" or "api_key"
+  std::string kind;  // "user" or "api_key"
   std::string user_id;
   std::string email;
-  std::string session_id;   // for users with a token
-  std::string api_key_id;   // for API keys
+  std::string session_id;  // for users with a token
+  std::string api_key_id;  // for API keys
   std::vector<std::string> roles;
   std::vector<std::string> permissions;
 
@@ -140,8 +140,8 @@ class identity_service {
 
   // API keys. The plaintext key is in the returned pair's second member, once.
   core::result<std::pair<api_key_info, std::string>> create_api_key(const principal& owner, std::string_view name,
-                                                                     const std::vector<std::string>& permissions,
-                                                                     std::int64_t expires_in_days);
+                                                                    const std::vector<std::string>& permissions,
+                                                                    std::int64_t expires_in_days);
   core::result<std::vector<api_key_info>> list_api_keys(std::optional<std::string> owner_id);
   core::status revoke_api_key(std::string_view id, std::optional<std::string> owner_id);
 

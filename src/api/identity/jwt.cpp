@@ -8,7 +8,9 @@
 namespace wattos::api {
 namespace {
 
-core::error refused(std::string why) { return core::error::unauthenticated("invalid token: " + std::move(why)); }
+core::error refused(std::string why) {
+  return core::error::unauthenticated("invalid token: " + std::move(why));
+}
 
 core::result<boost::json::object> decode_part(std::string_view part, const char* what) {
   auto bytes = core::base64url_decode(part);
@@ -60,8 +62,9 @@ core::result<boost::json::object> jwt_signer::verify(std::string_view token, con
   auto signature = core::base64url_decode(token.substr(second + 1));
   if (!signature) return refused("signature is not base64url");
   std::string_view signing_input = token.substr(0, second);
-  bool valid = algorithm_ == "EdDSA" ? core::ed25519_verify(keys_.public_key, signing_input, *signature)
-                                     : core::constant_time_equals(core::hmac_sha256(secret_, signing_input), *signature);
+  bool valid = algorithm_ == "EdDSA"
+                   ? core::ed25519_verify(keys_.public_key, signing_input, *signature)
+                   : core::constant_time_equals(core::hmac_sha256(secret_, signing_input), *signature);
   if (!valid) return refused("bad signature");
   WATTOS_ASSIGN_OR_RETURN(auto claims, decode_part(token.substr(first + 1, second - first - 1), "payload"));
 

@@ -26,8 +26,8 @@ namespace wattos::api {
 struct jwt_expectations {
   std::string issuer;
   std::string audience;
-  std::int64_t now = 0;           // seconds since the epoch
-  std::int64_t leeway_s = 30;     // clock skew allowed on exp and nbf
+  std::int64_t now = 0;        // seconds since the epoch
+  std::int64_t leeway_s = 30;  // clock skew allowed on exp and nbf
 };
 
 class jwt_signer {

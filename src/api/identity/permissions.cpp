@@ -6,12 +6,14 @@ namespace wattos::api {
 
 const std::vector<std::string>& known_permissions() {
   static const std::vector<std::string> names = {
-      std::string(perm::users_read),   std::string(perm::users_write),     std::string(perm::roles_write),
-      std::string(perm::api_keys_admin), std::string(perm::api_keys_own),  std::string(perm::audit_read),
-      std::string(perm::chat_use),     std::string(perm::spaces_read),     std::string(perm::spaces_write),
-      std::string(perm::documents_write), std::string(perm::personas_write), std::string(perm::agents_use),
-      std::string(perm::models_admin), std::string(perm::usage_read),      std::string(perm::feedback_review),
-      std::string(perm::all),
+      std::string(perm::users_read),      std::string(perm::users_write),
+      std::string(perm::roles_write),     std::string(perm::api_keys_admin),
+      std::string(perm::api_keys_own),    std::string(perm::audit_read),
+      std::string(perm::chat_use),        std::string(perm::spaces_read),
+      std::string(perm::spaces_write),    std::string(perm::documents_write),
+      std::string(perm::personas_write),  std::string(perm::agents_use),
+      std::string(perm::models_admin),    std::string(perm::usage_read),
+      std::string(perm::feedback_review), std::string(perm::all),
   };
   return names;
 }
@@ -19,14 +21,17 @@ const std::vector<std::string>& known_permissions() {
 const std::vector<builtin_role>& builtin_roles() {
   static const std::vector<builtin_role> roles = {
       {"admin", "Everything, including users, roles, models and the audit log", {std::string(perm::all)}},
-      {"editor", "Chat, manage knowledge spaces, documents and personas",
+      {"editor",
+       "Chat, manage knowledge spaces, documents and personas",
        {std::string(perm::chat_use), std::string(perm::spaces_read), std::string(perm::spaces_write),
         std::string(perm::documents_write), std::string(perm::personas_write), std::string(perm::agents_use),
         std::string(perm::api_keys_own)}},
-      {"member", "Chat and read the knowledge spaces shared with them",
+      {"member",
+       "Chat and read the knowledge spaces shared with them",
        {std::string(perm::chat_use), std::string(perm::spaces_read), std::string(perm::agents_use),
         std::string(perm::api_keys_own)}},
-      {"auditor", "Read the audit log, usage and feedback; nothing else",
+      {"auditor",
+       "Read the audit log, usage and feedback; nothing else",
        {std::string(perm::audit_read), std::string(perm::usage_read), std::string(perm::feedback_review),
         std::string(perm::users_read)}},
   };

@@ -176,7 +176,9 @@ class redis_rate_limiter final : public rate_limiter {
 
 }  // namespace
 
-std::unique_ptr<rate_limiter> make_memory_rate_limiter() { return std::make_unique<memory_rate_limiter>(); }
+std::unique_ptr<rate_limiter> make_memory_rate_limiter() {
+  return std::make_unique<memory_rate_limiter>();
+}
 
 core::result<std::unique_ptr<rate_limiter>> make_redis_rate_limiter(std::string_view url) {
   if (!url.starts_with("redis://")) return core::error::invalid_argument("redis URL must start with redis://");

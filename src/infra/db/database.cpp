@@ -9,11 +9,16 @@ namespace {
 
 std::string_view type_name(const value& v) {
   switch (v.index()) {
-    case 0: return "NULL";
-    case 1: return "integer";
-    case 2: return "double";
-    case 3: return "text";
-    default: return "blob";
+    case 0:
+      return "NULL";
+    case 1:
+      return "integer";
+    case 2:
+      return "double";
+    case 3:
+      return "text";
+    default:
+      return "blob";
   }
 }
 
@@ -110,11 +115,14 @@ core::result<std::unique_ptr<database>> database::open(const core::database_sett
   return std::unique_ptr<database>(new database(std::move(p)));
 }
 
-dialect database::kind() const noexcept { return pool_->kind; }
+dialect database::kind() const noexcept {
+  return pool_->kind;
+}
 
 core::result<database::lease> database::acquire() {
   std::unique_lock lock(pool_->mutex);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(pool_->settings.acquire_timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(pool_->settings.acquire_timeout_ms);
   while (true) {
     if (!pool_->idle.empty()) {
       auto conn = std::move(pool_->idle.back());

@@ -42,7 +42,9 @@ struct blob {
 // A SQL value: NULL, integer, floating point, text (UTF-8) or bytes.
 using value = std::variant<std::monostate, std::int64_t, double, std::string, blob>;
 
-inline value null_value() { return std::monostate{}; }
+inline value null_value() {
+  return std::monostate{};
+}
 
 enum class dialect { sqlite, postgres };
 

@@ -51,9 +51,9 @@ core::status migrate(database& db, std::string_view component, std::span<const m
       WATTOS_RETURN_IF_ERROR(lock_for_migration(conn));
       WATTOS_ASSIGN_OR_RETURN(auto applied, applied_in(conn, component));
       if (!applied.empty() && applied.rbegin()->first > migrations.back().version) {
-        return core::error::failed_precondition(
-            "database has migration " + std::to_string(applied.rbegin()->first) + " of '" + std::string(component) +
-            "', newer than this program knows: upgrade the program");
+        return core::error::failed_precondition("database has migration " + std::to_string(applied.rbegin()->first) +
+                                                " of '" + std::string(component) +
+                                                "', newer than this program knows: upgrade the program");
       }
       auto found = applied.find(m.version);
       if (found != applied.end()) {
@@ -80,8 +80,9 @@ core::status migrate(database& db, std::string_view component, std::span<const m
 
 core::result<std::vector<applied_migration>> applied_migrations(database& db, std::string_view component) {
   WATTOS_ASSIGN_OR_RETURN(
-      auto rows, db.execute("SELECT version, name, applied_at FROM schema_migrations WHERE component = ? ORDER BY version",
-                            {std::string(component)}));
+      auto rows,
+      db.execute("SELECT version, name, applied_at FROM schema_migrations WHERE component = ? ORDER BY version",
+                 {std::string(component)}));
   std::vector<applied_migration> out;
   for (const auto& r : rows.rows) {
     applied_migration m;

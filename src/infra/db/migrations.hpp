@@ -30,8 +30,8 @@ namespace wattos::infra::db {
 struct migration {
   int version = 0;
   std::string name;
-  std::string sql;            // for both backends
-  std::string postgres_sql;   // used instead of `sql` on PostgreSQL when not empty
+  std::string sql;           // for both backends
+  std::string postgres_sql;  // used instead of `sql` on PostgreSQL when not empty
 };
 
 struct applied_migration {

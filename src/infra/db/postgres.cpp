@@ -54,11 +54,14 @@ value convert(const PGresult* res, int row_index, int column) {
     case int2_oid:
     case int4_oid:
     case int8_oid:
-    case oid_oid: return static_cast<std::int64_t>(std::strtoll(text, nullptr, 10));
-    case bool_oid: return static_cast<std::int64_t>(text[0] == 't' ? 1 : 0);
+    case oid_oid:
+      return static_cast<std::int64_t>(std::strtoll(text, nullptr, 10));
+    case bool_oid:
+      return static_cast<std::int64_t>(text[0] == 't' ? 1 : 0);
     case float4_oid:
     case float8_oid:
-    case numeric_oid: return std::strtod(text, nullptr);
+    case numeric_oid:
+      return std::strtod(text, nullptr);
     case bytea_oid: {
       // Text output of bytea is hex: \x0a1b...
       blob b;
@@ -70,7 +73,8 @@ value convert(const PGresult* res, int row_index, int column) {
       }
       return b;
     }
-    default: return std::string(text, length);
+    default:
+      return std::string(text, length);
   }
 }
 
@@ -93,7 +97,8 @@ class postgres_connection final : public connection {
     for (std::size_t i = 0; i < params.size(); ++i) {
       const value& v = params[i];
       switch (v.index()) {
-        case 0: break;
+        case 0:
+          break;
         case 1:
           storage[i] = std::to_string(std::get<std::int64_t>(v));
           types[i] = int8_oid;
@@ -105,7 +110,9 @@ class postgres_connection final : public connection {
           types[i] = float8_oid;
           break;
         }
-        case 3: storage[i] = std::get<std::string>(v); break;
+        case 3:
+          storage[i] = std::get<std::string>(v);
+          break;
         default: {
           const auto& b = std::get<blob>(v).bytes;
           storage[i].assign(reinterpret_cast<const char*>(b.data()), b.size());

@@ -31,15 +31,21 @@ core::error sqlite_error(sqlite3* handle, int rc, std::string_view what) {
       break;
   }
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return core::error::conflict(std::move(message));
+    case SQLITE_CONSTRAINT:
+      return core::error::conflict(std::move(message));
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return core::error::unavailable(std::move(message));
+    case SQLITE_LOCKED:
+      return core::error::unavailable(std::move(message));
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-    case SQLITE_FULL: return core::error::unavailable(std::move(message));
-    case SQLITE_TOOBIG: return core::error::payload_too_large(std::move(message));
-    case SQLITE_RANGE: return core::error::invalid_argument(std::move(message));
-    default: return core::error::internal(std::move(message));
+    case SQLITE_FULL:
+      return core::error::unavailable(std::move(message));
+    case SQLITE_TOOBIG:
+      return core::error::payload_too_large(std::move(message));
+    case SQLITE_RANGE:
+      return core::error::invalid_argument(std::move(message));
+    default:
+      return core::error::internal(std::move(message));
   }
 }
 
@@ -79,8 +85,8 @@ class sqlite_connection final : public connection {
     // BEGIN IMMEDIATE takes the gate until COMMIT or ROLLBACK; any other writing
     // statement outside a transaction takes it for itself.
     const bool begins = starts_with_keyword(sql, "BEGIN");
-    const bool ends = starts_with_keyword(sql, "COMMIT") || starts_with_keyword(sql, "ROLLBACK") ||
-                      starts_with_keyword(sql, "END");
+    const bool ends =
+        starts_with_keyword(sql, "COMMIT") || starts_with_keyword(sql, "ROLLBACK") || starts_with_keyword(sql, "END");
     if (begins && !holds_gate_) {
       if (!gate_->try_lock_for(gate_wait_)) return core::error::unavailable("database is busy (writer gate)");
       holds_gate_ = true;
@@ -133,9 +139,15 @@ class sqlite_connection final : public connection {
     for (int i = 0; i < expected; ++i) {
       const value& v = params[static_cast<std::size_t>(i)];
       switch (v.index()) {
-        case 0: rc = sqlite3_bind_null(stmt, i + 1); break;
-        case 1: rc = sqlite3_bind_int64(stmt, i + 1, std::get<std::int64_t>(v)); break;
-        case 2: rc = sqlite3_bind_double(stmt, i + 1, std::get<double>(v)); break;
+        case 0:
+          rc = sqlite3_bind_null(stmt, i + 1);
+          break;
+        case 1:
+          rc = sqlite3_bind_int64(stmt, i + 1, std::get<std::int64_t>(v));
+          break;
+        case 2:
+          rc = sqlite3_bind_double(stmt, i + 1, std::get<double>(v));
+          break;
         case 3: {
           const auto& s = std::get<std::string>(v);
           rc = sqlite3_bind_text64(stmt, i + 1, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
@@ -158,8 +170,12 @@ class sqlite_connection final : public connection {
       values.reserve(static_cast<std::size_t>(columns));
       for (int c = 0; c < columns; ++c) {
         switch (sqlite3_column_type(stmt, c)) {
-          case SQLITE_INTEGER: values.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
-          case SQLITE_FLOAT: values.emplace_back(sqlite3_column_double(stmt, c)); break;
+          case SQLITE_INTEGER:
+            values.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
+            break;
+          case SQLITE_FLOAT:
+            values.emplace_back(sqlite3_column_double(stmt, c));
+            break;
           case SQLITE_TEXT: {
             auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
             values.emplace_back(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
@@ -171,7 +187,9 @@ class sqlite_connection final : public connection {
             values.emplace_back(blob{std::vector<std::uint8_t>(data, data + size)});
             break;
           }
-          default: values.emplace_back(std::monostate{}); break;
+          default:
+            values.emplace_back(std::monostate{});
+            break;
         }
       }
       result.rows.emplace_back(names, std::move(values));
@@ -184,7 +202,8 @@ class sqlite_connection final : public connection {
  public:
   core::status execute_script(std::string_view sql) override {
     std::unique_lock lock(*gate_, std::defer_lock);
-    if (!holds_gate_ && !lock.try_lock_for(gate_wait_)) return core::error::unavailable("database is busy (writer gate)");
+    if (!holds_gate_ && !lock.try_lock_for(gate_wait_))
+      return core::error::unavailable("database is busy (writer gate)");
     std::string text(sql);
     char* message = nullptr;
     int rc = sqlite3_exec(handle_, text.c_str(), nullptr, nullptr, &message);
@@ -224,7 +243,8 @@ core::result<std::unique_ptr<connection>> open_sqlite(const core::database_setti
   sqlite3_busy_timeout(handle, settings.busy_timeout_ms);
   // WAL lets readers work beside one writer; NORMAL sync is durable at each checkpoint
   // and safe against corruption in WAL mode.
-  WATTOS_RETURN_IF_ERROR(conn->execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  WATTOS_RETURN_IF_ERROR(
+      conn->execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   return std::unique_ptr<connection>(std::move(conn));
 }
 

@@ -44,10 +44,10 @@ json::object image_block(const image_input& image) {
     const auto comma = image.url.find(',');
     std::string media_type = image.url.substr(data_prefix.size(), semicolon - data_prefix.size());
     if (media_type == "image/jpg") media_type = "image/jpeg";
-    return json::object{{"type", "image"},
-                        {"source", json::object{{"type", "base64"},
-                                                {"media_type", media_type},
-                                                {"data", image.url.substr(comma + 1)}}}};
+    return json::object{
+        {"type", "image"},
+        {"source",
+         json::object{{"type", "base64"}, {"media_type", media_type}, {"data", image.url.substr(comma + 1)}}}};
   }
   return json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", image.url}}}};
 }

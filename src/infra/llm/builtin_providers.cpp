@@ -34,8 +34,10 @@ void split_question(std::string_view text, std::string& question, std::string& s
     std::string_view line = text.substr(pos, nl - pos);
     pos = nl + 1;
     const bool blank = line.find_first_not_of(" \t\r") == std::string_view::npos;
-    if (is_marker_line(line)) in_source = true;
-    else if (blank) in_source = false;
+    if (is_marker_line(line))
+      in_source = true;
+    else if (blank)
+      in_source = false;
     std::string& target = in_source ? sources : question;
     target.append(line);
     target += '\n';
@@ -101,7 +103,8 @@ class extractive_provider final : public provider {
 class embedder_provider final : public provider {
  public:
   asio::awaitable<call_outcome> chat(const call_target& target, const chat_request&, event_sink&) override {
-    co_return call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' only embeds"), false);
+    co_return call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' only embeds"),
+                                   false);
   }
 
   asio::awaitable<provider_result<embedding_result>> embed(const call_target& target,
@@ -124,6 +127,8 @@ class embedder_provider final : public provider {
 std::unique_ptr<provider> make_extractive_provider(std::chrono::milliseconds word_delay) {
   return std::make_unique<extractive_provider>(word_delay);
 }
-std::unique_ptr<provider> make_embedder_provider() { return std::make_unique<embedder_provider>(); }
+std::unique_ptr<provider> make_embedder_provider() {
+  return std::make_unique<embedder_provider>();
+}
 
 }  // namespace wattos::infra::llm

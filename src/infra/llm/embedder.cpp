@@ -70,7 +70,9 @@ std::vector<std::string> hashed_embedder::word_stems(std::string_view text) {
   return stems;
 }
 
-std::vector<float> hashed_embedder::embed(std::string_view text) const { return embed(text, word_weight{}); }
+std::vector<float> hashed_embedder::embed(std::string_view text) const {
+  return embed(text, word_weight{});
+}
 
 std::vector<float> hashed_embedder::embed(std::string_view text, const word_weight& weight) const {
   std::vector<float> out(static_cast<std::size_t>(dimensions_), 0.0f);

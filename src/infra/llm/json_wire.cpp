@@ -153,7 +153,8 @@ namespace {
 // An image part's URL: a base64 data URL of a raster type, or https.
 core::status check_image_url(std::string_view url, std::string_view where) {
   if (url.starts_with("https://")) {
-    if (url.size() > 4096) return core::error::invalid_argument(std::string(where) + ": image URL longer than 4096 bytes");
+    if (url.size() > 4096)
+      return core::error::invalid_argument(std::string(where) + ": image URL longer than 4096 bytes");
     return {};
   }
   for (std::string_view type : {"png", "jpeg", "jpg", "webp", "gif"}) {
@@ -192,7 +193,8 @@ core::status read_content(const json::value& v, std::string_view where, chat_mes
       return core::error::invalid_argument(std::string(where) + ": content part type '" + type.substr(0, 40) +
                                            "' is not supported");
     }
-    if (msg.role != "user") return core::error::invalid_argument(std::string(where) + ": only user messages carry images");
+    if (msg.role != "user")
+      return core::error::invalid_argument(std::string(where) + ": only user messages carry images");
     if (++images_seen > limits.max_images) {
       return core::error::invalid_argument("at most " + std::to_string(limits.max_images) + " images per request");
     }

@@ -557,9 +557,9 @@ core::status llm_gateway::set_user_budget(std::string_view user_id, std::optiona
   WATTOS_RETURN_IF_ERROR(impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM llm_user_budgets WHERE user_id = ?", {id}));
     if (daily_tokens) {
-      WATTOS_RETURN_IF_ERROR(c.execute(
-          "INSERT INTO llm_user_budgets (user_id, daily_tokens, updated_by, updated_at) VALUES (?, ?, ?, ?)",
-          {id, *daily_tokens, std::string(actor), core::utc_now_iso()}));
+      WATTOS_RETURN_IF_ERROR(
+          c.execute("INSERT INTO llm_user_budgets (user_id, daily_tokens, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+                    {id, *daily_tokens, std::string(actor), core::utc_now_iso()}));
     }
     return {};
   }));

@@ -38,7 +38,8 @@ json::object request_body(const call_target& target, const chat_request& request
 }
 
 net::http_client_request http_request(const call_target& target, std::string path, std::string body) {
-  net::http_header_list headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream, application/json"}};
+  net::http_header_list headers = {{"Content-Type", "application/json"},
+                                   {"Accept", "text/event-stream, application/json"}};
   if (!target.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + target.api_key);
   return provider_request(target, std::move(path), std::move(body), std::move(headers));
 }
@@ -103,8 +104,8 @@ struct stream_state {
       if (json_int(*choice, "index") != 0) continue;  // n > 1 is not offered
       if (const auto* delta = choice->if_contains("delta"); delta != nullptr && delta->is_object()) {
         const auto& d = delta->get_object();
-        if (const auto* content = d.if_contains("content"); content != nullptr && content->is_string() &&
-                                                            !content->get_string().empty()) {
+        if (const auto* content = d.if_contains("content");
+            content != nullptr && content->is_string() && !content->get_string().empty()) {
           completion_bytes += content->get_string().size();
           if (!sink->push(chat_event::text_delta(std::string(content->get_string())))) return false;
         }
@@ -147,8 +148,8 @@ class openai_provider final : public provider {
     auto outcome = co_await stream_provider_events(std::move(req), std::move(on_event));
     if (!outcome.status.ok()) co_return outcome;
     if (state->finish_reason.empty() && !state->done) {
-      co_return call_outcome::failed(core::error::bad_gateway("the model provider's stream ended before the answer did"),
-                                     true);
+      co_return call_outcome::failed(
+          core::error::bad_gateway("the model provider's stream ended before the answer did"), true);
     }
     token_usage usage;
     if (state->usage) {
@@ -198,7 +199,8 @@ class openai_provider final : public provider {
 
   asio::awaitable<provider_result<speech_result>> speech(const call_target& target,
                                                          const speech_request& request) override {
-    json::object body{{"model", target.model->upstream_model}, {"input", request.input},
+    json::object body{{"model", target.model->upstream_model},
+                      {"input", request.input},
                       {"voice", request.voice.empty() ? std::string("alloy") : request.voice},
                       {"response_format", request.format}};
     if (request.speed) body["speed"] = *request.speed;
@@ -256,6 +258,8 @@ class openai_provider final : public provider {
 
 }  // namespace
 
-std::unique_ptr<provider> make_openai_provider() { return std::make_unique<openai_provider>(); }
+std::unique_ptr<provider> make_openai_provider() {
+  return std::make_unique<openai_provider>();
+}
 
 }  // namespace wattos::infra::llm

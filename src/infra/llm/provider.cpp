@@ -1,7 +1,6 @@
 #include "infra/llm/provider.hpp"
 
 #include <boost/asio/this_coro.hpp>
-
 #include <boost/json.hpp>
 
 #include <charconv>
@@ -30,13 +29,15 @@ boost::asio::awaitable<provider_result<rerank_result>> provider::rerank(const ca
 boost::asio::awaitable<provider_result<speech_result>> provider::speech(const call_target& target,
                                                                         const speech_request&) {
   co_return provider_result<speech_result>{
-      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not speak"), false), {}};
+      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not speak"), false),
+      {}};
 }
 
 boost::asio::awaitable<provider_result<transcription_result>> provider::transcribe(const call_target& target,
                                                                                    const transcription_request&) {
   co_return provider_result<transcription_result>{
-      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not transcribe"), false),
+      call_outcome::failed(core::error::invalid_argument("model '" + target.model->id + "' does not transcribe"),
+                           false),
       {}};
 }
 

@@ -40,10 +40,10 @@ class event_sink {
 };
 
 struct call_outcome {
-  core::status status;  // ok: a finish event was pushed
-  int http_status = 0;  // the provider's status when it answered with an error
+  core::status status;                                   // ok: a finish event was pushed
+  int http_status = 0;                                   // the provider's status when it answered with an error
   std::optional<std::chrono::milliseconds> retry_after;  // the provider's advice (429, 503)
-  bool retryable = false;  // 429, 5xx, connection failures, timeouts
+  bool retryable = false;                                // 429, 5xx, connection failures, timeouts
 
   static call_outcome ok() { return {}; }
   static call_outcome failed(core::error err, bool retry, int http = 0) {

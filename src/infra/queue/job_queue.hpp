@@ -58,23 +58,23 @@ struct job {
   std::string id;
   std::string queue;
   std::string payload;
-  std::string dedupe_key;     // empty: none
+  std::string dedupe_key;  // empty: none
   job_state state = job_state::waiting;
-  int attempts = 0;           // claims so far (the running one included)
+  int attempts = 0;  // claims so far (the running one included)
   int max_attempts = 1;
-  std::string last_error;     // message of the last failed attempt
-  std::string lease_token;    // set by claim; needed to extend, complete or fail
-  std::string worker_id;      // who holds (or last held) the lease
-  std::int64_t run_at_ms = 0;        // unix ms: not claimed before this (delayed jobs)
-  std::int64_t lease_until_ms = 0;   // unix ms: the active lease runs out
+  std::string last_error;           // message of the last failed attempt
+  std::string lease_token;          // set by claim; needed to extend, complete or fail
+  std::string worker_id;            // who holds (or last held) the lease
+  std::int64_t run_at_ms = 0;       // unix ms: not claimed before this (delayed jobs)
+  std::int64_t lease_until_ms = 0;  // unix ms: the active lease runs out
   std::int64_t created_at_ms = 0;
-  std::int64_t finished_at_ms = 0;   // completed or dead
+  std::int64_t finished_at_ms = 0;  // completed or dead
 };
 
 struct enqueue_options {
   int max_attempts = 5;
-  std::int64_t delay_ms = 0;   // first run no earlier than now + delay
-  std::string dedupe_key;      // see the file comment
+  std::int64_t delay_ms = 0;  // first run no earlier than now + delay
+  std::string dedupe_key;     // see the file comment
 };
 
 struct queue_counts {
@@ -114,8 +114,7 @@ class job_queue {
   // dead; waiting when retry_delay_ms <= 0). failed_precondition when the token no
   // longer holds it.
   virtual core::result<job_state> fail(std::string_view job_id, std::string_view lease_token,
-                                       std::string_view error_message, std::int64_t retry_delay_ms,
-                                       bool permanent) = 0;
+                                       std::string_view error_message, std::int64_t retry_delay_ms, bool permanent) = 0;
 
   // An admin's retry of a dead job: waiting again with a fresh set of attempts.
   // not_found for an unknown job, failed_precondition when it is not dead.

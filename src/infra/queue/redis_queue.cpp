@@ -21,9 +21,10 @@
 // dropped and the call retried once on a fresh one: a script whose reply was lost may
 // then have run twice (an extra job, a claim that runs out as an expired lease), the
 // usual at-least-once trade.
+#include <hiredis/hiredis.h>
+
 #include <array>
 #include <cstdlib>
-#include <hiredis/hiredis.h>
 #include <mutex>
 
 #include "core/id.hpp"

@@ -35,7 +35,8 @@ std::string queue_schema(const std::string& bytes_type) {
 CREATE TABLE queue_jobs (
   id TEXT PRIMARY KEY,
   queue TEXT NOT NULL,
-  payload )sql" + bytes_type + R"sql( NOT NULL,
+  payload )sql" +
+         bytes_type + R"sql( NOT NULL,
   dedupe_key TEXT NOT NULL DEFAULT '',
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,

@@ -189,14 +189,16 @@ struct chat_service::impl {
   llm::llm_gateway& llm;
   rag::rag_service& rag;
   persona_prompt_fn persona_prompt;
-  std::mutex mutex;  // guards turns
+  std::mutex mutex;                                         // guards turns
   std::map<std::string, std::shared_ptr<chat_turn>> turns;  // by assistant message id
 
   core::result<conversation_info> owned(const rag::requester& who, std::string_view id) {
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
-        "SELECT id, owner_id, title, model, spaces, created_at, updated_at, persona_id FROM chat_conversations "
-        "WHERE id = ?",
-        {std::string(id)}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows,
+        db.execute(
+            "SELECT id, owner_id, title, model, spaces, created_at, updated_at, persona_id FROM chat_conversations "
+            "WHERE id = ?",
+            {std::string(id)}));
     if (rows.rows.empty()) return core::error::not_found("conversation not found");
     const auto& r = rows.rows.front();
     conversation_info c;
@@ -241,9 +243,10 @@ struct chat_service::impl {
     for (int attempt = 0; attempt < 3; ++attempt) {
       std::int64_t seq = 0;
       auto st = db.transaction([&](db::connection& c) -> core::status {
-        WATTOS_ASSIGN_OR_RETURN(auto rows, c.execute(
-            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM chat_messages WHERE conversation_id = ?",
-            {conversation_id}));
+        WATTOS_ASSIGN_OR_RETURN(
+            auto rows,
+            c.execute("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM chat_messages WHERE conversation_id = ?",
+                      {conversation_id}));
         WATTOS_ASSIGN_OR_RETURN(auto max_seq, rows.rows.front().get_int(0));
         seq = max_seq + 1;
         const std::string now = core::utc_now_iso();
@@ -252,8 +255,8 @@ struct chat_service::impl {
             "completion_tokens, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             {m.id, conversation_id, seq, m.role, m.content, m.citations_json, m.model, m.prompt_tokens,
              m.completion_tokens, m.status, m.error, now, now}));
-        WATTOS_RETURN_IF_ERROR(c.execute("UPDATE chat_conversations SET updated_at = ? WHERE id = ?",
-                                         {now, conversation_id}));
+        WATTOS_RETURN_IF_ERROR(
+            c.execute("UPDATE chat_conversations SET updated_at = ? WHERE id = ?", {now, conversation_id}));
         return {};
       });
       if (st.ok()) return seq;
@@ -284,8 +287,8 @@ struct chat_service::impl {
 
   // Starts the answer to the conversation's history (which ends with a user message).
   asio::awaitable<core::result<std::shared_ptr<chat_turn>>> start_answer(const rag::requester& who,
-                                                                          conversation_info conversation,
-                                                                          std::string model);
+                                                                         conversation_info conversation,
+                                                                         std::string model);
 };
 
 namespace {
@@ -300,8 +303,8 @@ asio::awaitable<std::invoke_result_t<Work&>> off_thread(Work work) {
 
 // The pipeline of one answer: sources, history, the model call, events and storage.
 asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn> turn, rag::requester who,
-                               conversation_info conversation, std::string model,
-                               std::vector<message_info> history, std::string persona_prompt) {
+                               conversation_info conversation, std::string model, std::vector<message_info> history,
+                               std::string persona_prompt) {
   turn->publish("status", R"({"status":"started"})");
   std::string question;
   for (const auto& m : history) {
@@ -333,8 +336,8 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
     auto built = rag::rag_service::build_context(*hits, context_token_budget);
     context = std::move(built.text);
     for (const auto& c : built.citations) {
-      json::object cj{{"number", c.number}, {"space_id", c.space_id}, {"document_id", c.document_id},
-                      {"title", c.title}, {"page", c.page}, {"heading_path", c.heading_path},
+      json::object cj{{"number", c.number},         {"space_id", c.space_id}, {"document_id", c.document_id},
+                      {"title", c.title},           {"page", c.page},         {"heading_path", c.heading_path},
                       {"char_start", c.char_start}, {"char_end", c.char_end}, {"snippet", c.snippet}};
       turn->publish("citation", json::serialize(cj));
       citations.push_back(std::move(cj));
@@ -346,14 +349,16 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
   request.model = model;
   std::string system = !persona_prompt.empty()
                            ? std::move(persona_prompt)
-                           : std::string("Du bist ein hilfreicher Assistent. / You are a helpful assistant. Antworte "
-                                         "in der Sprache der Frage. / Answer in the language of the question.");
+                           : std::string(
+                                 "Du bist ein hilfreicher Assistent. / You are a helpful assistant. Antworte "
+                                 "in der Sprache der Frage. / Answer in the language of the question.");
   if (!conversation.spaces.empty()) {
     system += context.empty()
                   ? "\n\nDie Wissensräume enthalten nichts zu dieser Frage. / The knowledge spaces hold nothing on "
                     "this question."
                   : "\n\nBeantworte die Frage aus den nummerierten Quellen und zitiere sie als [n]. / Answer from "
-                    "the numbered sources and cite them as [n].\n\n" + context;
+                    "the numbered sources and cite them as [n].\n\n" +
+                        context;
   }
   request.messages.push_back({"system", std::move(system), {}, {}, {}});
   const std::size_t first = history.size() > history_messages ? history.size() - history_messages : 0;
@@ -364,7 +369,9 @@ asio::awaitable<void> run_turn(chat_service::impl* im, std::shared_ptr<chat_turn
   auto started = co_await im->llm.chat(caller, std::move(request));
   if (!started) {
     const std::string message = started.err().message();
-    auto store = [&] { return im->update_answer(turn->message_id(), "", citations_text, model, {}, "failed", message); };
+    auto store = [&] {
+      return im->update_answer(turn->message_id(), "", citations_text, model, {}, "failed", message);
+    };
     (void)co_await off_thread(std::move(store));
     json::object err{{"code", std::string(core::errc_name(started.err().code()))}, {"message", message}};
     turn->publish("error", json::serialize(err));
@@ -530,8 +537,9 @@ core::result<std::vector<conversation_info>> chat_service::list_conversations(co
   std::vector<db::value> params{who.user_id};
   if (!search.empty()) {
     const std::string pattern = "%" + escape_like(search.substr(0, 200)) + "%";
-    sql += " AND (LOWER(c.title) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM chat_messages m WHERE "
-           "m.conversation_id = c.id AND m.status <> 'superseded' AND LOWER(m.content) LIKE ? ESCAPE '\\'))";
+    sql +=
+        " AND (LOWER(c.title) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM chat_messages m WHERE "
+        "m.conversation_id = c.id AND m.status <> 'superseded' AND LOWER(m.content) LIKE ? ESCAPE '\\'))";
     params.emplace_back(pattern);
     params.emplace_back(pattern);
   }
@@ -596,10 +604,10 @@ core::result<std::vector<message_info>> chat_service::list_messages(const rag::r
                                                                     std::string_view conversation_id,
                                                                     std::int64_t after_seq, int limit) {
   WATTOS_ASSIGN_OR_RETURN(auto c, impl_->owned(who, conversation_id));
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      std::string("SELECT ") + message_columns +
-          " FROM chat_messages WHERE conversation_id = ? AND seq > ? AND status <> 'superseded' ORDER BY seq LIMIT ?",
-      {c.id, after_seq, std::int64_t{limit}}));
+  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(std::string("SELECT ") + message_columns +
+                                                           " FROM chat_messages WHERE conversation_id = ? AND seq > ? "
+                                                           "AND status <> 'superseded' ORDER BY seq LIMIT ?",
+                                                       {c.id, after_seq, std::int64_t{limit}}));
   std::vector<message_info> out;
   for (const auto& r : rows.rows) {
     WATTOS_ASSIGN_OR_RETURN(auto m, message_from(r));
@@ -609,8 +617,8 @@ core::result<std::vector<message_info>> chat_service::list_messages(const rag::r
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::send(const rag::requester& who,
-                                                                              std::string conversation_id,
-                                                                              send_request request) {
+                                                                             std::string conversation_id,
+                                                                             send_request request) {
   if (request.content.find_first_not_of(" \t\r\n") == std::string::npos) {
     co_return core::error::invalid_argument("the message must not be empty");
   }
@@ -639,8 +647,8 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::send(con
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenerate(const rag::requester& who,
-                                                                                    std::string conversation_id,
-                                                                                    std::string model) {
+                                                                                   std::string conversation_id,
+                                                                                   std::string model) {
   auto conversation = impl_->owned(who, conversation_id);
   if (!conversation) co_return std::move(conversation).err();
   if (model.empty()) model = conversation->model;
@@ -664,9 +672,9 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::regenera
 }
 
 asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(const rag::requester& who,
-                                                                              std::string conversation_id,
-                                                                              std::string message_id,
-                                                                              std::string content) {
+                                                                             std::string conversation_id,
+                                                                             std::string message_id,
+                                                                             std::string content) {
   if (content.find_first_not_of(" \t\r\n") == std::string::npos) {
     co_return core::error::invalid_argument("the message must not be empty");
   }
@@ -685,8 +693,9 @@ asio::awaitable<core::result<std::shared_ptr<chat_turn>>> chat_service::edit(con
   auto st = impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("UPDATE chat_messages SET content = ?, updated_at = ? WHERE id = ?",
                                      {content, core::utc_now_iso(), message_id}));
-    WATTOS_RETURN_IF_ERROR(c.execute(
-        "UPDATE chat_messages SET status = 'superseded' WHERE conversation_id = ? AND seq > ?", {conversation->id, seq}));
+    WATTOS_RETURN_IF_ERROR(
+        c.execute("UPDATE chat_messages SET status = 'superseded' WHERE conversation_id = ? AND seq > ?",
+                  {conversation->id, seq}));
     return {};
   });
   if (!st.ok()) co_return st.err();
@@ -719,16 +728,17 @@ core::status chat_service::give_feedback(const rag::requester& who, std::string_
   if (rating != 1 && rating != -1) return core::error::invalid_argument("rating must be 1 or -1");
   if (comment.size() > 4000) return core::error::invalid_argument("comment may have at most 4000 bytes");
   WATTOS_ASSIGN_OR_RETURN(auto c, impl_->owned(who, conversation_id));
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      "SELECT role FROM chat_messages WHERE id = ? AND conversation_id = ?", {std::string(message_id), c.id}));
+  WATTOS_ASSIGN_OR_RETURN(auto rows,
+                          impl_->db.execute("SELECT role FROM chat_messages WHERE id = ? AND conversation_id = ?",
+                                            {std::string(message_id), c.id}));
   if (rows.rows.empty()) return core::error::not_found("message not found");
   if (rows.rows.front().get_text(0).value_or("") != "assistant") {
     return core::error::invalid_argument("feedback is for answers");
   }
   const std::string mid(message_id);
   return impl_->db.transaction([&](db::connection& conn) -> core::status {
-    WATTOS_RETURN_IF_ERROR(conn.execute("DELETE FROM chat_feedback WHERE message_id = ? AND user_id = ?",
-                                        {mid, who.user_id}));
+    WATTOS_RETURN_IF_ERROR(
+        conn.execute("DELETE FROM chat_feedback WHERE message_id = ? AND user_id = ?", {mid, who.user_id}));
     WATTOS_RETURN_IF_ERROR(conn.execute(
         "INSERT INTO chat_feedback (message_id, user_id, rating, comment, created_at) VALUES (?, ?, ?, ?, ?)",
         {mid, who.user_id, std::int64_t{rating}, comment, core::utc_now_iso()}));

@@ -54,13 +54,13 @@ struct message_info {
   std::string id;
   std::string conversation_id;
   std::int64_t seq = 0;
-  std::string role;     // user, assistant
+  std::string role;  // user, assistant
   std::string content;
   std::string citations_json = "[]";
   std::string model;
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
-  std::string status;   // complete, streaming, cancelled, failed
+  std::string status;  // complete, streaming, cancelled, failed
   std::string error;
   std::string created_at;
 };
@@ -150,8 +150,8 @@ class chat_service {
 
   // Feedback on an assistant message: +1 or -1 with an optional comment (one per user
   // and message; a new one replaces it).
-  core::status give_feedback(const rag::requester& who, std::string_view conversation_id,
-                             std::string_view message_id, int rating, std::string comment);
+  core::status give_feedback(const rag::requester& who, std::string_view conversation_id, std::string_view message_id,
+                             int rating, std::string comment);
   struct feedback_item {
     std::string message_id;
     std::string user_id;

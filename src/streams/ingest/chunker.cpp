@@ -18,7 +18,9 @@ struct unit {
   bool heading = false;
 };
 
-std::int64_t tokens_of(std::size_t bytes) { return static_cast<std::int64_t>((bytes + 3) / 4); }
+std::int64_t tokens_of(std::size_t bytes) {
+  return static_cast<std::int64_t>((bytes + 3) / 4);
+}
 
 // Cuts [begin, end) of `text` into pieces of at most `max_bytes`, at white space where
 // there is some, never inside a UTF-8 sequence.
@@ -88,8 +90,7 @@ class chunk_builder {
     std::size_t first = 0;
     while (first < units.size()) {
       std::size_t last = first;  // inclusive
-      while (last + 1 < units.size() &&
-             tokens_of(units[last + 1].end - units[first].begin) <= target_) {
+      while (last + 1 < units.size() && tokens_of(units[last + 1].end - units[first].begin) <= target_) {
         ++last;
       }
       rag::chunk_input c;

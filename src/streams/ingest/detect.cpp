@@ -90,12 +90,17 @@ detected_format detect_format(std::string_view bytes) {
   if (mime.starts_with("image/")) {
     // Not GIF: leptonica decodes a whole GIF just to read its size, so the pixel limit
     // could not be checked first (and scans are never GIFs).
-    static constexpr std::string_view ocr_images[] = {"image/png", "image/jpeg", "image/tiff",
-                                                       "image/bmp", "image/x-ms-bmp", "image/webp",
-                                                       "image/x-portable-bitmap", "image/x-portable-greymap",
-                                                       "image/x-portable-pixmap", "image/jp2"};
-    if (std::find(std::begin(ocr_images), std::end(ocr_images), mime) != std::end(ocr_images))
-      return {"image", mime};
+    static constexpr std::string_view ocr_images[] = {"image/png",
+                                                      "image/jpeg",
+                                                      "image/tiff",
+                                                      "image/bmp",
+                                                      "image/x-ms-bmp",
+                                                      "image/webp",
+                                                      "image/x-portable-bitmap",
+                                                      "image/x-portable-greymap",
+                                                      "image/x-portable-pixmap",
+                                                      "image/jp2"};
+    if (std::find(std::begin(ocr_images), std::end(ocr_images), mime) != std::end(ocr_images)) return {"image", mime};
     return {"", mime};
   }
   if (mime == "text/html" || mime == "application/xhtml+xml") return {"html", mime};
@@ -176,8 +181,8 @@ bool looks_like_markdown(std::string_view text) {
     if (hashes >= 1 && hashes <= 6 && hashes < l.size() && l[hashes] == ' ') ++headings;
     if (l.starts_with("```") || l.starts_with("~~~")) ++fences;
     if ((l.starts_with("- ") || l.starts_with("* ") || l.starts_with("+ ")) && l.size() > 2) ++lists;
-    if (!previous.empty() && l.size() >= 3 && (l.find_first_not_of('=') == std::string_view::npos ||
-                                               l.find_first_not_of('-') == std::string_view::npos))
+    if (!previous.empty() && l.size() >= 3 &&
+        (l.find_first_not_of('=') == std::string_view::npos || l.find_first_not_of('-') == std::string_view::npos))
       ++setext;
     if (l.find("](") != std::string_view::npos || l.find("**") != std::string_view::npos ||
         (l.find('`') != std::string_view::npos && l.find('`') != l.rfind('`')))
@@ -199,8 +204,8 @@ bool looks_like_json(std::string_view text) {
   auto next = text.find_first_not_of(" \t\r\n", first + 1);
   char n = text[next];
   if (open == '{') return n == '"' || n == '}';
-  return n == '[' || n == '{' || n == '"' || n == '-' || n == ']' || (n >= '0' && n <= '9') || n == 't' ||
-         n == 'f' || n == 'n';
+  return n == '[' || n == '{' || n == '"' || n == '-' || n == ']' || (n >= '0' && n <= '9') || n == 't' || n == 'f' ||
+         n == 'n';
 }
 
 bool looks_like_csv(std::string_view text) {
@@ -215,8 +220,10 @@ bool looks_like_csv(std::string_view text) {
       std::size_t count = 0;
       bool quoted = false;
       for (char c : line) {
-        if (c == '"') quoted = !quoted;
-        else if (c == delimiter && !quoted) ++count;
+        if (c == '"')
+          quoted = !quoted;
+        else if (c == delimiter && !quoted)
+          ++count;
       }
       if (quoted) continue;  // a field with a line break: the next line finishes it
       if (expected == 0) expected = count;

@@ -79,13 +79,20 @@ std::string base64_decode(std::string_view in) {
   int bits = 0;
   for (char ch : in) {
     int v;
-    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-    else if (ch == '+' || ch == '-') v = 62;
-    else if (ch == '/' || ch == '_') v = 63;
-    else if (ch == '=') break;
-    else continue;  // line breaks and stray characters
+    if (ch >= 'A' && ch <= 'Z')
+      v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      v = ch - '0' + 52;
+    else if (ch == '+' || ch == '-')
+      v = 62;
+    else if (ch == '/' || ch == '_')
+      v = 63;
+    else if (ch == '=')
+      break;
+    else
+      continue;  // line breaks and stray characters
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -197,7 +204,8 @@ content_type parse_params(std::string_view header, std::string_view fallback) {
       std::size_t tick = value.find("''");
       std::string charset = tick == std::string::npos ? std::string("utf-8") : value.substr(0, tick);
       std::string raw;
-      std::string_view enc = tick == std::string::npos ? std::string_view(value) : std::string_view(value).substr(tick + 2);
+      std::string_view enc =
+          tick == std::string::npos ? std::string_view(value) : std::string_view(value).substr(tick + 2);
       for (std::size_t i = 0; i < enc.size(); ++i) {
         if (enc[i] == '%' && i + 2 < enc.size() && hex_value(enc[i + 1]) >= 0 && hex_value(enc[i + 2]) >= 0) {
           raw += static_cast<char>(hex_value(enc[i + 1]) * 16 + hex_value(enc[i + 2]));
@@ -227,8 +235,10 @@ std::string iso_date(std::string_view date) {
     if (token.empty()) continue;
     if (std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       int v = token.size() <= 4 ? std::stoi(std::string(token)) : 0;
-      if (token.size() <= 2 && day == 0 && month == 0) day = v;
-      else if (token.size() == 4 && year == 0) year = v;
+      if (token.size() <= 2 && day == 0 && month == 0)
+        day = v;
+      else if (token.size() == 4 && year == 0)
+        year = v;
       continue;
     }
     for (int m = 0; m < 12; ++m)
@@ -373,8 +383,10 @@ core::result<parsed_document> parse_email(std::string_view bytes, const parse_li
     }
     WATTOS_RETURN_IF_ERROR(sink.add(block_kind::heading, "Anhang: " + name, 0, 1));
     for (const auto& b : inner->blocks) {
-      if (b.kind == block_kind::code) WATTOS_RETURN_IF_ERROR(sink.add_code(b.text, 0));
-      else WATTOS_RETURN_IF_ERROR(sink.add(b.kind, b.text, 0, b.kind == block_kind::heading ? b.level + 1 : 0));
+      if (b.kind == block_kind::code)
+        WATTOS_RETURN_IF_ERROR(sink.add_code(b.text, 0));
+      else
+        WATTOS_RETURN_IF_ERROR(sink.add(b.kind, b.text, 0, b.kind == block_kind::heading ? b.level + 1 : 0));
     }
     doc.ocr_pages += inner->ocr_pages;
     for (auto& w : inner->warnings) doc.warnings.push_back("attachment " + name + ": " + w);

@@ -23,8 +23,8 @@ namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 
 constexpr std::size_t max_files_per_folder = 100'000;
-constexpr std::uint32_t watch_mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
-                                     IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB;
+constexpr std::uint32_t watch_mask =
+    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB;
 
 std::int64_t mtime_ms(const fs::path& p) {
   std::error_code ec;
@@ -83,17 +83,18 @@ struct folder_watcher::impl {
   rag::rag_service& rag;
   int debounce_ms;
 
-  std::mutex mutex;                                   // guards the maps below and reconciling
-  std::map<std::string, fs::path> watches;            // space id -> folder
-  std::map<int, std::string> space_of_wd;             // inotify watch -> space id
-  std::map<std::string, steady::time_point> dirty;    // space id -> last event
+  std::mutex mutex;                                 // guards the maps below and reconciling
+  std::map<std::string, fs::path> watches;          // space id -> folder
+  std::map<int, std::string> space_of_wd;           // inotify watch -> space id
+  std::map<std::string, steady::time_point> dirty;  // space id -> last event
   int inotify_fd = -1;
   int wake_pipe[2] = {-1, -1};
   std::thread thread;
 
   core::result<std::optional<watch_info>> load(std::string_view space_id) {
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
-        "SELECT space_id, path, created_by, created_at FROM ingest_watches WHERE space_id = ?", {std::string(space_id)}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows, db.execute("SELECT space_id, path, created_by, created_at FROM ingest_watches WHERE space_id = ?",
+                              {std::string(space_id)}));
     if (rows.rows.empty()) return std::optional<watch_info>{};
     watch_info w;
     WATTOS_ASSIGN_OR_RETURN(w.space_id, rows.rows[0].get_text(0));
@@ -272,7 +273,9 @@ void folder_watcher::impl::run() {
 folder_watcher::folder_watcher(db::database& db, ingest_service& ingest, rag::rag_service& rag, int debounce_ms)
     : impl_(std::make_unique<impl>(db, ingest, rag, debounce_ms)) {}
 
-folder_watcher::~folder_watcher() { stop(); }
+folder_watcher::~folder_watcher() {
+  stop();
+}
 
 core::result<watch_info> folder_watcher::set_watch(const rag::requester& who, std::string_view space_id,
                                                    const std::string& path) {
@@ -287,8 +290,9 @@ core::result<watch_info> folder_watcher::set_watch(const rag::requester& who, st
   watch_info w{space.id, canonical.string(), who.user_id, core::utc_now_iso()};
   WATTOS_RETURN_IF_ERROR(impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM ingest_watches WHERE space_id = ?", {w.space_id}));
-    WATTOS_RETURN_IF_ERROR(c.execute("INSERT INTO ingest_watches (space_id, path, created_by, created_at) VALUES (?, ?, ?, ?)",
-                                     {w.space_id, w.path, w.created_by, w.created_at}));
+    WATTOS_RETURN_IF_ERROR(
+        c.execute("INSERT INTO ingest_watches (space_id, path, created_by, created_at) VALUES (?, ?, ?, ?)",
+                  {w.space_id, w.path, w.created_by, w.created_at}));
     return {};
   }));
   {
@@ -311,7 +315,7 @@ core::status folder_watcher::remove_watch(const rag::requester& who, std::string
 }
 
 core::result<std::optional<watch_info>> folder_watcher::get_watch(const rag::requester& who,
-                                                                 std::string_view space_id) {
+                                                                  std::string_view space_id) {
   WATTOS_ASSIGN_OR_RETURN(auto space, impl_->rag.get_space(who, space_id));
   return impl_->load(space.id);
 }

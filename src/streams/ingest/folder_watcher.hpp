@@ -40,11 +40,11 @@ struct watch_info {
 };
 
 struct reconcile_report {
-  int submitted = 0;   // new or changed files handed to ingestion
+  int submitted = 0;  // new or changed files handed to ingestion
   int moved = 0;
   int removed = 0;
   int unchanged = 0;
-  int failed = 0;      // files that could not be submitted (too large, unreadable); logged
+  int failed = 0;  // files that could not be submitted (too large, unreadable); logged
 };
 
 class folder_watcher {

@@ -22,11 +22,26 @@ constexpr int max_walk_depth = 512;
 
 bool is_skipped(GumboTag tag) {
   switch (tag) {
-    case GUMBO_TAG_SCRIPT: case GUMBO_TAG_STYLE: case GUMBO_TAG_NOSCRIPT: case GUMBO_TAG_NAV:
-    case GUMBO_TAG_HEADER: case GUMBO_TAG_FOOTER: case GUMBO_TAG_ASIDE: case GUMBO_TAG_FORM:
-    case GUMBO_TAG_SVG: case GUMBO_TAG_TEMPLATE: case GUMBO_TAG_HEAD: case GUMBO_TAG_IFRAME:
-    case GUMBO_TAG_MATH: case GUMBO_TAG_BUTTON: case GUMBO_TAG_SELECT: case GUMBO_TAG_TEXTAREA:
-    case GUMBO_TAG_OBJECT: case GUMBO_TAG_CANVAS: case GUMBO_TAG_AUDIO: case GUMBO_TAG_VIDEO:
+    case GUMBO_TAG_SCRIPT:
+    case GUMBO_TAG_STYLE:
+    case GUMBO_TAG_NOSCRIPT:
+    case GUMBO_TAG_NAV:
+    case GUMBO_TAG_HEADER:
+    case GUMBO_TAG_FOOTER:
+    case GUMBO_TAG_ASIDE:
+    case GUMBO_TAG_FORM:
+    case GUMBO_TAG_SVG:
+    case GUMBO_TAG_TEMPLATE:
+    case GUMBO_TAG_HEAD:
+    case GUMBO_TAG_IFRAME:
+    case GUMBO_TAG_MATH:
+    case GUMBO_TAG_BUTTON:
+    case GUMBO_TAG_SELECT:
+    case GUMBO_TAG_TEXTAREA:
+    case GUMBO_TAG_OBJECT:
+    case GUMBO_TAG_CANVAS:
+    case GUMBO_TAG_AUDIO:
+    case GUMBO_TAG_VIDEO:
       return true;
     default:
       return false;
@@ -35,12 +50,30 @@ bool is_skipped(GumboTag tag) {
 
 bool is_block(GumboTag tag) {
   switch (tag) {
-    case GUMBO_TAG_P: case GUMBO_TAG_DIV: case GUMBO_TAG_SECTION: case GUMBO_TAG_ARTICLE:
-    case GUMBO_TAG_MAIN: case GUMBO_TAG_BLOCKQUOTE: case GUMBO_TAG_UL: case GUMBO_TAG_OL:
-    case GUMBO_TAG_DL: case GUMBO_TAG_DT: case GUMBO_TAG_DD: case GUMBO_TAG_FIGURE:
-    case GUMBO_TAG_FIGCAPTION: case GUMBO_TAG_ADDRESS: case GUMBO_TAG_CENTER: case GUMBO_TAG_FIELDSET:
-    case GUMBO_TAG_DETAILS: case GUMBO_TAG_SUMMARY: case GUMBO_TAG_HR: case GUMBO_TAG_BODY:
-    case GUMBO_TAG_HTML: case GUMBO_TAG_CAPTION: case GUMBO_TAG_LEGEND: case GUMBO_TAG_MENU:
+    case GUMBO_TAG_P:
+    case GUMBO_TAG_DIV:
+    case GUMBO_TAG_SECTION:
+    case GUMBO_TAG_ARTICLE:
+    case GUMBO_TAG_MAIN:
+    case GUMBO_TAG_BLOCKQUOTE:
+    case GUMBO_TAG_UL:
+    case GUMBO_TAG_OL:
+    case GUMBO_TAG_DL:
+    case GUMBO_TAG_DT:
+    case GUMBO_TAG_DD:
+    case GUMBO_TAG_FIGURE:
+    case GUMBO_TAG_FIGCAPTION:
+    case GUMBO_TAG_ADDRESS:
+    case GUMBO_TAG_CENTER:
+    case GUMBO_TAG_FIELDSET:
+    case GUMBO_TAG_DETAILS:
+    case GUMBO_TAG_SUMMARY:
+    case GUMBO_TAG_HR:
+    case GUMBO_TAG_BODY:
+    case GUMBO_TAG_HTML:
+    case GUMBO_TAG_CAPTION:
+    case GUMBO_TAG_LEGEND:
+    case GUMBO_TAG_MENU:
       return true;
     default:
       return false;
@@ -49,21 +82,28 @@ bool is_block(GumboTag tag) {
 
 int heading_level(GumboTag tag) {
   switch (tag) {
-    case GUMBO_TAG_H1: return 1;
-    case GUMBO_TAG_H2: return 2;
-    case GUMBO_TAG_H3: return 3;
-    case GUMBO_TAG_H4: return 4;
-    case GUMBO_TAG_H5: return 5;
-    case GUMBO_TAG_H6: return 6;
-    default: return 0;
+    case GUMBO_TAG_H1:
+      return 1;
+    case GUMBO_TAG_H2:
+      return 2;
+    case GUMBO_TAG_H3:
+      return 3;
+    case GUMBO_TAG_H4:
+      return 4;
+    case GUMBO_TAG_H5:
+      return 5;
+    case GUMBO_TAG_H6:
+      return 6;
+    default:
+      return 0;
   }
 }
 
 bool implicitly_closed(std::string_view name) {
   static constexpr std::string_view names[] = {
-      "p", "li", "td", "th", "tr", "dt", "dd", "option", "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp",
-      "optgroup", "br", "img", "hr", "input", "meta", "link", "area", "base", "col", "embed", "param", "source",
-      "track", "wbr", "keygen"};
+      "p",        "li",   "td",  "th",    "tr",       "dt",     "dd",    "option", "thead", "tbody", "tfoot",
+      "colgroup", "rb",   "rt",  "rp",    "optgroup", "br",     "img",   "hr",     "input", "meta",  "link",
+      "area",     "base", "col", "embed", "param",    "source", "track", "wbr",    "keygen"};
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
@@ -89,8 +129,10 @@ int estimated_nesting(std::string_view html) {
     if (next_close != std::string_view::npos && next_close < end) next_close = html.find('>', end);
     std::size_t close = next_close;
     if (!closing && close != std::string_view::npos && close > 0 && html[close - 1] == '/') continue;
-    if (closing) depth = std::max(0, depth - 1);
-    else deepest = std::max(deepest, ++depth);
+    if (closing)
+      depth = std::max(0, depth - 1);
+    else
+      deepest = std::max(deepest, ++depth);
   }
   return deepest;
 }
@@ -128,8 +170,8 @@ void text_of(GumboNode* node, std::string& out, int depth) {
     out += '\n';
     return;
   }
-  bool spaced = is_block(tag) || tag == GUMBO_TAG_TD || tag == GUMBO_TAG_TH || tag == GUMBO_TAG_LI ||
-                heading_level(tag) > 0;
+  bool spaced =
+      is_block(tag) || tag == GUMBO_TAG_TD || tag == GUMBO_TAG_TH || tag == GUMBO_TAG_LI || heading_level(tag) > 0;
   if (spaced) out += ' ';
   const GumboVector& children = node->v.element.children;
   for (unsigned i = 0; i < children.length; ++i) text_of(static_cast<GumboNode*>(children.data[i]), out, depth + 1);
@@ -246,8 +288,8 @@ std::string html_charset(std::string_view html) {
   at += 8;
   while (at < head.size() && (head[at] == '"' || head[at] == '\'' || head[at] == ' ')) ++at;
   std::size_t end = at;
-  while (end < head.size() && (std::isalnum(static_cast<unsigned char>(head[end])) != 0 || head[end] == '-' ||
-                               head[end] == '_'))
+  while (end < head.size() &&
+         (std::isalnum(static_cast<unsigned char>(head[end])) != 0 || head[end] == '-' || head[end] == '_'))
     ++end;
   return head.substr(at, end - at);
 }

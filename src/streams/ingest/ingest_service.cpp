@@ -39,7 +39,8 @@ std::int64_t unix_ms() {
 
 const char* const file_columns =
     "id, space_id, filename, source, source_path, owner_id, format, mime_type, sha256, size_bytes, status, progress, "
-    "attempts, error, chunks, pages, ocr_pages, title, job_id, created_at, updated_at, version, updated_ms, stored_path, source_mtime_ms";
+    "attempts, error, chunks, pages, ocr_pages, title, job_id, created_at, updated_at, version, updated_ms, "
+    "stored_path, source_mtime_ms";
 
 struct file_row {
   file_info info;
@@ -103,7 +104,9 @@ bool permanent_failure(core::errc code) {
   }
 }
 
-std::string job_payload(const std::string& file_id, const std::string& sha256) { return file_id + "\n" + sha256; }
+std::string job_payload(const std::string& file_id, const std::string& sha256) {
+  return file_id + "\n" + sha256;
+}
 
 std::pair<std::string, std::string> parse_payload(std::string_view payload) {
   const auto nl = payload.find('\n');
@@ -116,7 +119,8 @@ core::status check_filename(std::string_view name) {
     return core::error::invalid_argument("a file name needs 1 to 500 bytes");
   }
   for (const char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20) return core::error::invalid_argument("a file name may not hold control characters");
+    if (static_cast<unsigned char>(c) < 0x20)
+      return core::error::invalid_argument("a file name may not hold control characters");
   }
   return {};
 }
@@ -126,8 +130,9 @@ core::status check_filename(std::string_view name) {
 class lease_keeper {
  public:
   lease_keeper(q::job_queue& queue, std::string job_id, std::string token, std::int64_t lease_ms)
-      : queue_(queue), job_id_(std::move(job_id)), token_(std::move(token)), lease_ms_(lease_ms),
-        thread_([this] { run(); }) {}
+      : queue_(queue), job_id_(std::move(job_id)), token_(std::move(token)), lease_ms_(lease_ms), thread_([this] {
+          run();
+        }) {}
   ~lease_keeper() {
     {
       std::lock_guard lock(mutex_);
@@ -211,8 +216,13 @@ const std::vector<db::migration>& ingest_service::migrations() {
 struct ingest_service::impl {
   impl(db::database& database, q::job_queue& jobs, rag::rag_service& retrieval, core::ingest_settings ingest,
        core::queue_settings queue_settings, std::filesystem::path files)
-      : db(database), queue(jobs), rag(retrieval), settings(std::move(ingest)), queue_cfg(std::move(queue_settings)),
-        files_dir(std::move(files)), limits(limits_from(settings)) {}
+      : db(database),
+        queue(jobs),
+        rag(retrieval),
+        settings(std::move(ingest)),
+        queue_cfg(std::move(queue_settings)),
+        files_dir(std::move(files)),
+        limits(limits_from(settings)) {}
 
   db::database& db;
   q::job_queue& queue;
@@ -229,7 +239,7 @@ struct ingest_service::impl {
 
   std::mutex workers_mutex;
   std::condition_variable work_cv;
-  bool stopping = false;  // guarded by workers_mutex
+  bool stopping = false;        // guarded by workers_mutex
   std::uint64_t submitted = 0;  // guarded by workers_mutex: wakes idle workers
   std::vector<std::thread> workers;
 
@@ -257,9 +267,9 @@ struct ingest_service::impl {
   core::result<space_info_access> space_for(const rag::requester& who, std::string_view space_id, bool write);
 
   core::result<std::optional<file_row>> find(std::string_view where, const std::vector<db::value>& params) {
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(std::string("SELECT ") + file_columns + " FROM ingest_files WHERE " +
-                                                      std::string(where),
-                                                  params));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows,
+        db.execute(std::string("SELECT ") + file_columns + " FROM ingest_files WHERE " + std::string(where), params));
     if (rows.rows.empty()) return std::optional<file_row>{};
     WATTOS_ASSIGN_OR_RETURN(auto f, row_to_file(rows.rows.front()));
     return std::optional<file_row>(std::move(f));
@@ -273,9 +283,11 @@ struct ingest_service::impl {
 
   // Sets the processing state of one version (sha256) of a file; a worker still busy
   // with an older version changes nothing. Every change bumps the row's version.
-  core::status set_state(const std::string& file_id, const std::string& sha256, std::string_view status, double progress,
-                         std::optional<int> attempts = std::nullopt, std::optional<std::string> error = std::nullopt) {
-    std::string sql = "UPDATE ingest_files SET status = ?, progress = ?, updated_at = ?, updated_ms = ?, version = version + 1";
+  core::status set_state(const std::string& file_id, const std::string& sha256, std::string_view status,
+                         double progress, std::optional<int> attempts = std::nullopt,
+                         std::optional<std::string> error = std::nullopt) {
+    std::string sql =
+        "UPDATE ingest_files SET status = ?, progress = ?, updated_at = ?, updated_ms = ?, version = version + 1";
     std::vector<db::value> params{std::string(status), progress, core::utc_now_iso(), unix_ms()};
     if (attempts) {
       sql += ", attempts = ?";
@@ -328,11 +340,16 @@ core::result<space_info_access> ingest_service::impl::space_for(const rag::reque
 ingest_service::ingest_service(db::database& db, q::job_queue& queue, rag::rag_service& rag,
                                core::ingest_settings ingest, core::queue_settings queue_settings,
                                std::filesystem::path files_dir)
-    : impl_(std::make_unique<impl>(db, queue, rag, std::move(ingest), std::move(queue_settings), std::move(files_dir))) {}
+    : impl_(
+          std::make_unique<impl>(db, queue, rag, std::move(ingest), std::move(queue_settings), std::move(files_dir))) {}
 
-ingest_service::~ingest_service() { stop(); }
+ingest_service::~ingest_service() {
+  stop();
+}
 
-rag::requester ingest_service::system_requester() { return rag::requester{"system", true, "ingest"}; }
+rag::requester ingest_service::system_requester() {
+  return rag::requester{"system", true, "ingest"};
+}
 
 core::result<file_info> ingest_service::submit(const rag::requester& who, const submit_request& request) {
   WATTOS_RETURN_IF_ERROR(check_filename(request.filename));
@@ -403,7 +420,8 @@ core::result<file_info> ingest_service::submit(const rag::requester& who, const 
       return st.err();
     }
     if (previous->stored_path != stored.string()) std::filesystem::remove(previous->stored_path, ec);
-    if (!previous->info.job_id.empty()) (void)impl_->queue.remove(previous->info.job_id);  // an active one finds it stale
+    if (!previous->info.job_id.empty())
+      (void)impl_->queue.remove(previous->info.job_id);  // an active one finds it stale
   } else {
     file_id = core::new_uuid_v7();
     auto st = impl_->db.execute(
@@ -434,7 +452,8 @@ core::result<file_info> ingest_service::submit(const rag::requester& who, const 
 }
 
 core::status ingest_service::purge_space(const std::string& space_id) {
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute("SELECT job_id FROM ingest_files WHERE space_id = ?", {space_id}));
+  WATTOS_ASSIGN_OR_RETURN(auto rows,
+                          impl_->db.execute("SELECT job_id FROM ingest_files WHERE space_id = ?", {space_id}));
   WATTOS_RETURN_IF_ERROR(impl_->db.transaction([&](db::connection& c) -> core::status {
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM ingest_files WHERE space_id = ?", {space_id}));
     WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM ingest_watches WHERE space_id = ?", {space_id}));
@@ -560,7 +579,9 @@ core::result<file_info> ingest_service::retry_file(const rag::requester& who, st
   return std::move(updated.info);
 }
 
-std::uint64_t ingest_service::change_generation() const noexcept { return impl_->generation.load(); }
+std::uint64_t ingest_service::change_generation() const noexcept {
+  return impl_->generation.load();
+}
 
 asio::awaitable<void> ingest_service::wait_for_change(std::uint64_t seen, std::chrono::milliseconds timeout) {
   const auto executor = co_await asio::this_coro::executor;  // before any lock (docs/coroutines.md)
@@ -576,8 +597,9 @@ asio::awaitable<void> ingest_service::wait_for_change(std::uint64_t seen, std::c
 }
 
 core::result<int> ingest_service::requeue_orphans() {
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      "SELECT id, sha256, job_id FROM ingest_files WHERE status NOT IN ('done', 'failed')", {}));
+  WATTOS_ASSIGN_OR_RETURN(
+      auto rows,
+      impl_->db.execute("SELECT id, sha256, job_id FROM ingest_files WHERE status NOT IN ('done', 'failed')", {}));
   int requeued = 0;
   for (const auto& r : rows.rows) {
     WATTOS_ASSIGN_OR_RETURN(auto id, r.get_text(0));
@@ -593,9 +615,13 @@ core::result<int> ingest_service::requeue_orphans() {
   return requeued;
 }
 
-core::result<bool> ingest_service::run_one(std::string_view worker_id) { return impl_->run_one(worker_id); }
+core::result<bool> ingest_service::run_one(std::string_view worker_id) {
+  return impl_->run_one(worker_id);
+}
 
-void ingest_service::isolate_parsers(isolation_settings isolation) { impl_->isolation = std::move(isolation); }
+void ingest_service::isolate_parsers(isolation_settings isolation) {
+  impl_->isolation = std::move(isolation);
+}
 
 core::result<bool> ingest_service::impl::run_one(std::string_view worker_id) {
   WATTOS_ASSIGN_OR_RETURN(auto claimed, queue.claim(queue_name, worker_id, queue_cfg.lease_ms));
@@ -610,10 +636,9 @@ core::status ingest_service::impl::finish_failure(const q::job& job, const std::
   const auto delay = q::retry_delay_ms(job.attempts, queue_cfg.retry_base_ms, queue_cfg.retry_max_ms);
   auto state = queue.fail(job.id, job.lease_token, err.message(), delay, permanent);
   if (!state) return state.err();  // lease lost: the job's new holder owns the row now
-  core::log_info("ingest: attempt failed", {{"file", file_id},
-                                            {"attempt", job.attempts},
-                                            {"error", err.message()},
-                                            {"dead", *state == q::job_state::dead}});
+  core::log_info(
+      "ingest: attempt failed",
+      {{"file", file_id}, {"attempt", job.attempts}, {"error", err.message()}, {"dead", *state == q::job_state::dead}});
   return set_state(file_id, sha256, *state == q::job_state::dead ? "failed" : "queued", 0, job.attempts, err.message());
 }
 
@@ -635,7 +660,8 @@ void ingest_service::impl::process(const q::job& job) {
   lease_keeper keeper(queue, job.id, job.lease_token, queue_cfg.lease_ms);
   auto fail = [&](const core::error& err) {
     auto st = finish_failure(job, file.info.id, sha, err);
-    if (!st.ok()) core::log_warn("ingest: cannot record a failure", {{"file", file.info.id}, {"error", st.err().message()}});
+    if (!st.ok())
+      core::log_warn("ingest: cannot record a failure", {{"file", file.info.id}, {"error", st.err().message()}});
   };
   if (auto st = set_state(file.info.id, sha, "parsing", 0.1, job.attempts); !st.ok()) return fail(st.err());
 
@@ -654,7 +680,8 @@ void ingest_service::impl::process(const q::job& job) {
 
   rag::document_input doc;
   doc.document_id = file.info.id;
-  const std::string title(core::utf8_prefix(parsed->title.empty() ? file.info.filename : parsed->title, 500));  // RAG's limit
+  const std::string title(
+      core::utf8_prefix(parsed->title.empty() ? file.info.filename : parsed->title, 500));  // RAG's limit
   doc.title = title;
   doc.doc_type = parsed->format;
   doc.date = parsed->date;
@@ -717,14 +744,14 @@ void ingest_service::impl::process(const q::job& job) {
       " format = ?, mime_type = ?, title = ?, attempts = ?, updated_at = ?, updated_ms = ?, version = version + 1"
       " WHERE id = ? AND sha256 = ?",
       {static_cast<std::int64_t>(chunk_count), static_cast<std::int64_t>(parsed->pages),
-       static_cast<std::int64_t>(parsed->ocr_pages), parsed->format, parsed->mime_type,
-       title, static_cast<std::int64_t>(job.attempts),
-       core::utc_now_iso(), unix_ms(), file.info.id, sha});
+       static_cast<std::int64_t>(parsed->ocr_pages), parsed->format, parsed->mime_type, title,
+       static_cast<std::int64_t>(job.attempts), core::utc_now_iso(), unix_ms(), file.info.id, sha});
   if (!st) return fail(st.err());
   changed();
   auto completed = queue.complete(job.id, job.lease_token);
   if (!completed.ok()) {
-    core::log_warn("ingest: job done but not completed", {{"file", file.info.id}, {"error", completed.err().message()}});
+    core::log_warn("ingest: job done but not completed",
+                   {{"file", file.info.id}, {"error", completed.err().message()}});
   }
 }
 

@@ -58,20 +58,20 @@
 namespace wattos::streams::ingest {
 
 struct file_info {
-  std::string id;            // also the RAG document id
+  std::string id;  // also the RAG document id
   std::string space_id;
-  std::string filename;      // as uploaded, or the path relative to the watched folder
-  std::string source;        // upload, watch, cli
-  std::string source_path;   // watched files: the absolute path; else empty
+  std::string filename;     // as uploaded, or the path relative to the watched folder
+  std::string source;       // upload, watch, cli
+  std::string source_path;  // watched files: the absolute path; else empty
   std::string owner_id;
-  std::string format;        // detected from the content once parsed
+  std::string format;  // detected from the content once parsed
   std::string mime_type;
   std::string sha256;
   std::int64_t size_bytes = 0;
-  std::string status;        // queued, parsing, chunking, embedding, indexing, done, failed
-  double progress = 0;       // 0..1
+  std::string status;   // queued, parsing, chunking, embedding, indexing, done, failed
+  double progress = 0;  // 0..1
   int attempts = 0;
-  std::string error;         // the last failure's message (kept while a retry waits)
+  std::string error;  // the last failure's message (kept while a retry waits)
   std::int64_t chunks = 0;
   int pages = 0;
   int ocr_pages = 0;
@@ -82,7 +82,7 @@ struct file_info {
   std::int64_t version = 0;  // grows with every change of the row (for change feeds)
   std::int64_t updated_ms = 0;
   std::int64_t source_mtime_ms = 0;  // watched files: the modification time last ingested
-  bool duplicate = false;    // submit(): the same content was already there
+  bool duplicate = false;            // submit(): the same content was already there
 };
 
 struct submit_request {
@@ -90,9 +90,9 @@ struct submit_request {
   std::filesystem::path path;  // the file to ingest
   std::string filename;
   std::string source = "upload";
-  std::string source_path;     // watched files
+  std::string source_path;  // watched files
   std::int64_t source_mtime_ms = 0;
-  bool move = false;           // true: the file is ours to move into the store (uploads)
+  bool move = false;  // true: the file is ours to move into the store (uploads)
 };
 
 class ingest_service {

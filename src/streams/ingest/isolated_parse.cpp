@@ -25,11 +25,16 @@ namespace json = boost::json;
 
 const char* kind_name(block_kind k) {
   switch (k) {
-    case block_kind::heading: return "heading";
-    case block_kind::list_item: return "list_item";
-    case block_kind::table_row: return "table_row";
-    case block_kind::code: return "code";
-    default: return "paragraph";
+    case block_kind::heading:
+      return "heading";
+    case block_kind::list_item:
+      return "list_item";
+    case block_kind::table_row:
+      return "table_row";
+    case block_kind::code:
+      return "code";
+    default:
+      return "paragraph";
   }
 }
 
@@ -77,8 +82,8 @@ std::string document_to_json(const parsed_document& doc) {
   for (const auto& b : doc.blocks) {
     blocks.push_back(json::array{kind_name(b.kind), b.level, b.page, b.text});
   }
-  json::object out{{"format", doc.format},     {"mime_type", doc.mime_type}, {"title", doc.title},
-                   {"date", doc.date},         {"metadata", std::move(meta)}, {"pages", doc.pages},
+  json::object out{{"format", doc.format},       {"mime_type", doc.mime_type},      {"title", doc.title},
+                   {"date", doc.date},           {"metadata", std::move(meta)},     {"pages", doc.pages},
                    {"ocr_pages", doc.ocr_pages}, {"warnings", std::move(warnings)}, {"blocks", std::move(blocks)}};
   return json::serialize(out);
 }
@@ -138,8 +143,8 @@ int run_parse_child(const std::filesystem::path& file, const parse_limits& limit
   if (parsed) {
     out = document_to_json(*parsed);
   } else {
-    out = json::serialize(json::object{{"error", json::object{{"code", core::errc_name(parsed.err().code())},
-                                                              {"message", parsed.err().message()}}}});
+    out = json::serialize(json::object{
+        {"error", json::object{{"code", core::errc_name(parsed.err().code())}, {"message", parsed.err().message()}}}});
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
@@ -157,17 +162,29 @@ core::result<parsed_document> parse_file_isolated(const std::filesystem::path& f
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   const std::string exe = isolation.executable.string();
   const std::string path = file.string();
-  std::vector<std::string> args = {exe, "parse", "--json",
-                                   "--max-file-bytes", std::to_string(limits.max_file_bytes),
-                                   "--max-unpacked-bytes", std::to_string(limits.max_unpacked_bytes),
-                                   "--max-text-bytes", std::to_string(limits.max_text_bytes),
-                                   "--max-pages", std::to_string(limits.max_pages),
-                                   "--ocr", limits.ocr ? "1" : "0",
-                                   "--ocr-languages", limits.ocr_languages,
-                                   "--ocr-dpi", std::to_string(limits.ocr_dpi),
-                                   "--max-ocr-pages", std::to_string(limits.max_ocr_pages),
-                                   "--memory-bytes", std::to_string(isolation.memory_bytes),
-                                   "--cpu-seconds", std::to_string(isolation.timeout.count()),
+  std::vector<std::string> args = {exe,
+                                   "parse",
+                                   "--json",
+                                   "--max-file-bytes",
+                                   std::to_string(limits.max_file_bytes),
+                                   "--max-unpacked-bytes",
+                                   std::to_string(limits.max_unpacked_bytes),
+                                   "--max-text-bytes",
+                                   std::to_string(limits.max_text_bytes),
+                                   "--max-pages",
+                                   std::to_string(limits.max_pages),
+                                   "--ocr",
+                                   limits.ocr ? "1" : "0",
+                                   "--ocr-languages",
+                                   limits.ocr_languages,
+                                   "--ocr-dpi",
+                                   std::to_string(limits.ocr_dpi),
+                                   "--max-ocr-pages",
+                                   std::to_string(limits.max_ocr_pages),
+                                   "--memory-bytes",
+                                   std::to_string(isolation.memory_bytes),
+                                   "--cpu-seconds",
+                                   std::to_string(isolation.timeout.count()),
                                    path};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -189,7 +206,8 @@ core::result<parsed_document> parse_file_isolated(const std::filesystem::path& f
   bool too_large = false;
   char buffer[65536];
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;

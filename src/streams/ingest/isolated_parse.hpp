@@ -26,9 +26,9 @@
 namespace wattos::streams::ingest {
 
 struct isolation_settings {
-  std::filesystem::path executable;           // the wattos binary; empty: parse in process
+  std::filesystem::path executable;  // the wattos binary; empty: parse in process
   std::chrono::seconds timeout{300};
-  std::uint64_t memory_bytes = 4ull << 30;    // RLIMIT_AS of the child
+  std::uint64_t memory_bytes = 4ull << 30;  // RLIMIT_AS of the child
 };
 
 core::result<parsed_document> parse_file_isolated(const std::filesystem::path& file, const parse_limits& limits,

@@ -106,8 +106,10 @@ core::result<parsed_document> parse_image(std::string_view bytes, const parse_li
   WATTOS_ASSIGN_OR_RETURN(std::string text, recognise(api));
   block_sink sink(doc, limits);
   WATTOS_RETURN_IF_ERROR(text_to_blocks(text, sink, 1, {.short_lines_end_paragraphs = true}));
-  if (doc.blocks.empty()) doc.warnings.push_back("image: OCR found no text");
-  else doc.ocr_pages = 1;
+  if (doc.blocks.empty())
+    doc.warnings.push_back("image: OCR found no text");
+  else
+    doc.ocr_pages = 1;
   return doc;
 }
 

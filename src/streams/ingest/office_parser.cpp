@@ -1,7 +1,6 @@
 // DOCX, PPTX, XLSX and ODT: ZIP containers of XML parts (libzip from memory, pugixml).
-#include <zip.h>
-
 #include <pugixml.hpp>
+#include <zip.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -120,7 +119,9 @@ std::string_view local_name(const pugi::xml_node& node) {
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-bool is(const pugi::xml_node& node, std::string_view name) { return local_name(node) == name; }
+bool is(const pugi::xml_node& node, std::string_view name) {
+  return local_name(node) == name;
+}
 
 // An attribute by local name (prefixes differ between producers).
 std::string_view attr(const pugi::xml_node& node, std::string_view name) {
@@ -157,8 +158,10 @@ core::result<std::map<std::string, std::string>> load_rels(zip_reader& zip, cons
     if (!is(rel, "Relationship")) continue;
     std::string target(attr(rel, "Target"));
     if (target.empty()) continue;
-    if (target[0] == '/') target.erase(0, 1);
-    else target = base_folder + target;
+    if (target[0] == '/')
+      target.erase(0, 1);
+    else
+      target = base_folder + target;
     rels[std::string(attr(rel, "Id"))] = target;
   }
   return rels;
@@ -191,11 +194,16 @@ void read_core_properties(zip_reader& zip, parsed_document& doc) {
   for (auto c : (*xml)->document_element().children()) {
     std::string value = collapse_whitespace(c.text().get());
     if (value.empty()) continue;
-    if (is(c, "title")) doc.title = value;
-    else if (is(c, "creator")) doc.metadata["author"] = value;
-    else if (is(c, "subject")) doc.metadata["subject"] = value;
-    else if (is(c, "keywords")) doc.metadata["keywords"] = value;
-    else if (is(c, "created") && value.size() >= 10) doc.date = value.substr(0, 10);
+    if (is(c, "title"))
+      doc.title = value;
+    else if (is(c, "creator"))
+      doc.metadata["author"] = value;
+    else if (is(c, "subject"))
+      doc.metadata["subject"] = value;
+    else if (is(c, "keywords"))
+      doc.metadata["keywords"] = value;
+    else if (is(c, "created") && value.size() >= 10)
+      doc.date = value.substr(0, 10);
   }
 }
 
@@ -277,8 +285,10 @@ class docx_walker {
     if (depth > max_xml_depth) return;
     for (auto c : node.children()) {
       if (c.type() != pugi::node_element || is(c, "Fallback")) continue;
-      if (is(c, "txbxContent")) boxes.push_back(c);
-      else find_text_boxes(c, boxes, depth + 1);
+      if (is(c, "txbxContent"))
+        boxes.push_back(c);
+      else
+        find_text_boxes(c, boxes, depth + 1);
     }
   }
 
@@ -439,8 +449,8 @@ core::status parse_pptx(zip_reader& zip, block_sink& sink) {
     }
   }
   if (static_cast<int>(slides.size()) > sink.limits().max_pages)
-    return core::error::payload_too_large("the presentation has more than " +
-                                          std::to_string(sink.limits().max_pages) + " slides");
+    return core::error::payload_too_large("the presentation has more than " + std::to_string(sink.limits().max_pages) +
+                                          " slides");
   sink.doc().pages = static_cast<int>(slides.size());
   for (std::size_t i = 0; i < slides.size(); ++i) {
     WATTOS_ASSIGN_OR_RETURN(auto slide, load_xml(zip, slides[i]));
@@ -537,8 +547,8 @@ void odf_text(const pugi::xml_node& node, std::string& out, int depth) {
       out.append(static_cast<std::size_t>(count), ' ');
     } else if (n == "text:tab" || n == "text:line-break") {
       out += ' ';
-    } else if (n == "text:note" || n == "office:annotation" || n == "text:tracked-changes" ||
-               n == "draw:frame" || n == "text:bookmark-ref") {
+    } else if (n == "text:note" || n == "office:annotation" || n == "text:tracked-changes" || n == "draw:frame" ||
+               n == "text:bookmark-ref") {
       continue;
     } else {
       odf_text(c, out, depth + 1);
@@ -631,9 +641,12 @@ core::result<parsed_document> parse_office(std::string_view bytes, const std::st
     return doc;
   }
   read_core_properties(zip, doc);
-  if (format == "docx") WATTOS_RETURN_IF_ERROR(parse_docx(zip, sink));
-  else if (format == "pptx") WATTOS_RETURN_IF_ERROR(parse_pptx(zip, sink));
-  else WATTOS_RETURN_IF_ERROR(parse_xlsx(zip, sink));
+  if (format == "docx")
+    WATTOS_RETURN_IF_ERROR(parse_docx(zip, sink));
+  else if (format == "pptx")
+    WATTOS_RETURN_IF_ERROR(parse_pptx(zip, sink));
+  else
+    WATTOS_RETURN_IF_ERROR(parse_xlsx(zip, sink));
   return doc;
 }
 

@@ -16,7 +16,7 @@
 namespace wattos::streams::ingest {
 
 enum class block_kind {
-  heading,    // `level` 1..6; starts a section of the heading path
+  heading,  // `level` 1..6; starts a section of the heading path
   paragraph,
   list_item,
   table_row,  // cells joined by " | "
@@ -25,20 +25,20 @@ enum class block_kind {
 
 struct block {
   block_kind kind = block_kind::paragraph;
-  int level = 0;      // heading level (1 = top); 0 for other kinds
-  std::string text;   // UTF-8, whitespace collapsed (code keeps its line breaks)
-  int page = 0;       // 1-based page, slide or sheet; 0: the format has none
+  int level = 0;     // heading level (1 = top); 0 for other kinds
+  std::string text;  // UTF-8, whitespace collapsed (code keeps its line breaks)
+  int page = 0;      // 1-based page, slide or sheet; 0: the format has none
 };
 
 struct parsed_document {
-  std::string format;       // pdf, docx, pptx, xlsx, odt, html, md, txt, csv, json, eml, image
-  std::string mime_type;    // as detected, e.g. application/pdf
-  std::string title;        // metadata title, else the first heading, else empty
-  std::string date;         // YYYY-MM-DD when the document says (PDF creation date, e-mail Date)
+  std::string format;                           // pdf, docx, pptx, xlsx, odt, html, md, txt, csv, json, eml, image
+  std::string mime_type;                        // as detected, e.g. application/pdf
+  std::string title;                            // metadata title, else the first heading, else empty
+  std::string date;                             // YYYY-MM-DD when the document says (PDF creation date, e-mail Date)
   std::map<std::string, std::string> metadata;  // author, subject, from, to, ... as found
   std::vector<block> blocks;
-  int pages = 0;            // pages, slides or sheets; 0 where the format has none
-  int ocr_pages = 0;        // pages (or images) whose text came from OCR
+  int pages = 0;                      // pages, slides or sheets; 0 where the format has none
+  int ocr_pages = 0;                  // pages (or images) whose text came from OCR
   std::vector<std::string> warnings;  // parts skipped, e.g. "page 7: OCR found no text"
 };
 
@@ -53,7 +53,7 @@ struct parse_limits {
   std::string ocr_languages = "deu+eng";
   int ocr_dpi = 200;
   int max_ocr_pages = 100;
-  int max_nesting = 3;          // e-mail attachments inside attachments
+  int max_nesting = 3;  // e-mail attachments inside attachments
   std::size_t max_blocks = 2'000'000;
 };
 

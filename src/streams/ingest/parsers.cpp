@@ -39,9 +39,8 @@ core::result<parsed_document> parse_at_depth(std::string_view bytes, const parse
   } else {
     const std::string& mime = found.mime_type;
     if (mime == "application/x-empty") return core::error::invalid_argument("the file is empty");
-    if (mime == "application/vnd.ms-excel" || mime == "application/msword" ||
-        mime == "application/vnd.ms-powerpoint" || mime == "application/x-ole-storage" ||
-        mime == "application/CDFV2" || mime == "application/vnd.ms-office")
+    if (mime == "application/vnd.ms-excel" || mime == "application/msword" || mime == "application/vnd.ms-powerpoint" ||
+        mime == "application/x-ole-storage" || mime == "application/CDFV2" || mime == "application/vnd.ms-office")
       return core::error::unsupported_media("legacy binary Office file (" + mime +
                                             ", OLE compound document) is not supported: save it as DOCX, XLSX "
                                             "or PPTX");
@@ -57,8 +56,7 @@ core::result<parsed_document> parse_at_depth(std::string_view bytes, const parse
   parsed->format = f;
   parsed->mime_type = found.mime_type;
   if (parsed->pages > limits.max_pages)
-    return core::error::payload_too_large("the document has more than " + std::to_string(limits.max_pages) +
-                                          " pages");
+    return core::error::payload_too_large("the document has more than " + std::to_string(limits.max_pages) + " pages");
   if (parsed->title.empty())
     for (const auto& b : parsed->blocks)
       if (b.kind == block_kind::heading) {

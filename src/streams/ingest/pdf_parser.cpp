@@ -64,7 +64,8 @@ core::result<std::string> ocr_page(const poppler::page& page, const parse_limits
   // A huge page at full resolution would need gigabytes: lower the resolution instead.
   double w_in = std::max(box.width(), 1.0) / 72.0, h_in = std::max(box.height(), 1.0) / 72.0;
   double pixels = w_in * h_in * dpi * dpi;
-  if (pixels > static_cast<double>(max_ocr_pixels)) dpi = std::sqrt(static_cast<double>(max_ocr_pixels) / (w_in * h_in));
+  if (pixels > static_cast<double>(max_ocr_pixels))
+    dpi = std::sqrt(static_cast<double>(max_ocr_pixels) / (w_in * h_in));
   if (dpi < 20) return core::error::payload_too_large("the page is too large to render for OCR");
   poppler::page_renderer renderer;
   renderer.set_render_hint(poppler::page_renderer::antialiasing, true);

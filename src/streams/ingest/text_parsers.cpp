@@ -26,12 +26,16 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          static_cast<unsigned char>(c) >= 0x80;
 }
-bool is_punct(char c) { return std::strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c) != nullptr && c != '\0'; }
+bool is_punct(char c) {
+  return std::strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c) != nullptr && c != '\0';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -46,10 +50,10 @@ std::size_t decode_entity(std::string_view text, std::string& out) {
   if (semi == std::string_view::npos || semi < 2) return 0;
   std::string_view name = text.substr(1, semi - 1);
   static constexpr std::pair<std::string_view, std::uint32_t> named[] = {
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0},
-      {"auml", 0xE4}, {"ouml", 0xF6}, {"uuml", 0xFC}, {"Auml", 0xC4}, {"Ouml", 0xD6}, {"Uuml", 0xDC},
-      {"szlig", 0xDF}, {"euro", 0x20AC}, {"ndash", 0x2013}, {"mdash", 0x2014}, {"hellip", 0x2026},
-      {"copy", 0xA9}, {"shy", 0xAD}};
+      {"amp", '&'},      {"lt", '<'},        {"gt", '>'},     {"quot", '"'},    {"apos", '\''},
+      {"nbsp", 0xA0},    {"auml", 0xE4},     {"ouml", 0xF6},  {"uuml", 0xFC},   {"Auml", 0xC4},
+      {"Ouml", 0xD6},    {"Uuml", 0xDC},     {"szlig", 0xDF}, {"euro", 0x20AC}, {"ndash", 0x2013},
+      {"mdash", 0x2014}, {"hellip", 0x2026}, {"copy", 0xA9},  {"shy", 0xAD}};
   for (auto [n, cp] : named)
     if (name == n) {
       append_utf8(out, cp);
@@ -61,7 +65,7 @@ std::size_t decode_entity(std::string_view text, std::string& out) {
     std::string_view digits = name.substr(hex ? 2 : 1);
     if (digits.empty() || digits.size() > 7) return 0;
     for (char c : digits) {
-      int d = (c >= '0' && c <= '9') ? c - '0'
+      int d = (c >= '0' && c <= '9')          ? c - '0'
               : hex && (c >= 'a' && c <= 'f') ? c - 'a' + 10
               : hex && (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                               : -1;
@@ -188,7 +192,9 @@ class inline_stripper {
   std::array<bool, 33> no_closer_{};
 };
 
-std::string strip_inline(std::string_view s) { return inline_stripper().strip(s); }
+std::string strip_inline(std::string_view s) {
+  return inline_stripper().strip(s);
+}
 
 bool is_thematic_break(std::string_view t) {
   if (t.size() < 3) return false;
@@ -196,8 +202,10 @@ bool is_thematic_break(std::string_view t) {
   if (c != '-' && c != '*' && c != '_') return false;
   int count = 0;
   for (char x : t) {
-    if (x == c) ++count;
-    else if (!is_space(x)) return false;
+    if (x == c)
+      ++count;
+    else if (!is_space(x))
+      return false;
   }
   return count >= 3;
 }
@@ -377,8 +385,10 @@ char csv_delimiter(std::string_view text) {
       std::size_t count = 0;
       bool quoted = false;
       for (char c : lines[i]) {
-        if (c == '"') quoted = !quoted;
-        else if (c == d && !quoted) ++count;
+        if (c == '"')
+          quoted = !quoted;
+        else if (c == d && !quoted)
+          ++count;
       }
       if (i == 0) expected = count;
       if (count == expected && count > 0) ++agreeing;

@@ -10,10 +10,10 @@ namespace wattos::streams::ingest::detail {
 namespace {
 
 // Windows-1252 0x80..0x9F; the undefined five map to U+FFFD.
-constexpr std::array<std::uint16_t, 32> cp1252_high = {
-    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+constexpr std::array<std::uint16_t, 32> cp1252_high = {0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                                       0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
+                                                       0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                                       0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
 
 std::string single_byte_to_utf8(std::string_view bytes, bool windows_1252, bool latin9) {
   std::string out;
@@ -24,15 +24,32 @@ std::string single_byte_to_utf8(std::string_view bytes, bool windows_1252, bool 
     if (c >= 0x80 && c < 0xA0 && windows_1252) cp = cp1252_high[c - 0x80];
     if (latin9) {
       switch (c) {
-        case 0xA4: cp = 0x20AC; break;
-        case 0xA6: cp = 0x0160; break;
-        case 0xA8: cp = 0x0161; break;
-        case 0xB4: cp = 0x017D; break;
-        case 0xB8: cp = 0x017E; break;
-        case 0xBC: cp = 0x0152; break;
-        case 0xBD: cp = 0x0153; break;
-        case 0xBE: cp = 0x0178; break;
-        default: break;
+        case 0xA4:
+          cp = 0x20AC;
+          break;
+        case 0xA6:
+          cp = 0x0160;
+          break;
+        case 0xA8:
+          cp = 0x0161;
+          break;
+        case 0xB4:
+          cp = 0x017D;
+          break;
+        case 0xB8:
+          cp = 0x017E;
+          break;
+        case 0xBC:
+          cp = 0x0152;
+          break;
+        case 0xBD:
+          cp = 0x0153;
+          break;
+        case 0xBE:
+          cp = 0x0178;
+          break;
+        default:
+          break;
       }
     }
     append_utf8(out, cp);
@@ -201,8 +218,10 @@ core::status block_sink::add_code(std::string_view text, int page) {
   // Leading blank lines go too ("<pre>\n    <code>\n..." indents its first line).
   std::size_t start = 0;
   for (std::size_t i = 0; i < clean.size(); ++i) {
-    if (clean[i] == '\n') start = i + 1;
-    else if (clean[i] != ' ' && clean[i] != '\t') break;
+    if (clean[i] == '\n')
+      start = i + 1;
+    else if (clean[i] != ' ' && clean[i] != '\t')
+      break;
   }
   clean.erase(0, start);
   if (clean.empty()) return {};

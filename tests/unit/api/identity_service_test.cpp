@@ -115,8 +115,7 @@ TEST_P(identity, logout_and_password_change_revoke_sessions) {
   EXPECT_FALSE(svc_->authenticate(a->first.access_token).ok());
   EXPECT_TRUE(svc_->authenticate(b->first.access_token).ok());  // other sessions live on
   auto who_b = svc_->authenticate(b->first.access_token);
-  EXPECT_EQ(svc_->change_password(*who_b, "wrong-current-pw", strong, ctx_).err().code(),
-            core::errc::unauthenticated);
+  EXPECT_EQ(svc_->change_password(*who_b, "wrong-current-pw", strong, ctx_).err().code(), core::errc::unauthenticated);
   ASSERT_TRUE(svc_->change_password(*who_b, admin_password_, strong, ctx_).ok());
   EXPECT_FALSE(svc_->authenticate(b->first.access_token).ok());
   EXPECT_FALSE(svc_->refresh(b->first.refresh_token, ctx_).ok());
@@ -165,7 +164,8 @@ TEST_P(identity, custom_roles_and_builtin_protection) {
   auto user = svc_->create_user("rita@example.eu", "Rita", strong, {"reviewer"});
   auto who = login_as("rita@example.eu", strong);
   EXPECT_TRUE(who.can(perm::feedback_review));
-  ASSERT_TRUE(svc_->update_role(reviewer->id, std::nullopt, std::vector<std::string>{std::string(perm::usage_read)}).ok());
+  ASSERT_TRUE(
+      svc_->update_role(reviewer->id, std::nullopt, std::vector<std::string>{std::string(perm::usage_read)}).ok());
   auto again = login_as("rita@example.eu", strong);
   EXPECT_FALSE(again.can(perm::feedback_review));
   EXPECT_TRUE(again.can(perm::usage_read));

@@ -12,7 +12,9 @@ boost::json::object claims(std::int64_t exp = now + 600) {
   return {{"iss", "wattos"}, {"aud", "wattos"}, {"sub", "user-1"}, {"exp", exp}, {"nbf", now - 10}};
 }
 
-jwt_expectations expect() { return {"wattos", "wattos", now, 30}; }
+jwt_expectations expect() {
+  return {"wattos", "wattos", now, 30};
+}
 
 // Re-signs nothing: builds a token from raw parts, as an attacker would.
 std::string forge(const std::string& header_json, const std::string& payload_json, const std::string& signature) {
@@ -40,7 +42,8 @@ TEST(jwt, alg_none_is_refused) {
   ASSERT_FALSE(verified.ok());
   EXPECT_EQ(verified.err().code(), core::errc::unauthenticated);
   // Also with the trailing dot only.
-  auto bare = core::base64url_encode(R"({"alg":"none"})") + "." + core::base64url_encode(boost::json::serialize(claims())) + ".";
+  auto bare = core::base64url_encode(R"({"alg":"none"})") + "." +
+              core::base64url_encode(boost::json::serialize(claims())) + ".";
   EXPECT_FALSE(signer.verify(bare, expect()).ok());
 }
 
@@ -65,8 +68,8 @@ TEST(jwt, tampered_payload_is_refused) {
   auto second = token.find('.', first + 1);
   auto evil = claims();
   evil["sub"] = "admin";
-  std::string tampered = token.substr(0, first + 1) + core::base64url_encode(boost::json::serialize(evil)) +
-                         token.substr(second);
+  std::string tampered =
+      token.substr(0, first + 1) + core::base64url_encode(boost::json::serialize(evil)) + token.substr(second);
   EXPECT_FALSE(signer.verify(tampered, expect()).ok());
 }
 
@@ -75,8 +78,8 @@ TEST(jwt, issuer_audience_and_time_are_checked) {
   auto token = signer.sign(claims());
   EXPECT_FALSE(signer.verify(token, {"other", "wattos", now, 30}).ok());
   EXPECT_FALSE(signer.verify(token, {"wattos", "other", now, 30}).ok());
-  EXPECT_FALSE(signer.verify(signer.sign(claims(now - 100)), expect()).ok());   // expired
-  EXPECT_TRUE(signer.verify(signer.sign(claims(now - 10)), expect()).ok());     // within leeway
+  EXPECT_FALSE(signer.verify(signer.sign(claims(now - 100)), expect()).ok());  // expired
+  EXPECT_TRUE(signer.verify(signer.sign(claims(now - 10)), expect()).ok());    // within leeway
   auto early = claims();
   early["nbf"] = now + 3600;
   EXPECT_FALSE(signer.verify(signer.sign(early), expect()).ok());

@@ -129,7 +129,8 @@ models:
 llm:
   default_model: mistral-large
   role_daily_tokens: "member=200000, editor=0"
-)", {});
+)",
+                          {});
   ASSERT_TRUE(cfg.ok()) << cfg.err().message();
   ASSERT_EQ(cfg->models.size(), 2u);
   const auto& m = cfg->models[0];

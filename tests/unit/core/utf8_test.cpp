@@ -20,7 +20,10 @@ TEST(utf8, rejects_broken_sequences) {
 }
 
 TEST(utf8, repairs_with_replacement_character) {
-  EXPECT_EQ(to_valid_utf8("a\xff" "b"), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(to_valid_utf8("a\xff"
+                          "b"),
+            "a\xef\xbf\xbd"
+            "b");
   EXPECT_EQ(to_valid_utf8("ü\xc3"), "ü\xef\xbf\xbd");
   EXPECT_EQ(to_valid_utf8("ok"), "ok");
 }
@@ -30,7 +33,7 @@ TEST(utf8, prefix_never_ends_inside_a_character) {
   const std::string text = "Größe";  // G r ö(2) ß(2) e
   EXPECT_EQ(utf8_prefix(text, 100), text);
   EXPECT_EQ(utf8_prefix(text, 2), "Gr");
-  EXPECT_EQ(utf8_prefix(text, 3), "Gr");   // would cut ö in half
+  EXPECT_EQ(utf8_prefix(text, 3), "Gr");  // would cut ö in half
   EXPECT_EQ(utf8_prefix(text, 4), "Grö");
   EXPECT_EQ(utf8_prefix(text, 5), "Grö");
   EXPECT_EQ(utf8_prefix(text, 6), "Größ");

@@ -44,8 +44,8 @@ class scratch_database {
       auto conn = open_postgres(admin);
       if (conn) (void)(*conn)->execute_script("CREATE SCHEMA " + schema_);
       // Every pooled connection starts with the test's schema first in its path.
-      settings_.postgres_url = base_url_ + (base_url_.find('?') == std::string::npos ? "?" : "&") +
-                               "options=-csearch_path%3D" + schema_;
+      settings_.postgres_url =
+          base_url_ + (base_url_.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
     }
   }
 
@@ -96,6 +96,8 @@ class backend_test : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<scratch_database> scratch_;
 };
 
-inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
 
 }  // namespace wattos::infra::db::testing

@@ -27,7 +27,8 @@ TEST_P(conformance, values_round_trip) {
     EXPECT_EQ(ins->rows_affected, 1);
   }
   ASSERT_TRUE(db().execute("INSERT INTO v (i, d, t, b) VALUES (?, ?, ?, ?)",
-                           {null_value(), null_value(), null_value(), null_value()}).ok());
+                           {null_value(), null_value(), null_value(), null_value()})
+                  .ok());
   auto rows = db().execute("SELECT i, d, t, b FROM v ORDER BY i");
   ASSERT_TRUE(rows.ok()) << rows.err().message();
   ASSERT_EQ(rows->rows.size(), 4u);
@@ -85,8 +86,10 @@ TEST_P(conformance, unique_violation_is_already_exists) {
 
 TEST_P(conformance, foreign_key_violation_is_conflict) {
   ASSERT_TRUE(db().execute("CREATE TABLE parent (id TEXT PRIMARY KEY)").ok());
-  ASSERT_TRUE(db().execute("CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parent(id))").ok());
-  auto orphan = db().execute("INSERT INTO child (id, parent_id) VALUES (?, ?)", {std::string("c"), std::string("none")});
+  ASSERT_TRUE(
+      db().execute("CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parent(id))").ok());
+  auto orphan =
+      db().execute("INSERT INTO child (id, parent_id) VALUES (?, ?)", {std::string("c"), std::string("none")});
   ASSERT_FALSE(orphan.ok());
   EXPECT_EQ(orphan.err().code(), core::errc::conflict) << orphan.err().message();
 }
@@ -172,7 +175,9 @@ TEST_P(conformance, execute_runs_one_statement_script_runs_many) {
   EXPECT_EQ(db().execute("SELECT a FROM s")->rows.size(), 2u);
 }
 
-TEST_P(conformance, ping_answers) { EXPECT_TRUE(db().ping().ok()); }
+TEST_P(conformance, ping_answers) {
+  EXPECT_TRUE(db().ping().ok());
+}
 
 INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "postgres"), testing::backend_name);
 

@@ -6,11 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include "infra/llm/json_wire.hpp"
-
 #include "core/clock.hpp"
 #include "db_backends.hpp"
 #include "infra/db/migrations.hpp"
+#include "infra/llm/json_wire.hpp"
 #include "infra/llm/token_budget.hpp"
 #include "scripted_provider.hpp"
 
@@ -405,18 +404,20 @@ TEST(llm_wire, image_parts_are_read_and_checked) {
   const auto out = boost::json::serialize(openai_messages(ok->messages));
   EXPECT_NE(out.find(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}})"),
             std::string::npos);
-  for (const char* bad : {
-           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://plain.eu/a.png"}}]}]})",
-           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/svg+xml;base64,PHN2Zz4="}}]}]})",
-           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,"}}]}]})",
-           R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})",
-           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://a.eu/x.png","detail":"max"}}]}]})",
-           R"({"messages":[{"role":"system","content":[{"type":"image_url","image_url":"https://a.eu/x.png"}]}]})",
-           R"({"messages":[{"role":"user","content":[{"type":"input_audio"}]}]})"}) {
+  for (
+      const char* bad :
+      {R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://plain.eu/a.png"}}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/svg+xml;base64,PHN2Zz4="}}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,"}}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://a.eu/x.png","detail":"max"}}]}]})",
+       R"({"messages":[{"role":"system","content":[{"type":"image_url","image_url":"https://a.eu/x.png"}]}]})",
+       R"({"messages":[{"role":"user","content":[{"type":"input_audio"}]}]})"}) {
     EXPECT_EQ(parse(bad).err().code(), core::errc::invalid_argument) << bad;
   }
   std::string many = R"({"messages":[{"role":"user","content":[)";
-  for (int i = 0; i < 21; ++i) many += std::string(i ? "," : "") + R"({"type":"image_url","image_url":"https://a.eu/x.png"})";
+  for (int i = 0; i < 21; ++i)
+    many += std::string(i ? "," : "") + R"({"type":"image_url","image_url":"https://a.eu/x.png"})";
   many += "]}]}";
   EXPECT_EQ(parse(many).err().code(), core::errc::invalid_argument);
 }
@@ -427,7 +428,8 @@ TEST_P(llm_gateway_test, images_reach_vision_models_only) {
   with_image.messages.front().images.push_back({"data:image/png;base64,iVBORw0KGgo=", ""});
   auto seen = run_chat(with_image);
   ASSERT_FALSE(seen.failure) << seen.failure->message();
-  EXPECT_NE(provider_.bodies().back().find(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})"),
+  EXPECT_NE(provider_.bodies().back().find(
+                R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})"),
             std::string::npos);
   // A model without the vision capability refuses at once; a fallback without it is skipped.
   with_image.model = "s-normal";
@@ -449,7 +451,8 @@ TEST_P(llm_gateway_test, images_reach_vision_models_only) {
   EXPECT_NE(sent.find(R"({"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/4AAQ"}})"),
             std::string::npos)
       << sent;
-  EXPECT_NE(sent.find(R"({"type":"image","source":{"type":"url","url":"https://example.eu/b.png"}})"), std::string::npos);
+  EXPECT_NE(sent.find(R"({"type":"image","source":{"type":"url","url":"https://example.eu/b.png"}})"),
+            std::string::npos);
   EXPECT_LT(sent.find("Was zeigt"), sent.find(R"("type":"image")"));
 }
 

@@ -5,12 +5,12 @@
 // Time-dependent cases never sleep for a fixed time to let something happen: they poll
 // until a deadline that fails the test, and check the clock around each call.
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <hiredis/hiredis.h>
 #include <mutex>
 #include <set>
 #include <thread>

@@ -168,7 +168,8 @@ class scripted_provider {
           "\"conscientiousness\": \"90\", \"extraversion\": 150, \"agreeableness\": 80, \"neuroticism\": -5}, "
           "\"tone\": \"Formal\", \"humour\": 20, \"verbosity\": \"verbose\", \"address\": \"du\", "
           "\"rules\": [\"Nenne Preise mit Quelle.\", 5, \"\"], \"greeting\": \"Hallo, ich bin Greta.\"}\n```";
-      for (std::size_t i = 0; i < answer.size(); i += 7) frames.push_back(openai_chunk({{"content", answer.substr(i, 7)}}));
+      for (std::size_t i = 0; i < answer.size(); i += 7)
+        frames.push_back(openai_chunk({{"content", answer.substr(i, 7)}}));
       frames.push_back(openai_chunk({}, "stop"));
     } else if (scenario == "echo") {
       frames.push_back(openai_chunk({{"content", "You said: "}}));

@@ -38,16 +38,16 @@ class http_server_test : public ::testing::Test {
       if (!body) co_return error_response(body.err(), req.request_id);
       co_return response::json(200, boost::json::serialize(*body));
     });
-    srv.routes.add("POST", "/big", [](request& req) -> awaitable<response> {
-      co_return response::text(200, std::to_string(req.body.size()));
-    }, {.body_limit = 100000});
+    srv.routes.add(
+        "POST", "/big",
+        [](request& req) -> awaitable<response> { co_return response::text(200, std::to_string(req.body.size())); },
+        {.body_limit = 100000});
     srv.routes.add("GET", "/throw", [](request&) -> awaitable<response> {
       throw std::runtime_error("boom");
       co_return response::no_content();
     });
-    srv.routes.add("GET", "/request-id", [](request& req) -> awaitable<response> {
-      co_return response::text(200, req.request_id);
-    });
+    srv.routes.add("GET", "/request-id",
+                   [](request& req) -> awaitable<response> { co_return response::text(200, req.request_id); });
   }
 
   test_server srv;
@@ -82,7 +82,7 @@ TEST_F(http_server_test, json_body_errors_are_4xx_json) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(error_code_of(bad), "invalid_argument");
   auto deep = send_request(srv.port(), "POST", "/echo", std::string(100, '[') + std::string(100, ']'),
-                      {{"Content-Type", "application/json"}});
+                           {{"Content-Type", "application/json"}});
   EXPECT_EQ(deep.status, 400);
   auto type = send_request(srv.port(), "POST", "/echo", "{}", {{"Content-Type", "text/plain"}});
   EXPECT_EQ(type.status, 415);
@@ -102,7 +102,8 @@ TEST_F(http_server_test, body_over_route_limit_is_413_before_reading) {
 
 TEST_F(http_server_test, chunked_body_over_limit_is_413) {
   srv.start();
-  std::string raw = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string raw =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 5; ++i) raw += "1f4\r\n" + std::string(500, 'x') + "\r\n";
   raw += "0\r\n\r\n";
   auto r = run_client(exchange_raw(srv.port(), raw)).front();
@@ -119,8 +120,8 @@ TEST_F(http_server_test, malformed_request_gets_400_and_close) {
 
 TEST_F(http_server_test, oversized_header_gets_431) {
   srv.start();
-  auto r = run_client(exchange_raw(srv.port(), "GET /hello/x HTTP/1.1\r\nHost: t\r\nX-Big: " +
-                                                   std::string(20000, 'a') + "\r\n\r\n"))
+  auto r = run_client(exchange_raw(srv.port(), "GET /hello/x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'a') +
+                                                   "\r\n\r\n"))
                .front();
   EXPECT_EQ(r.status, 431);
 }
@@ -142,8 +143,9 @@ TEST_F(http_server_test, handler_exception_is_500_and_server_lives_on) {
 
 TEST_F(http_server_test, keep_alive_serves_several_requests_on_one_connection) {
   srv.start();
-  std::string raw = "GET /hello/a HTTP/1.1\r\nHost: t\r\n\r\nGET /hello/b HTTP/1.1\r\nHost: t\r\n\r\n"
-                    "GET /hello/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  std::string raw =
+      "GET /hello/a HTTP/1.1\r\nHost: t\r\n\r\nGET /hello/b HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /hello/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
   auto replies = run_client(exchange_raw(srv.port(), raw, 3));
   ASSERT_EQ(replies.size(), 3u);
   EXPECT_NE(replies[0].body.find("\"a\""), std::string::npos);
@@ -237,7 +239,8 @@ TEST_F(http_server_test, metrics_count_requests_by_route_and_status) {
   srv.stop();
   std::string text = srv.metrics.render();
   EXPECT_NE(text.find("wattos_http_requests_total{route=\"/hello/{name}\",method=\"GET\",status=\"200\"} 2"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("route=\"unmatched\",method=\"GET\",status=\"404\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("wattos_http_request_duration_seconds_count{route=\"/hello/{name}\"} 2"), std::string::npos);
 }
@@ -385,20 +388,23 @@ TEST_F(http_server_test, websocket_echo_and_limit) {
 TEST_F(http_server_test, multipart_upload_streams_to_disk_and_cleans_up) {
   auto upload_dir = std::filesystem::temp_directory_path() / ("wattos-upload-test-" + std::to_string(::getpid()));
   auto seen_path = std::make_shared<std::string>();
-  srv.routes.add("POST", "/upload", [seen_path](request& req) -> awaitable<response> {
-    if (req.files.size() != 1) co_return response::text(400, "expected one file");
-    std::ifstream in(req.files[0].path, std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    *seen_path = req.files[0].path.string();
-    co_return response::text(200, req.files[0].filename + ":" + std::to_string(content.size()) + ":" +
-                                      content.substr(0, 5) + ":" + std::string(req.form.at(0).second));
-  }, {.multipart_upload = true});
+  srv.routes.add("POST", "/upload",
+                 [seen_path](request& req) -> awaitable<response> {
+                   if (req.files.size() != 1) co_return response::text(400, "expected one file");
+                   std::ifstream in(req.files[0].path, std::ios::binary);
+                   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                   *seen_path = req.files[0].path.string();
+                   co_return response::text(200, req.files[0].filename + ":" + std::to_string(content.size()) + ":" +
+                                                     content.substr(0, 5) + ":" + std::string(req.form.at(0).second));
+                 },
+                 {.multipart_upload = true});
   srv.start({.upload_dir = upload_dir});
   std::string file(30000, 'z');
   file.replace(0, 5, "START");
-  std::string body = "--xx\r\nContent-Disposition: form-data; name=\"space\"\r\n\r\nhandbuch\r\n"
-                     "--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.txt\"\r\n\r\n" +
-                     file + "\r\n--xx--\r\n";
+  std::string body =
+      "--xx\r\nContent-Disposition: form-data; name=\"space\"\r\n\r\nhandbuch\r\n"
+      "--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.txt\"\r\n\r\n" +
+      file + "\r\n--xx--\r\n";
   auto r = send_request(srv.port(), "POST", "/upload", body, {{"Content-Type", "multipart/form-data; boundary=xx"}});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "doc.txt:30000:START:handbuch");
@@ -407,10 +413,11 @@ TEST_F(http_server_test, multipart_upload_streams_to_disk_and_cleans_up) {
 
   std::string huge = "--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n" +
                      std::string(200000, 'b') + "\r\n--xx--\r\n";
-  auto too_big = send_request(srv.port(), "POST", "/upload", huge, {{"Content-Type", "multipart/form-data; boundary=xx"}});
+  auto too_big =
+      send_request(srv.port(), "POST", "/upload", huge, {{"Content-Type", "multipart/form-data; boundary=xx"}});
   EXPECT_EQ(too_big.status, 413);
   auto broken = send_request(srv.port(), "POST", "/upload", "--xx\r\nno headers end",
-                        {{"Content-Type", "multipart/form-data; boundary=xx"}});
+                             {{"Content-Type", "multipart/form-data; boundary=xx"}});
   EXPECT_EQ(broken.status, 400);
   srv.stop();
   EXPECT_TRUE(std::filesystem::is_empty(upload_dir));

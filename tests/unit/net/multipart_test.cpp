@@ -33,8 +33,8 @@ std::string read_file(const std::filesystem::path& p) {
 class multipart_chunks : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(multipart_chunks, every_chunk_size_gives_same_parts) {
-  auto dir = std::filesystem::temp_directory_path() / ("wattos-mp-" + std::to_string(GetParam()) + "-" +
-                                                       std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("wattos-mp-" + std::to_string(GetParam()) + "-" + std::to_string(::getpid()));
   std::filesystem::path first_path;
   {
     multipart_disk_writer writer("B0und", dir);
@@ -86,8 +86,9 @@ TEST(multipart, truncated_body_fails_on_finish) {
 TEST(multipart, limits_are_enforced) {
   multipart_limits limits;
   limits.max_parts = 1;
-  multipart_parser parser("B0und", {[](const multipart_part_info&) { return core::status{}; },
-                                    [](std::string_view) { return core::status{}; }, [] { return core::status{}; }},
+  multipart_parser parser("B0und",
+                          {[](const multipart_part_info&) { return core::status{}; },
+                           [](std::string_view) { return core::status{}; }, [] { return core::status{}; }},
                           limits);
   auto st = parser.feed(body);
   ASSERT_FALSE(st.ok());

@@ -97,10 +97,11 @@ inline asio::awaitable<std::vector<reply>> exchange_raw(std::uint16_t port, std:
 }
 
 inline reply send_request(std::uint16_t port, std::string method, std::string target, std::string body = {},
-                     std::map<std::string, std::string> headers = {}) {
+                          std::map<std::string, std::string> headers = {}) {
   std::string raw = method + " " + target + " HTTP/1.1\r\nHost: test\r\n";
   for (auto& [k, v] : headers) raw += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT") raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT")
+    raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   raw += "\r\n" + body;
   return run_client(exchange_raw(port, std::move(raw))).front();
 }

@@ -5,9 +5,8 @@
 // feedback, and bad input and other users' conversations answered with 4xx errors.
 #include "streams/chat/chat_service.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include "core/id.hpp"
 #include "db_backends.hpp"
@@ -66,8 +65,8 @@ class chat_service_test : public infra::db::testing::backend_test {
     d.title = "Mietvertrag.pdf";
     d.chunks = {{"Die Kündigungsfrist beträgt drei Monate zum Monatsende.", 3, "", 0, 56},
                 {"Haustiere sind nach Absprache erlaubt.", 4, "", 57, 95}};
-    auto indexed = run_client([](rag::rag_service* r, rag::requester w, std::string id, rag::document_input doc)
-                                  -> asio::awaitable<core::result<std::size_t>> {
+    auto indexed = run_client([](rag::rag_service* r, rag::requester w, std::string id,
+                                 rag::document_input doc) -> asio::awaitable<core::result<std::size_t>> {
       auto out = co_await r->index_document(w, std::move(id), std::move(doc));
       co_return out;
     }(rag_.get(), alice_, s->id, d));
@@ -78,8 +77,8 @@ class chat_service_test : public infra::db::testing::backend_test {
   // Sends a message and reads every event of the answer.
   core::result<drained> ask(const rag::requester& who, const std::string& conversation, std::string text,
                             std::string model = "") {
-    return run_client([](chat_service* s, rag::requester w, std::string id, send_request r)
-                          -> asio::awaitable<core::result<drained>> {
+    return run_client([](chat_service* s, rag::requester w, std::string id,
+                         send_request r) -> asio::awaitable<core::result<drained>> {
       auto turn = co_await s->send(w, std::move(id), std::move(r));
       if (!turn) co_return std::move(turn).err();
       drained out;
@@ -124,7 +123,8 @@ TEST_P(chat_service_test, answer_streams_in_order_with_citations_and_is_stored) 
   auto answer = ask(alice_, c->id, "Wie lang ist die Kündigungsfrist?");
   ASSERT_TRUE(answer.ok()) << answer.err().message();
   EXPECT_EQ(types(*answer), (std::vector<std::string>{"status", "citation", "status", "token", "done"}));
-  for (std::size_t i = 0; i < answer->events.size(); ++i) EXPECT_EQ(answer->events[i].id, static_cast<std::int64_t>(i + 1));
+  for (std::size_t i = 0; i < answer->events.size(); ++i)
+    EXPECT_EQ(answer->events[i].id, static_cast<std::int64_t>(i + 1));
   EXPECT_NE(answer->text.find("drei Monate"), std::string::npos) << answer->text;
   EXPECT_NE(answer->text.find("[1]"), std::string::npos);
 
@@ -167,25 +167,25 @@ TEST_P(chat_service_test, cancel_stops_the_model_and_keeps_the_partial_answer) {
   auto c = svc_->create_conversation(alice_, "", "s-endless", {});
   ASSERT_TRUE(c.ok());
   auto* svc = svc_.get();
-  const auto outcome = run_client([](chat_service* s, rag::requester w, std::string id)
-                                      -> asio::awaitable<std::pair<std::string, std::string>> {
-    send_request request_turn{"Erzähl weiter", ""};  // named: g++ 12 coroutines
-    auto turn = co_await s->send(w, id, std::move(request_turn));
-    if (!turn) co_return std::pair<std::string, std::string>{"start failed", turn.err().message()};
-    std::int64_t last = 0;
-    int tokens = 0;
-    std::string last_type;
-    while (true) {
-      auto events = co_await (*turn)->next(last);
-      if (events.empty()) break;
-      for (const auto& e : events) {
-        last = e.id;
-        last_type = e.type;
-        if (e.type == "token" && ++tokens == 3) (void)s->cancel(w, id, (*turn)->message_id());
-      }
-    }
-    co_return std::pair<std::string, std::string>{last_type, (*turn)->message_id()};
-  }(svc, alice_, c->id));
+  const auto outcome = run_client(
+      [](chat_service* s, rag::requester w, std::string id) -> asio::awaitable<std::pair<std::string, std::string>> {
+        send_request request_turn{"Erzähl weiter", ""};  // named: g++ 12 coroutines
+        auto turn = co_await s->send(w, id, std::move(request_turn));
+        if (!turn) co_return std::pair<std::string, std::string>{"start failed", turn.err().message()};
+        std::int64_t last = 0;
+        int tokens = 0;
+        std::string last_type;
+        while (true) {
+          auto events = co_await (*turn)->next(last);
+          if (events.empty()) break;
+          for (const auto& e : events) {
+            last = e.id;
+            last_type = e.type;
+            if (e.type == "token" && ++tokens == 3) (void)s->cancel(w, id, (*turn)->message_id());
+          }
+        }
+        co_return std::pair<std::string, std::string>{last_type, (*turn)->message_id()};
+      }(svc, alice_, c->id));
   EXPECT_EQ(outcome.first, "error");
   auto messages = svc_->list_messages(alice_, c->id, 0, 10);
   ASSERT_EQ(messages->size(), 2u);
@@ -250,18 +250,18 @@ TEST_P(chat_service_test, concurrent_messages_in_one_conversation_get_distinct_p
 TEST_P(chat_service_test, regenerate_and_edit_supersede_what_follows) {
   auto c = svc_->create_conversation(alice_, "", "", {});
   ASSERT_TRUE(ask(alice_, c->id, "Erste Frage").ok());
-  auto regenerated = run_client([](chat_service* s, rag::requester w, std::string id)
-                                    -> asio::awaitable<core::result<std::string>> {
-    auto turn = co_await s->regenerate(w, id, "s-normal");
-    if (!turn) co_return std::move(turn).err();
-    std::int64_t last = 0;
-    while (true) {
-      auto events = co_await (*turn)->next(last);
-      if (events.empty()) break;
-      last = events.back().id;
-    }
-    co_return (*turn)->message_id();
-  }(svc_.get(), alice_, c->id));
+  auto regenerated =
+      run_client([](chat_service* s, rag::requester w, std::string id) -> asio::awaitable<core::result<std::string>> {
+        auto turn = co_await s->regenerate(w, id, "s-normal");
+        if (!turn) co_return std::move(turn).err();
+        std::int64_t last = 0;
+        while (true) {
+          auto events = co_await (*turn)->next(last);
+          if (events.empty()) break;
+          last = events.back().id;
+        }
+        co_return (*turn)->message_id();
+      }(svc_.get(), alice_, c->id));
   ASSERT_TRUE(regenerated.ok()) << regenerated.err().message();
   auto messages = svc_->list_messages(alice_, c->id, 0, 10);
   ASSERT_EQ(messages->size(), 2u);  // the first answer is superseded
@@ -269,18 +269,18 @@ TEST_P(chat_service_test, regenerate_and_edit_supersede_what_follows) {
   EXPECT_EQ((*messages)[1].model, "s-normal");
 
   const std::string question_id = (*messages)[0].id;
-  auto edited = run_client([](chat_service* s, rag::requester w, std::string id, std::string mid)
-                               -> asio::awaitable<core::status> {
-    auto turn = co_await s->edit(w, id, mid, "Neue Frage");
-    if (!turn) co_return turn.err();
-    std::int64_t last = 0;
-    while (true) {
-      auto events = co_await (*turn)->next(last);
-      if (events.empty()) break;
-      last = events.back().id;
-    }
-    co_return core::status{};
-  }(svc_.get(), alice_, c->id, question_id));
+  auto edited = run_client(
+      [](chat_service* s, rag::requester w, std::string id, std::string mid) -> asio::awaitable<core::status> {
+        auto turn = co_await s->edit(w, id, mid, "Neue Frage");
+        if (!turn) co_return turn.err();
+        std::int64_t last = 0;
+        while (true) {
+          auto events = co_await (*turn)->next(last);
+          if (events.empty()) break;
+          last = events.back().id;
+        }
+        co_return core::status{};
+      }(svc_.get(), alice_, c->id, question_id));
   ASSERT_TRUE(edited.ok());
   messages = svc_->list_messages(alice_, c->id, 0, 10);
   ASSERT_EQ(messages->size(), 2u);
@@ -326,16 +326,17 @@ TEST_P(chat_service_test, other_users_and_bad_input_get_errors_and_nothing_is_wr
   EXPECT_TRUE(svc_->list_messages(alice_, c->id, 0, 10)->empty());  // nothing half-written
   // A space someone else owns cannot be attached.
   auto bobs = rag_->create_space(bob_, "Bobs-" + core::random_hex(3), "", "");
-  EXPECT_EQ(svc_->update_conversation(alice_, c->id, std::nullopt, std::nullopt,
-                                      std::vector<std::string>{bobs->id}).err().code(),
+  EXPECT_EQ(svc_->update_conversation(alice_, c->id, std::nullopt, std::nullopt, std::vector<std::string>{bobs->id})
+                .err()
+                .code(),
             core::errc::not_found);
   ASSERT_TRUE(svc_->delete_conversation(alice_, c->id).ok());
   EXPECT_EQ(svc_->get_conversation(alice_, c->id).err().code(), core::errc::not_found);
 }
 
 TEST_P(chat_service_test, the_persona_prompt_from_the_layer_above_reaches_the_model) {
-  svc_ = std::make_unique<chat_service>(db(), *llm_, *rag_,
-                                        [](std::string_view persona_id) { return "PERSONA:" + std::string(persona_id); });
+  svc_ = std::make_unique<chat_service>(
+      db(), *llm_, *rag_, [](std::string_view persona_id) { return "PERSONA:" + std::string(persona_id); });
   auto c = svc_->create_conversation(alice_, "", "s-normal", {}, "lotte");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(ask(alice_, c->id, "Hallo").ok());

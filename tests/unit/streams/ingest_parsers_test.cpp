@@ -87,8 +87,8 @@ const ingest::block* find_block(const ingest::parsed_document& doc, ingest::bloc
 
 // A ZIP archive built with libzip (deflated entries), as bytes.
 std::string make_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
-  auto path = std::filesystem::path(testing::TempDir()) /
-              ("ingest_zip_" + std::to_string(std::random_device{}()) + ".zip");
+  auto path =
+      std::filesystem::path(testing::TempDir()) / ("ingest_zip_" + std::to_string(std::random_device{}()) + ".zip");
   int err = 0;
   zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
   EXPECT_NE(za, nullptr);
@@ -229,7 +229,8 @@ std::string letter_png() {
   std::unique_ptr<poppler::page> page(pdf->create_page(0));
   poppler::page_renderer renderer;
   poppler::image img = renderer.render_page(page.get(), 40, 40);
-  auto path = std::filesystem::path(testing::TempDir()) / ("ingest_letter_" + std::to_string(std::random_device{}()) + ".png");
+  auto path =
+      std::filesystem::path(testing::TempDir()) / ("ingest_letter_" + std::to_string(std::random_device{}()) + ".png");
   EXPECT_TRUE(img.save(path.string(), "png"));
   std::string bytes = read_bytes(path);
   std::filesystem::remove(path);
@@ -251,8 +252,8 @@ TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
   EXPECT_EQ(parse_error(std::string_view(png).substr(0, 200), ocr), errc::invalid_argument);
   // A header that declares 100000 x 100000 pixels is refused before anything is decoded.
   std::string huge = png;
-  const char dims[8] = {0, 1, static_cast<char>(0x86), static_cast<char>(0xA0), 0, 1, static_cast<char>(0x86),
-                        static_cast<char>(0xA0)};
+  const char dims[8] = {0, 1, static_cast<char>(0x86), static_cast<char>(0xA0),
+                        0, 1, static_cast<char>(0x86), static_cast<char>(0xA0)};
   huge.replace(16, 8, dims, 8);  // IHDR width and height
   EXPECT_EQ(parse_error(huge), errc::payload_too_large);
 }
@@ -344,7 +345,8 @@ TEST(IngestOffice, EnglishPptxSlidesInOrder) {
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->page, 3);
   // Text in a group of shapes.
-  const auto* nested = find_block(doc, ingest::block_kind::paragraph, "This is a nested shape with content in 2 shapes");
+  const auto* nested =
+      find_block(doc, ingest::block_kind::paragraph, "This is a nested shape with content in 2 shapes");
   ASSERT_NE(nested, nullptr);
   EXPECT_EQ(nested->page, 5);
   EXPECT_TRUE(contains(page_text(doc, 6), "These Test Strings are in the Image!"));
@@ -385,8 +387,8 @@ TEST(IngestOffice, GermanXlsxSheetNames) {
 }
 
 TEST(IngestOffice, LegacyXlsIsUnsupported) {
-  auto doc = ingest::parse_file(doc_path("de/Umsatz_und_Beschaeftigung_Bergbau_Steine_und_Erden_2016-2018.xls"),
-                                no_ocr());
+  auto doc =
+      ingest::parse_file(doc_path("de/Umsatz_und_Beschaeftigung_Bergbau_Steine_und_Erden_2016-2018.xls"), no_ocr());
   ASSERT_FALSE(doc.ok());
   EXPECT_EQ(doc.err().code(), errc::unsupported_media);
   EXPECT_TRUE(contains(doc.err().message(), "legacy")) << doc.err().message();
@@ -438,7 +440,8 @@ TEST(IngestOffice, CorruptZipIsInvalid) {
   std::string damaged = minimal_docx(std::string(2000, 'x') + "<w:p><w:r><w:t>Text</w:t></w:r></w:p>");
   std::size_t at = damaged.find("word/document.xml");
   ASSERT_NE(at, std::string::npos);
-  for (std::size_t i = at + 40; i < at + 80 && i < damaged.size(); ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5A);
+  for (std::size_t i = at + 40; i < at + 80 && i < damaged.size(); ++i)
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x5A);
   EXPECT_EQ(parse_error(damaged), errc::invalid_argument);
 }
 
@@ -524,8 +527,7 @@ TEST(IngestMarkdown, BlocksAndInlineMarkup) {
   ASSERT_EQ(doc.blocks.size(), 9u);
   EXPECT_EQ(doc.blocks[0].kind, ingest::block_kind::heading);
   EXPECT_EQ(doc.blocks[0].text, "Titel");
-  EXPECT_EQ(doc.blocks[1].text,
-            "Text mit fett, kursiv, code und einem Link. Zweite Zeile mit snake_case_name.");
+  EXPECT_EQ(doc.blocks[1].text, "Text mit fett, kursiv, code und einem Link. Zweite Zeile mit snake_case_name.");
   EXPECT_EQ(doc.blocks[2].kind, ingest::block_kind::heading);
   EXPECT_EQ(doc.blocks[2].level, 2);
   EXPECT_EQ(doc.blocks[3].kind, ingest::block_kind::list_item);
@@ -541,7 +543,9 @@ TEST(IngestMarkdown, BlocksAndInlineMarkup) {
 // ---------------------------------------------------------------- text, CSV, JSON
 
 TEST(IngestText, ParagraphsAndLatin1) {
-  auto doc = parse_text_ok("Gr\xFC\xDF" "e aus K\xF6ln,\nzweite Zeile.\n\nNeuer Absatz mit Verfas-\nsung.\n");
+  auto doc = parse_text_ok(
+      "Gr\xFC\xDF"
+      "e aus K\xF6ln,\nzweite Zeile.\n\nNeuer Absatz mit Verfas-\nsung.\n");
   EXPECT_EQ(doc.format, "txt");
   ASSERT_EQ(doc.blocks.size(), 2u);
   EXPECT_EQ(doc.blocks[0].text, "Grüße aus Köln, zweite Zeile.");
@@ -585,10 +589,13 @@ TEST(IngestEmail, MultipartWithEncodedHeadersAndAttachment) {
       "preamble\r\n--outer\r\n"
       "Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
       "--inner\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-      "Sehr geehrte Damen und Herren,\r\n\r\nhiermit k=FCndige ich meinen Vertrag zum n=E4chstm=F6glichen =\r\nTermin.\r\n"
+      "Sehr geehrte Damen und Herren,\r\n\r\nhiermit k=FCndige ich meinen Vertrag zum n=E4chstm=F6glichen "
+      "=\r\nTermin.\r\n"
       "--inner\r\nContent-Type: text/html\r\n\r\n<p>HTML version</p>\r\n--inner--\r\n"
-      "--outer\r\nContent-Type: text/csv; name=\"liste.csv\"\r\nContent-Disposition: attachment; filename=\"liste.csv\"\r\n"
-      "Content-Transfer-Encoding: base64\r\n\r\n" + csv_base64 + "\r\n--outer--\r\n";
+      "--outer\r\nContent-Type: text/csv; name=\"liste.csv\"\r\nContent-Disposition: attachment; "
+      "filename=\"liste.csv\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      csv_base64 + "\r\n--outer--\r\n";
   auto doc = parse_text_ok(eml);
   EXPECT_EQ(doc.format, "eml");
   EXPECT_EQ(doc.title, "Kündigung des Vertrags");
@@ -608,7 +615,8 @@ TEST(IngestEmail, HtmlOnlyBodyAndNestingLimit) {
       "From: x@example.org\nTo: y@example.org\nSubject: Aussen\nContent-Type: multipart/mixed; boundary=b\n\n"
       "--b\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
       "PHA+w4R1w59lcmVyIFRleHQ8L3A+\n"  // <p>Äußerer Text</p>
-      "--b\nContent-Type: message/rfc822\n\n" + inner_mail + "--b--\n";
+      "--b\nContent-Type: message/rfc822\n\n" +
+      inner_mail + "--b--\n";
   auto doc = parse_text_ok(eml);
   EXPECT_EQ(doc.format, "eml");
   std::string text = ingest::document_text(doc);
@@ -636,7 +644,8 @@ TEST(IngestDetect, ByContentNotByName) {
   // Text that one of libmagic's weak rules takes for something else (HP-GL: "PA") is text;
   // found ingesting SciFact abstracts.
   EXPECT_EQ(ingest::detect_format("PAAR-repeat proteins sharpen and diversify the Type VI secretion system spike\n\n"
-                                  "Die Größe zählt nicht.").format,
+                                  "Die Größe zählt nicht.")
+                .format,
             "txt");
   // A PDF saved under a .txt name is a PDF.
   auto renamed = std::filesystem::path(testing::TempDir()) / "brief.txt";

@@ -12,15 +12,15 @@
 #include <fstream>
 #include <thread>
 
+#include "../net/test_client.hpp"
 #include "core/id.hpp"
 #include "core/utf8.hpp"
-#include "infra/llm/types.hpp"
 #include "db_backends.hpp"
+#include "infra/llm/types.hpp"
 #include "infra/queue/job_queue.hpp"
 #include "streams/ingest/chunker.hpp"
 #include "streams/ingest/folder_watcher.hpp"
 #include "streams/ingest/parsers.hpp"
-#include "../net/test_client.hpp"
 
 namespace wattos::streams::ingest {
 namespace {
@@ -43,7 +43,8 @@ void expect_exact_slices(const parsed_document& doc, const std::vector<rag::chun
   const std::string text = document_text(doc);
   for (const auto& c : chunks) {
     ASSERT_LE(c.char_end, static_cast<std::int64_t>(text.size()));
-    EXPECT_EQ(c.text, text.substr(static_cast<std::size_t>(c.char_start), static_cast<std::size_t>(c.char_end - c.char_start)));
+    EXPECT_EQ(c.text,
+              text.substr(static_cast<std::size_t>(c.char_start), static_cast<std::size_t>(c.char_end - c.char_start)));
   }
 }
 
@@ -64,7 +65,8 @@ TEST(chunker, cuts_at_headings_and_keeps_the_heading_path) {
 }
 
 TEST(chunker, starts_a_chunk_on_every_page) {
-  auto doc = doc_of({{block_kind::paragraph, 0, "Seite eins.", 1}, {block_kind::paragraph, 0, "Seite zwei.", 2},
+  auto doc = doc_of({{block_kind::paragraph, 0, "Seite eins.", 1},
+                     {block_kind::paragraph, 0, "Seite zwei.", 2},
                      {block_kind::paragraph, 0, "Noch Seite zwei.", 2}});
   auto chunks = chunk_document(doc, {256, 32});
   ASSERT_EQ(chunks.size(), 2u);
@@ -176,7 +178,8 @@ class ingest_service_test : public infra::db::testing::backend_test {
     return p;
   }
 
-  core::result<file_info> submit(const std::string& name, const std::string& content, const rag::requester* who = nullptr) {
+  core::result<file_info> submit(const std::string& name, const std::string& content,
+                                 const rag::requester* who = nullptr) {
     submit_request r;
     r.space_id = space_;
     r.path = write(name, content);
@@ -215,8 +218,8 @@ class ingest_service_test : public infra::db::testing::backend_test {
     r.space_ids = {space_};
     r.query = query;
     r.mode = rag::search_mode::lexical;
-    auto hits = run_client([](rag::rag_service* s, rag::requester w, rag::search_request q)
-                               -> asio::awaitable<core::result<std::vector<rag::search_hit>>> {
+    auto hits = run_client([](rag::rag_service* s, rag::requester w,
+                              rag::search_request q) -> asio::awaitable<core::result<std::vector<rag::search_hit>>> {
       auto h = co_await s->search(w, std::move(q));
       co_return h;
     }(rag_.get(), owner_, std::move(r)));
@@ -429,8 +432,9 @@ TEST_P(ingest_service_test, bad_submissions_are_refused_and_leave_nothing) {
 }
 
 TEST_P(ingest_service_test, changes_report_every_step) {
-  const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto start_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const auto gen = svc_->change_generation();
   auto f = submit("feed.txt", handbook_text);
   ASSERT_TRUE(f.ok());

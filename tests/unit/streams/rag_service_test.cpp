@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/id.hpp"
-
 #include <cstdlib>
+
+#include "core/id.hpp"
 #include "db_backends.hpp"
 #include "scripted_provider.hpp"
 
@@ -60,19 +60,19 @@ class rag_service_test : public infra::db::testing::backend_test {
   }
 
   core::result<std::size_t> index(const requester& who, const std::string& space, document_input doc) {
-    return run([](rag_service* s, requester w, std::string id, document_input d)
-                   -> asio::awaitable<core::result<std::size_t>> {
+    return run([](rag_service* s, requester w, std::string id,
+                  document_input d) -> asio::awaitable<core::result<std::size_t>> {
       auto r = co_await s->index_document(w, std::move(id), std::move(d));
       co_return r;
     }(svc_.get(), who, space, std::move(doc)));
   }
 
   core::result<std::vector<search_hit>> search(const requester& who, search_request request) {
-    return run([](rag_service* s, requester w, search_request r)
-                   -> asio::awaitable<core::result<std::vector<search_hit>>> {
-      auto hits = co_await s->search(w, std::move(r));
-      co_return hits;
-    }(svc_.get(), who, std::move(request)));
+    return run(
+        [](rag_service* s, requester w, search_request r) -> asio::awaitable<core::result<std::vector<search_hit>>> {
+          auto hits = co_await s->search(w, std::move(r));
+          co_return hits;
+        }(svc_.get(), who, std::move(request)));
   }
 
   static document_input contract() {
@@ -94,8 +94,8 @@ class rag_service_test : public infra::db::testing::backend_test {
     d.doc_type = "pdf";
     d.tags = {"haus"};
     d.date = "2023-01-15";
-    d.chunks = {{"Die Nachtruhe gilt von 22 bis 6 Uhr; die Kündigung des Stellplatzes ist monatlich möglich.", 1, "",
-                 0, 90}};
+    d.chunks = {
+        {"Die Nachtruhe gilt von 22 bis 6 Uhr; die Kündigung des Stellplatzes ist monatlich möglich.", 1, "", 0, 90}};
     return d;
   }
 
@@ -262,8 +262,9 @@ TEST_P(rag_service_test, context_has_numbered_sources_within_the_budget_without_
   hits[2].source = {0, "s", "d2", "Hausordnung.pdf", 0, "", 0, 23, ""};
   auto ctx = rag_service::build_context(hits, 1000);
   ASSERT_EQ(ctx.citations.size(), 2u);
-  EXPECT_EQ(ctx.text,
-            "[1] Vertrag.pdf, Seite 3 (§ 5): Die Frist beträgt drei Monate.\n\n[2] Hausordnung.pdf: Haustiere sind erlaubt.");
+  EXPECT_EQ(
+      ctx.text,
+      "[1] Vertrag.pdf, Seite 3 (§ 5): Die Frist beträgt drei Monate.\n\n[2] Hausordnung.pdf: Haustiere sind erlaubt.");
   EXPECT_EQ(ctx.citations[1].number, 2);
   EXPECT_EQ(ctx.citations[1].document_id, "d2");
   auto tight = rag_service::build_context(hits, 16);
@@ -303,7 +304,9 @@ TEST_P(rag_service_test, reembedding_switches_model_and_dimensions) {
   EXPECT_EQ(run([](rag_service* r, requester w, std::string id) -> asio::awaitable<core::result<space_info>> {
               auto out = co_await r->reembed_space(w, std::move(id), "tiny-embed");
               co_return out;
-            }(svc_.get(), reader_, s->id)).err().code(),
+            }(svc_.get(), reader_, s->id))
+                .err()
+                .code(),
             core::errc::not_found);
   auto changed = run([](rag_service* r, requester w, std::string id) -> asio::awaitable<core::result<space_info>> {
     auto out = co_await r->reembed_space(w, std::move(id), "tiny-embed");
