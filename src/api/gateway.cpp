@@ -66,12 +66,14 @@ std::vector<std::string> split_origins(std::string_view list) {
 
 void route_table::add(std::string method, std::string pattern, access_rule rule, net::handler h,
                       net::route_options options) {
+  if (keep_ && !keep_(pattern)) return;
   rules_.emplace(std::make_pair(method, pattern), std::move(rule));
   router_.add(std::move(method), std::move(pattern), std::move(h), options);
 }
 
 void route_table::add_websocket(std::string pattern, access_rule rule, net::websocket_handler h,
                                 net::route_options options) {
+  if (keep_ && !keep_(pattern)) return;
   rules_.emplace(std::make_pair(std::string("WEBSOCKET"), pattern), std::move(rule));
   router_.add_websocket(std::move(pattern), std::move(h), options);
 }

@@ -24,6 +24,7 @@
 //   gw.install(server);
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +63,9 @@ struct access_rule {
 class route_table {
  public:
   explicit route_table(net::router& router) : router_(router) {}
+  // Routes whose pattern `keep` refuses are left out when added (a lone service adds every
+  // route group through this filter, api/services.hpp); an empty `keep` lets all through.
+  void serve_only(std::function<bool(std::string_view pattern)> keep) { keep_ = std::move(keep); }
   void add(std::string method, std::string pattern, access_rule rule, net::handler h, net::route_options options = {});
   void add_websocket(std::string pattern, access_rule rule, net::websocket_handler h, net::route_options options = {});
   // The rule of a matched route (HEAD uses GET's); nullptr when the route has none.
@@ -71,6 +75,7 @@ class route_table {
  private:
   net::router& router_;
   std::map<std::pair<std::string, std::string>, access_rule, std::less<>> rules_;
+  std::function<bool(std::string_view)> keep_;
 };
 
 // The principal that `authenticate` put on the request, if any.

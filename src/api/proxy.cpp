@@ -14,6 +14,7 @@
 #include <chrono>
 
 #include "api/identity/permissions.hpp"
+#include "api/services.hpp"
 #include "core/crypto.hpp"
 #include "core/id.hpp"
 #include "net/http_client.hpp"
@@ -289,7 +290,7 @@ const std::string& replica_for(const upstream& up, std::string_view path, std::s
 
 std::vector<upstream> configured_upstreams(const core::services_settings& s) {
   std::vector<upstream> out;
-  auto add = [&out](const std::string& urls, std::string service, std::vector<std::string> prefixes, rate_class r) {
+  auto add = [&out](const std::string& urls, std::string_view service, rate_class r) {
     std::vector<std::string> bases;
     std::size_t pos = 0;
     while (pos <= urls.size()) {
@@ -302,15 +303,21 @@ std::vector<upstream> configured_upstreams(const core::services_settings& s) {
       pos = comma + 1;
     }
     if (bases.empty()) return;
-    out.push_back({std::move(service), std::move(bases), std::move(prefixes), r});
+    // The service's prefixes are those it owns (api/services.hpp), so the gateway
+    // forwards exactly what `wattos serve --service NAME` serves.
+    std::vector<std::string> prefixes;
+    for (const auto& p : service_prefixes()) {
+      if (p.service == service) prefixes.emplace_back(p.prefix);
+    }
+    out.push_back({std::string(service), std::move(bases), std::move(prefixes), r});
   };
-  add(s.chat_url, "chat", {"/api/v1/chat", "/api/v1/conversations", "/api/v1/feedback"}, rate_class::chat);
-  add(s.rag_url, "rag", {"/api/v1/spaces", "/api/v1/search"}, rate_class::standard);
-  add(s.agent_url, "agent", {"/api/v1/agents", "/api/v1/runs", "/api/v1/approvals", "/api/v1/tools"}, rate_class::chat);
-  add(s.persona_url, "persona", {"/api/v1/personas"}, rate_class::standard);
-  add(s.voice_url, "voice", {"/api/v1/voice"}, rate_class::chat);
-  add(s.llm_url, "llm", {"/v1", "/api/v1/models"}, rate_class::chat);
-  add(s.ingestion_url, "ingestion", {"/api/v1/documents", "/api/v1/watchers"}, rate_class::upload);
+  add(s.chat_url, "chat", rate_class::chat);
+  add(s.rag_url, "rag", rate_class::standard);
+  add(s.agent_url, "agent", rate_class::chat);
+  add(s.persona_url, "persona", rate_class::standard);
+  add(s.voice_url, "voice", rate_class::chat);
+  add(s.llm_url, "llm", rate_class::chat);
+  add(s.ingestion_url, "ingestion", rate_class::upload);
   return out;
 }
 

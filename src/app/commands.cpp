@@ -24,6 +24,7 @@
 #include "api/persona_routes.hpp"
 #include "api/proxy.hpp"
 #include "api/rag_routes.hpp"
+#include "api/services.hpp"
 #include "app/eval_command.hpp"
 #include "core/config.hpp"
 #include "core/id.hpp"
@@ -46,16 +47,6 @@
 
 namespace wattos::app {
 namespace {
-
-// The services of the platform and their ports when run alone (docs/architecture.md).
-struct service_info {
-  const char* name;
-  std::uint16_t port;
-};
-constexpr service_info services[] = {
-    {"gateway", 3001}, {"admin", 3002}, {"chat", 3006}, {"rag", 3007},       {"agent", 3008},
-    {"persona", 3009}, {"voice", 3010}, {"llm", 3011},  {"ingestion", 8001},
-};
 
 // Migrations of the kernel itself; each service adds its own component.
 const std::vector<infra::db::migration>& core_migrations() {
@@ -137,13 +128,13 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   if (!cfg) return fail(cfg.err());
   core::set_log_level(core::parse_log_level(cfg->log.level));
 
-  std::vector<std::string> served = {"all"};
-  if (!service.empty() && service != "all") {
-    auto it = std::find_if(std::begin(services), std::end(services),
-                           [&](const service_info& s) { return service == s.name; });
-    if (it == std::end(services)) return fail(core::error::invalid_argument("unknown service '" + service + "'"));
-    served = {service};
-    cfg->server.port = it->port;
+  // "all": every service in this process; otherwise one service on its own port.
+  const std::string mode = service.empty() ? "all" : service;
+  const bool all = mode == "all";
+  if (!all) {
+    auto info = api::find_service(mode);
+    if (!info) return fail(core::error::invalid_argument("unknown service '" + service + "'"));
+    cfg->server.port = info->port;
   }
   if (port_override) cfg->server.port = static_cast<std::uint16_t>(*port_override);
 
@@ -193,32 +184,58 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   });
   net::router router;
   api::route_table routes(router);
+  // A lone service registers only the routes it owns (api/services.hpp) and the kernel's.
+  if (!all) {
+    routes.serve_only([mode](std::string_view pattern) {
+      if (api::owner_of(pattern).empty()) {
+        core::log_warn("route of no service (add it to api/services.cpp): all-in-one only", {{"route", pattern}});
+      }
+      return api::serves(mode, pattern);
+    });
+  }
   api::readiness_checks checks;
   checks.add("database", [store = db->get()] { return store->ping(); });
-  api::add_health_routes(routes, checks, metrics, {served, *id});
+  api::add_health_routes(routes, checks, metrics, {{mode}, *id});
   api::add_identity_routes(routes, **identity, audit);
-  // With services.llm_url set, /v1 belongs to the remote LLM gateway (the proxy forwards it).
-  if (cfg->services.llm_url.empty()) {
+  // In the all-in-one process a service whose URL is set is forwarded, not served (with
+  // services.llm_url set, /v1 belongs to the remote LLM gateway). A lone service serves
+  // its own routes whatever URLs the shared configuration names.
+  auto in_process = [all](const std::string& url) { return !all || url.empty(); };
+  if (in_process(cfg->services.llm_url)) {
     api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr,
                         cfg->services.persona_url.empty() ? &personas : nullptr);
   }
-  if (cfg->services.rag_url.empty()) api::add_rag_routes(routes, rag);
-  if (cfg->services.chat_url.empty()) api::add_chat_routes(routes, chat, personas);
-  if (cfg->services.persona_url.empty()) api::add_persona_routes(routes, personas, cfg->persona, &**llm);
-  const bool runs_ingestion =
-      cfg->services.ingestion_url.empty() && (served.front() == "all" || served.front() == "ingestion");
-  if (cfg->services.ingestion_url.empty()) {
+  if (in_process(cfg->services.rag_url)) api::add_rag_routes(routes, rag);
+  if (in_process(cfg->services.chat_url)) api::add_chat_routes(routes, chat, personas);
+  if (in_process(cfg->services.persona_url)) api::add_persona_routes(routes, personas, cfg->persona, &**llm);
+  if (in_process(cfg->services.ingestion_url)) {
     api::add_ingest_routes(routes, ingest, watcher, **jobs, cfg->ingest.max_file_bytes);
   }
-  const auto upstreams = api::configured_upstreams(cfg->services);
+  const bool runs_ingestion = all ? cfg->services.ingestion_url.empty() : mode == "ingestion";
+  // Only the public entry forwards: the all-in-one process or a lone gateway.
+  const bool is_entry = all || mode == "gateway";
+  const auto upstreams = is_entry ? api::configured_upstreams(cfg->services) : std::vector<api::upstream>{};
+  routes.serve_only({});  // the forwarding routes are the lone gateway's own
   api::add_proxy_routes(routes, upstreams, cfg->gateway);
   for (const auto& up : upstreams) {
     for (const auto& url : up.base_urls) core::log_info("forwarding service", {{"service", up.service}, {"url", url}});
   }
+  if (mode == "gateway") {
+    for (const auto& s : api::services()) {
+      const bool forwarded = std::any_of(upstreams.begin(), upstreams.end(),
+                                         [&s](const api::upstream& up) { return up.service == s.name; });
+      if (s.name != "gateway" && s.name != "admin" && !forwarded) {
+        core::log_info("service not configured, its paths answer 404", {{"service", s.name}});
+      }
+    }
+  }
+  if (!all && mode != "gateway" && cfg->gateway.identity_secret.empty()) {
+    core::log_warn("gateway.identity_secret not set: requests forwarded by a gateway are not authenticated");
+  }
 
   net::server_hooks hooks;
   hooks.upload_dir = std::filesystem::path(cfg->data_dir) / "uploads" / "incoming";
-  hooks.static_dir = cfg->server.static_dir;
+  if (is_entry) hooks.static_dir = cfg->server.static_dir;  // the web UI belongs to the public entry
   hooks.access_log = cfg->log.access_log;
   net::http_server server(io, cfg->server, router, metrics, hooks);
   api::gateway gateway(routes, **identity, audit, **limiter, cfg->rate_limit, cfg->cors);
@@ -229,7 +246,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   core::log_info("listening", {{"host", cfg->server.host},
                                {"port", server.port()},
                                {"threads", threads},
-                               {"services", served.front()},
+                               {"services", mode},
                                {"data_dir", cfg->data_dir},
                                {"database", cfg->database.backend},
                                {"rate_limit", cfg->rate_limit.backend},
@@ -492,9 +509,10 @@ int run_cli(int argc, char** argv, char** envp) {
 
   auto* serve_cmd = cli.add_subcommand("serve", "Run the platform (all services in one process by default)");
   serve_cmd->add_option("--config", config_path, "YAML configuration file (default: $WATTOS_CONFIG)");
+  std::vector<std::string> service_names = {"all"};
+  for (const auto& s : api::services()) service_names.emplace_back(s.name);
   serve_cmd->add_option("--service", service, "Run only this service on its own port")
-      ->check(
-          CLI::IsMember({"all", "gateway", "admin", "chat", "rag", "agent", "persona", "voice", "llm", "ingestion"}));
+      ->check(CLI::IsMember(service_names));
   serve_cmd->add_option("--port", port, "Listen on this port (0: any free port)")->check(CLI::Range(0, 65535));
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "Apply pending database migrations and list them");
