@@ -21,7 +21,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev
   postgresql-15 redis-server
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   curl
   chromium
 )

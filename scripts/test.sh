@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command (`make test`): builds with warnings as errors and ASan+UBSan, starts
-# throw-away PostgreSQL and Redis servers on loopback, runs every test with ctest, runs
-# each fuzz target briefly, and stops the servers however the tests end.
+# The test command (`make test`): checks the formatting of every C++ file, builds with
+# warnings as errors and ASan+UBSan, starts throw-away PostgreSQL and Redis servers on
+# loopback, runs every test with ctest, runs each fuzz target briefly, and stops the
+# servers however the tests end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
+# Formatting first: it takes seconds, the build takes minutes.
+scripts/check-format.sh
 # The web UI the end-to-end tests drive (skipped when web/out is current).
 scripts/web-build.sh
 
