@@ -30,7 +30,10 @@ int eval_retrieval(const eval_retrieval_args& args) {
   auto corpus = rag::read_corpus(args.corpus);
   auto queries = rag::read_queries(args.queries);
   auto judgements = rag::read_qrels(args.qrels);
-  const core::error* failed = !corpus ? &corpus.err() : !queries ? &queries.err() : !judgements ? &judgements.err() : nullptr;
+  const core::error* failed = !corpus       ? &corpus.err()
+                              : !queries    ? &queries.err()
+                              : !judgements ? &judgements.err()
+                                            : nullptr;
   if (failed != nullptr) {
     std::fprintf(stderr, "eval: %s\n", failed->message().c_str());
     return 2;
@@ -119,18 +122,23 @@ int eval_retrieval(const eval_retrieval_args& args) {
   if (args.json) {
     boost::json::array out;
     for (const auto& r : reports) {
-      out.push_back(boost::json::object{{"mode", r.mode}, {"queries", r.queries}, {"ndcg_at_10", r.ndcg_at_10},
-                                        {"recall_at_100", r.recall_at_100}, {"mrr_at_10", r.mrr_at_10},
-                                        {"latency_p50_ms", r.latency_p50_ms}, {"latency_p95_ms", r.latency_p95_ms},
+      out.push_back(boost::json::object{{"mode", r.mode},
+                                        {"queries", r.queries},
+                                        {"ndcg_at_10", r.ndcg_at_10},
+                                        {"recall_at_100", r.recall_at_100},
+                                        {"mrr_at_10", r.mrr_at_10},
+                                        {"latency_p50_ms", r.latency_p50_ms},
+                                        {"latency_p95_ms", r.latency_p95_ms},
                                         {"latency_p99_ms", r.latency_p99_ms}});
     }
     std::printf("%s\n", boost::json::serialize(out).c_str());
     return 0;
   }
-  std::printf("corpus %zu documents, %zu queries judged; index %s (%d dimensions, wattos-embed), query IDF %s, "
-              "vector feedback from %d lexical hits; built in %.1f s\n",
-              corpus->size(), reports.empty() ? std::size_t{0} : reports.front().queries, args.index.c_str(),
-              args.dimensions, args.query_idf ? "on" : "off", args.prf_docs, build_s);
+  std::printf(
+      "corpus %zu documents, %zu queries judged; index %s (%d dimensions, wattos-embed), query IDF %s, "
+      "vector feedback from %d lexical hits; built in %.1f s\n",
+      corpus->size(), reports.empty() ? std::size_t{0} : reports.front().queries, args.index.c_str(), args.dimensions,
+      args.query_idf ? "on" : "off", args.prf_docs, build_s);
   std::printf("| mode | nDCG@10 | Recall@100 | MRR@10 | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|\n");
   for (const auto& r : reports) {
     std::printf("| %s | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f |\n", r.mode.c_str(), r.ndcg_at_10, r.recall_at_100,

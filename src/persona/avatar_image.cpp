@@ -1,7 +1,8 @@
 #include "persona/avatar_image.hpp"
 
-#include <algorithm>
 #include <leptonica/allheaders.h>
+
+#include <algorithm>
 #include <memory>
 #include <mutex>
 

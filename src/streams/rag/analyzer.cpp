@@ -1,6 +1,7 @@
 #include "streams/rag/analyzer.hpp"
 
 #include <libstemmer.h>
+
 #include <memory>
 
 #include "infra/llm/text.hpp"

@@ -126,8 +126,8 @@ core::result<std::vector<eval_document>> read_corpus(const std::filesystem::path
       boost::system::error_code ec;
       auto v = boost::json::parse(line, ec);
       if (ec || !v.is_object()) return core::error::invalid_argument(path.string() + ": a line is not a JSON object");
-      out.push_back({json_text(v.get_object(), "_id"), json_text(v.get_object(), "title"),
-                     json_text(v.get_object(), "text")});
+      out.push_back(
+          {json_text(v.get_object(), "_id"), json_text(v.get_object(), "title"), json_text(v.get_object(), "text")});
     }
     return out;
   }
@@ -136,7 +136,8 @@ core::result<std::vector<eval_document>> read_corpus(const std::filesystem::path
   const int id = column(records[0], "doc_id");
   const int title = column(records[0], "title");
   const int abstract = column(records[0], "abstract");
-  if (id < 0 || abstract < 0) return core::error::invalid_argument(path.string() + ": needs doc_id and abstract columns");
+  if (id < 0 || abstract < 0)
+    return core::error::invalid_argument(path.string() + ": needs doc_id and abstract columns");
   for (std::size_t r = 1; r < records.size(); ++r) {
     const auto& rec = records[r];
     if (rec.size() <= static_cast<std::size_t>(std::max({id, title, abstract}))) continue;

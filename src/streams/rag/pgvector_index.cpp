@@ -50,13 +50,17 @@ class pgvector_index final : public vector_index {
   core::status open() {
     WATTOS_RETURN_IF_ERROR(db_->execute("CREATE EXTENSION IF NOT EXISTS vector", {}));
     WATTOS_RETURN_IF_ERROR(db_->execute("CREATE TABLE IF NOT EXISTS " + table_ +
-                                        " (key BIGINT PRIMARY KEY, embedding vector(" + std::to_string(dimensions_) +
-                                        ") NOT NULL)", {}));
-    WATTOS_RETURN_IF_ERROR(db_->execute("CREATE INDEX IF NOT EXISTS " + table_ + "_hnsw ON " + table_ +
-                                        " USING hnsw (embedding vector_cosine_ops)", {}));
+                                            " (key BIGINT PRIMARY KEY, embedding vector(" +
+                                            std::to_string(dimensions_) + ") NOT NULL)",
+                                        {}));
+    WATTOS_RETURN_IF_ERROR(db_->execute(
+        "CREATE INDEX IF NOT EXISTS " + table_ + "_hnsw ON " + table_ + " USING hnsw (embedding vector_cosine_ops)",
+        {}));
     // The column's declared dimensions must match (atttypmod holds them for vector).
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db_->execute(
-        "SELECT atttypmod FROM pg_attribute WHERE attrelid = ?::regclass AND attname = 'embedding'", {table_}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows,
+        db_->execute("SELECT atttypmod FROM pg_attribute WHERE attrelid = ?::regclass AND attname = 'embedding'",
+                     {table_}));
     if (!rows.rows.empty()) {
       WATTOS_ASSIGN_OR_RETURN(auto typmod, rows.rows.front().get_int(0));
       if (typmod != dimensions_) {
@@ -105,9 +109,9 @@ class pgvector_index final : public vector_index {
     if (!normalize(q)) return {};
     const std::string qt = vector_text(q);
     const auto fetch = static_cast<std::int64_t>(allow ? k * 4 : k);
-    auto rows = db_->execute("SELECT key, 1 - (embedding <=> ?::vector) FROM " + table_ +
-                                 " ORDER BY embedding <=> ?::vector LIMIT ?",
-                             {qt, qt, fetch});
+    auto rows = db_->execute(
+        "SELECT key, 1 - (embedding <=> ?::vector) FROM " + table_ + " ORDER BY embedding <=> ?::vector LIMIT ?",
+        {qt, qt, fetch});
     std::vector<scored_key> out;
     if (!rows) return out;
     for (const auto& r : rows->rows) {
@@ -133,7 +137,8 @@ class pgvector_index final : public vector_index {
   }
 
   std::vector<float> vector_of(std::uint64_t key) const override {
-    auto rows = db_->execute("SELECT embedding::text FROM " + table_ + " WHERE key = ?", {static_cast<std::int64_t>(key)});
+    auto rows =
+        db_->execute("SELECT embedding::text FROM " + table_ + " WHERE key = ?", {static_cast<std::int64_t>(key)});
     if (!rows || rows->rows.empty()) return {};
     return parse_vector_text(rows->rows.front().get_text(0).value_or(""));
   }
@@ -155,8 +160,9 @@ class pgvector_index final : public vector_index {
 core::result<std::unique_ptr<vector_index>> open_pgvector_index(const std::string& postgres_url,
                                                                 const std::string& table, int dimensions) {
   if (dimensions <= 0 || dimensions > 16000) return core::error::invalid_argument("dimensions out of range");
-  if (table.empty() || table.size() > 60 ||
-      !std::all_of(table.begin(), table.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
+  if (table.empty() || table.size() > 60 || !std::all_of(table.begin(), table.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      })) {
     return core::error::invalid_argument("vector table name may hold only letters, digits and _");
   }
   core::database_settings settings;

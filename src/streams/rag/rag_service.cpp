@@ -151,19 +151,20 @@ struct rag_service::impl {
   std::filesystem::path vectors_dir;
   core::rag_settings settings;
   analyzer text_analyzer;
-  std::mutex mutex;  // guards spaces
+  std::mutex mutex;                                          // guards spaces
   std::vector<rag_service::space_deleted_fn> space_deleted;  // set before serving
   std::mutex load_mutex;  // held while a space is loaded (never while `mutex` is wanted by the loader's callers)
   std::map<std::string, std::shared_ptr<loaded_space>, std::less<>> spaces;
 
   // The requester's access to a space row, or not_found.
   core::result<space_info> visible(const requester& who, std::string_view id_or_name) {
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
-        "SELECT s.id, s.name, s.description, s.owner_id, s.embedding_model, s.dimensions, s.created_at, "
-        "(SELECT m.role FROM rag_members m WHERE m.space_id = s.id AND m.user_id = ?), "
-        "(SELECT COUNT(*) FROM rag_chunks c WHERE c.space_id = s.id) "
-        "FROM rag_spaces s WHERE s.id = ? OR s.name = ?",
-        {who.user_id, std::string(id_or_name), std::string(id_or_name)}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows,
+        db.execute("SELECT s.id, s.name, s.description, s.owner_id, s.embedding_model, s.dimensions, s.created_at, "
+                   "(SELECT m.role FROM rag_members m WHERE m.space_id = s.id AND m.user_id = ?), "
+                   "(SELECT COUNT(*) FROM rag_chunks c WHERE c.space_id = s.id) "
+                   "FROM rag_spaces s WHERE s.id = ? OR s.name = ?",
+                   {who.user_id, std::string(id_or_name), std::string(id_or_name)}));
     if (rows.rows.empty()) return core::error::not_found("knowledge space not found");
     const auto& r = rows.rows.front();
     space_info s;
@@ -177,10 +178,14 @@ struct rag_service::impl {
     WATTOS_ASSIGN_OR_RETURN(s.created_at, r.get_text(6));
     WATTOS_ASSIGN_OR_RETURN(s.chunks, r.get_int(8));
     const std::string role = r.is_null(7) ? "" : r.get_text(7).value_or("");
-    if (s.owner_id == who.user_id) s.access = "owner";
-    else if (who.admin) s.access = "admin";
-    else if (!role.empty()) s.access = role;
-    else return core::error::not_found("knowledge space not found");
+    if (s.owner_id == who.user_id)
+      s.access = "owner";
+    else if (who.admin)
+      s.access = "admin";
+    else if (!role.empty())
+      s.access = role;
+    else
+      return core::error::not_found("knowledge space not found");
     return s;
   }
 
@@ -227,9 +232,11 @@ struct rag_service::impl {
     }
     auto space = std::make_shared<loaded_space>();
     space->info = info;
-    WATTOS_ASSIGN_OR_RETURN(auto rows, db.execute(
-        "SELECT key, text, document_id, doc_type, tags, doc_date, embedding FROM rag_chunks WHERE space_id = ?",
-        {info.id}));
+    WATTOS_ASSIGN_OR_RETURN(
+        auto rows,
+        db.execute(
+            "SELECT key, text, document_id, doc_type, tags, doc_date, embedding FROM rag_chunks WHERE space_id = ?",
+            {info.id}));
     auto opened = open_vectors(info);
     bool rebuild = !opened.ok() || (*opened)->size() != rows.rows.size();
     std::unique_ptr<vector_index> vectors;
@@ -291,10 +298,13 @@ std::string spaces_schema(const std::string& bytes_type) {
          " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
          "CREATE TABLE rag_members (space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
          " user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (space_id, user_id));"
-         "CREATE TABLE rag_chunks (key BIGINT PRIMARY KEY, space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE CASCADE,"
+         "CREATE TABLE rag_chunks (key BIGINT PRIMARY KEY, space_id TEXT NOT NULL REFERENCES rag_spaces(id) ON DELETE "
+         "CASCADE,"
          " document_id TEXT NOT NULL, title TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL,"
          " page INTEGER NOT NULL, heading_path TEXT NOT NULL, char_start BIGINT NOT NULL, char_end BIGINT NOT NULL,"
-         " doc_type TEXT NOT NULL, tags TEXT NOT NULL, doc_date TEXT NOT NULL, embedding " + bytes_type + " NOT NULL,"
+         " doc_type TEXT NOT NULL, tags TEXT NOT NULL, doc_date TEXT NOT NULL, embedding " +
+         bytes_type +
+         " NOT NULL,"
          " created_at TEXT NOT NULL);"
          "CREATE INDEX rag_chunks_space_document ON rag_chunks (space_id, document_id)";
 }
@@ -361,10 +371,11 @@ core::result<space_info> rag_service::create_space(const requester& who, std::st
 }
 
 core::result<std::vector<space_info>> rag_service::list_spaces(const requester& who) {
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      "SELECT s.id FROM rag_spaces s WHERE s.owner_id = ? OR ? = 1 OR EXISTS "
-      "(SELECT 1 FROM rag_members m WHERE m.space_id = s.id AND m.user_id = ?) ORDER BY s.name",
-      {who.user_id, std::int64_t{who.admin ? 1 : 0}, who.user_id}));
+  WATTOS_ASSIGN_OR_RETURN(
+      auto rows,
+      impl_->db.execute("SELECT s.id FROM rag_spaces s WHERE s.owner_id = ? OR ? = 1 OR EXISTS "
+                        "(SELECT 1 FROM rag_members m WHERE m.space_id = s.id AND m.user_id = ?) ORDER BY s.name",
+                        {who.user_id, std::int64_t{who.admin ? 1 : 0}, who.user_id}));
   std::vector<space_info> out;
   for (const auto& r : rows.rows) {
     WATTOS_ASSIGN_OR_RETURN(auto id, r.get_text(0));
@@ -419,12 +430,15 @@ core::status rag_service::delete_space(const requester& who, std::string_view id
   return {};
 }
 
-void rag_service::on_space_deleted(space_deleted_fn fn) { impl_->space_deleted.push_back(std::move(fn)); }
+void rag_service::on_space_deleted(space_deleted_fn fn) {
+  impl_->space_deleted.push_back(std::move(fn));
+}
 
 core::result<std::vector<member_info>> rag_service::list_members(const requester& who, std::string_view space_id) {
   WATTOS_ASSIGN_OR_RETURN(auto s, impl_->visible(who, space_id));
-  WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(
-      "SELECT user_id, role FROM rag_members WHERE space_id = ? ORDER BY user_id", {s.id}));
+  WATTOS_ASSIGN_OR_RETURN(
+      auto rows,
+      impl_->db.execute("SELECT user_id, role FROM rag_members WHERE space_id = ? ORDER BY user_id", {s.id}));
   std::vector<member_info> out;
   for (const auto& r : rows.rows) {
     member_info m;
@@ -511,16 +525,17 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
   const std::string now = core::utc_now_iso();
   const std::string tags = db::join_lines(document.tags);
   auto written = impl_->db.transaction([&](db::connection& c) -> core::status {
-    WATTOS_RETURN_IF_ERROR(c.execute("DELETE FROM rag_chunks WHERE space_id = ? AND document_id = ?",
-                                     {s.id, document.document_id}));
+    WATTOS_RETURN_IF_ERROR(
+        c.execute("DELETE FROM rag_chunks WHERE space_id = ? AND document_id = ?", {s.id, document.document_id}));
     for (std::size_t i = 0; i < document.chunks.size(); ++i) {
       const auto& ch = document.chunks[i];
       WATTOS_RETURN_IF_ERROR(c.execute(
           "INSERT INTO rag_chunks (key, space_id, document_id, title, ordinal, text, page, heading_path, char_start, "
-          "char_end, doc_type, tags, doc_date, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          {static_cast<std::int64_t>(keys[i]), s.id, document.document_id, document.title,
-           static_cast<std::int64_t>(i), ch.text, std::int64_t{ch.page}, ch.heading_path, ch.char_start, ch.char_end,
-           document.doc_type, tags, document.date, to_blob(vectors[i]), now}));
+          "char_end, doc_type, tags, doc_date, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?)",
+          {static_cast<std::int64_t>(keys[i]), s.id, document.document_id, document.title, static_cast<std::int64_t>(i),
+           ch.text, std::int64_t{ch.page}, ch.heading_path, ch.char_start, ch.char_end, document.doc_type, tags,
+           document.date, to_blob(vectors[i]), now}));
     }
     return {};
   });
@@ -558,7 +573,8 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
   // Small indexes are saved at once; large ones when the process ends (and rebuilt
   // from the store if it did not end cleanly).
   if (loaded.index->size() <= 100000) {
-    if (auto st = loaded.index->save(); !st.ok()) core::log_warn("vector index not saved", {{"error", st.err().message()}});
+    if (auto st = loaded.index->save(); !st.ok())
+      core::log_warn("vector index not saved", {{"error", st.err().message()}});
   }
   co_return keys.size();
 }
@@ -586,7 +602,8 @@ core::result<std::size_t> rag_service::delete_document(const requester& who, std
       for (auto key : keys) loaded->meta.erase(key);
     }
     for (auto key : keys) loaded->index->remove(key);
-    if (auto st = loaded->index->save(); !st.ok()) core::log_warn("vector index not saved", {{"error", st.err().message()}});
+    if (auto st = loaded->index->save(); !st.ok())
+      core::log_warn("vector index not saved", {{"error", st.err().message()}});
   }
   return static_cast<std::size_t>(r.rows_affected);
 }
@@ -596,7 +613,8 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
   if (request.query.find_first_not_of(" \t\r\n") == std::string::npos) {
     co_return core::error::invalid_argument("query must not be empty");
   }
-  if (request.query.size() > max_query_bytes) co_return core::error::payload_too_large("query may have at most 4096 bytes");
+  if (request.query.size() > max_query_bytes)
+    co_return core::error::payload_too_large("query may have at most 4096 bytes");
   if (request.space_ids.empty() || request.space_ids.size() > 50) {
     co_return core::error::invalid_argument("name 1 to 50 spaces");
   }
@@ -630,8 +648,8 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
     }
   }
   const auto& f = request.filters;
-  const bool filtered = !f.document_ids.empty() || !f.doc_types.empty() || !f.tags.empty() || !f.from_date.empty() ||
-                        !f.to_date.empty();
+  const bool filtered =
+      !f.document_ids.empty() || !f.doc_types.empty() || !f.tags.empty() || !f.from_date.empty() || !f.to_date.empty();
   const std::size_t depth = request.mmr_lambda < 1.0 ? std::min<std::size_t>(request.k * 4, max_k) : request.k;
   struct candidate {
     loaded_space* space;
@@ -697,7 +715,8 @@ asio::awaitable<core::result<std::vector<search_hit>>> rag_service::search(const
     rr.model = request.rerank_model;
     rr.query = request.query;
     for (const auto& c : candidates) {
-      auto rows = impl_->db.execute("SELECT text FROM rag_chunks WHERE key = ?", {static_cast<std::int64_t>(c.hit.key)});
+      auto rows =
+          impl_->db.execute("SELECT text FROM rag_chunks WHERE key = ?", {static_cast<std::int64_t>(c.hit.key)});
       if (!rows) co_return std::move(rows).err();
       rr.documents.push_back(rows->rows.empty() ? std::string() : rows->rows.front().get_text(0).value_or(""));
     }
@@ -782,13 +801,16 @@ asio::awaitable<core::result<space_info>> rag_service::reembed_space(const reque
     }
   }
   if (dims == 0) dims = model->settings->dimensions;
-  if (dims <= 0) co_return core::error::invalid_argument("model '" + embedding_model + "' has no dimensions configured");
+  if (dims <= 0)
+    co_return core::error::invalid_argument("model '" + embedding_model + "' has no dimensions configured");
   auto written = impl_->db.transaction([&](db::connection& c) -> core::status {
     for (const auto& v : vectors) {
-      WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_chunks SET embedding = ? WHERE key = ?", {to_blob(v.second), v.first}));
+      WATTOS_RETURN_IF_ERROR(
+          c.execute("UPDATE rag_chunks SET embedding = ? WHERE key = ?", {to_blob(v.second), v.first}));
     }
-    WATTOS_RETURN_IF_ERROR(c.execute("UPDATE rag_spaces SET embedding_model = ?, dimensions = ?, updated_at = ? WHERE id = ?",
-                                     {embedding_model, std::int64_t{dims}, core::utc_now_iso(), s.id}));
+    WATTOS_RETURN_IF_ERROR(
+        c.execute("UPDATE rag_spaces SET embedding_model = ?, dimensions = ?, updated_at = ? WHERE id = ?",
+                  {embedding_model, std::int64_t{dims}, core::utc_now_iso(), s.id}));
     return {};
   });
   if (!written.ok()) co_return written.err();
@@ -808,14 +830,14 @@ context_result rag_service::build_context(const std::vector<search_hit>& hits, s
     bool duplicate = false;
     for (const auto* k : kept) {
       if (k->source.space_id != h.source.space_id || k->source.document_id != h.source.document_id) continue;
-      const auto overlap = std::min(k->source.char_end, h.source.char_end) -
-                           std::max(k->source.char_start, h.source.char_start);
+      const auto overlap =
+          std::min(k->source.char_end, h.source.char_end) - std::max(k->source.char_start, h.source.char_start);
       const auto length = std::max<std::int64_t>(1, h.source.char_end - h.source.char_start);
       if ((h.source.char_end > h.source.char_start && overlap * 2 > length) || k->text == h.text) duplicate = true;
     }
     if (duplicate) continue;
-    std::string header = "[" + std::to_string(kept.size() + 1) + "] " +
-                         (h.source.title.empty() ? h.source.document_id : h.source.title);
+    std::string header =
+        "[" + std::to_string(kept.size() + 1) + "] " + (h.source.title.empty() ? h.source.document_id : h.source.title);
     if (h.source.page > 0) header += ", Seite " + std::to_string(h.source.page);
     if (!h.source.heading_path.empty()) header += " (" + h.source.heading_path + ")";
     std::string block = header + ": " + h.text + "\n\n";

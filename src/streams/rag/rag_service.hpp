@@ -67,26 +67,26 @@ struct member_info {
 
 struct chunk_input {
   std::string text;
-  int page = 0;                   // 1-based; 0: none
-  std::string heading_path;       // "Kapitel 2 > Fristen"
-  std::int64_t char_start = 0;    // offsets in the document's text
+  int page = 0;                 // 1-based; 0: none
+  std::string heading_path;     // "Kapitel 2 > Fristen"
+  std::int64_t char_start = 0;  // offsets in the document's text
   std::int64_t char_end = 0;
 };
 
 struct document_input {
   std::string document_id;
   std::string title;
-  std::string doc_type;            // pdf, docx, html, md, txt, ...
+  std::string doc_type;  // pdf, docx, html, md, txt, ...
   std::vector<std::string> tags;
-  std::string date;                // YYYY-MM-DD or empty
+  std::string date;  // YYYY-MM-DD or empty
   std::vector<chunk_input> chunks;
 };
 
 struct search_filters {
   std::vector<std::string> document_ids;
   std::vector<std::string> doc_types;
-  std::vector<std::string> tags;   // a chunk matches when its document has any of them
-  std::string from_date;           // inclusive, YYYY-MM-DD
+  std::vector<std::string> tags;  // a chunk matches when its document has any of them
+  std::string from_date;          // inclusive, YYYY-MM-DD
   std::string to_date;
 };
 
@@ -96,7 +96,7 @@ struct search_request {
   search_mode mode = search_mode::hybrid;
   std::size_t k = 10;
   search_filters filters;
-  double mmr_lambda = 1.0;  // < 1 trades relevance for diversity
+  double mmr_lambda = 1.0;   // < 1 trades relevance for diversity
   std::string rerank_model;  // set: the best candidates are reordered by this rerank model
 };
 

@@ -3,13 +3,13 @@
 // refusals (SVG, unknown bytes, corrupt files, pixel bombs, oversized files), and the
 // store (set, replace, remove; owners and admins only; KAYA read-only) on both backends.
 #include <gtest/gtest.h>
-
 #include <leptonica/allheaders.h>
+
 #include <memory>
 
-#include "persona_store_fixture.hpp"
 #include "persona/avatar_image.hpp"
 #include "persona/persona.hpp"
+#include "persona_store_fixture.hpp"
 
 namespace wattos::persona {
 namespace {
