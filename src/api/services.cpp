@@ -18,7 +18,7 @@ constexpr std::array<service_info, 9> service_table = {{
     {"ingestion", 8001},
 }};
 
-constexpr std::array<service_prefix, 25> prefix_table = {{
+constexpr std::array<service_prefix, 27> prefix_table = {{
     {"/healthz", "kernel"},
     {"/readyz", "kernel"},
     {"/metrics", "kernel"},
@@ -41,6 +41,8 @@ constexpr std::array<service_prefix, 25> prefix_table = {{
     {"/api/v1/models", "llm"},
     {"/api/v1/usage", "llm"},
     {"/api/v1/admin/models", "llm"},
+    {"/api/v1/admin/usage", "llm"},
+    {"/api/v1/admin/users/{id}/token-budget", "llm"},
     {"/api/v1/spaces/{id}/files", "ingestion"},
     {"/api/v1/spaces/{id}/watch", "ingestion"},
     {"/api/v1/admin/ingest", "ingestion"},

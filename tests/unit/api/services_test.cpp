@@ -30,6 +30,9 @@ TEST(services, the_longest_whole_segment_prefix_owns_a_route) {
   EXPECT_EQ(owner_of("/api/v1/auth/login"), "gateway");
   EXPECT_EQ(owner_of("/api/v1/admin/users/{id}"), "admin");
   EXPECT_EQ(owner_of("/api/v1/admin/models/{id}/residency"), "llm");
+  EXPECT_EQ(owner_of("/api/v1/admin/usage"), "llm");
+  EXPECT_EQ(owner_of("/api/v1/admin/users/{id}/token-budget"), "llm");
+  EXPECT_EQ(owner_of("/api/v1/admin/users/{id}"), "admin");
   EXPECT_EQ(owner_of("/api/v1/admin/ingest/queue"), "ingestion");
   EXPECT_EQ(owner_of("/api/v1/spaces"), "rag");
   EXPECT_EQ(owner_of("/api/v1/spaces/{id}/search"), "rag");
