@@ -360,9 +360,9 @@ test('the web UI end to end', async (t) => {
     const r = await call(base, 'GET', '/api/v1/personas', undefined, await token());
     const rita = r.json.items.find((p) => p.name === 'Rita Recht');
     assert.equal(rita.traits.conscientiousness, 100);
-    // An uploaded picture replaces the initials, in the editor and on the card.
+    // An uploaded picture replaces the initials in the editor: 400x300 becomes a 256-px square.
     await page.getByRole('button', { name: 'Rita Recht bearbeiten' }).click();
-    await page.getByLabel('Bild hochladen').setInputFiles({ name: 'rita.png', mimeType: 'image/png', buffer: makePng(320, 200, 'x') });
+    await page.getByLabel('Bild hochladen').setInputFiles({ name: 'rita.png', mimeType: 'image/png', buffer: makePng(400, 300, 'x') });
     await page.getByRole('button', { name: 'Bild entfernen' }).waitFor();
     const editorAvatar = page.getByRole('img', { name: 'Avatar von Rita Recht' });
     await page.waitForFunction((el) => el.src.startsWith('blob:') && el.complete && el.naturalWidth === 256,
