@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/utf8.hpp"
 #include "persona/drafter.hpp"
@@ -40,11 +41,9 @@ bool score_of(const json::object& o, std::string_view key, int& out) {
   if (v->is_number()) {
     d = v->to_number<double>();
   } else if (v->is_string()) {
-    try {
-      d = std::stod(std::string(v->get_string()));
-    } catch (...) {
-      return false;
-    }
+    const std::string_view text = v->get_string();
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec != std::errc() || end != text.data() + text.size()) return false;
   } else {
     return false;
   }
