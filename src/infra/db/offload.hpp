@@ -10,6 +10,8 @@
 //   auto st = co_await db::offload([&] { return store.append(event); });
 #pragma once
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,8 +30,15 @@ auto offload(Work work) -> boost::asio::awaitable<std::invoke_result_t<Work&>> {
   using value = std::invoke_result_t<Work&>;
   // std::optional: co_spawn's result must be default-constructible, core::result is not.
   auto task = [w = std::move(work)]() mutable -> boost::asio::awaitable<std::optional<value>> { co_return w(); };
-  std::optional<value> done =
-      co_await boost::asio::co_spawn(blocking_pool(), std::move(task), boost::asio::use_awaitable);
+  // The work is not cancellable (a SQL call runs to its end), and the caller's
+  // cancellation must not reach the pool's coroutine: Asio 1.81 checks it when that
+  // coroutine first resumes on the pool, outside any handler, and the exception ends
+  // the process (std::terminate; seen when an SSE client left during a store call).
+  // An empty slot keeps the two apart; the caller still sees its own cancellation when
+  // it resumes.
+  std::optional<value> done = co_await boost::asio::co_spawn(
+      blocking_pool(), std::move(task),
+      boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), boost::asio::use_awaitable));
   co_return std::move(*done);
 }
 
