@@ -32,10 +32,15 @@ for streams in 1 100 1000; do
   ramp=$(( streams == 1 ? 0 : streams * 2 ))
   "$build_dir/bench/llm_load" 127.0.0.1 "$chat_port" /api/v1/conversations "$streams" "$ramp" "$token" >/dev/null || true
   direct=$("$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp")
+  # CPU time of the chat process (user + system, in clock ticks) for the measured round:
+  # far steadier than latency on a shared machine, so changes are compared by it.
+  cpu_before=$(awk '{print $14 + $15}' "/proc/$wattos_pid/stat")
   via=$("$build_dir/bench/llm_load" 127.0.0.1 "$chat_port" /api/v1/conversations "$streams" "$ramp" "$token" || true)
+  cpu_after=$(awk '{print $14 + $15}' "/proc/$wattos_pid/stat")
+  cpu_ms=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$streams" 'BEGIN{printf "%.2f", t * 1000 / hz / n}')
   echo "direct $direct"
   echo "chat   $via"
-  rows+=("| $streams | $(field ttft_p50_ms "$direct") / $(field ttft_p99_ms "$direct") | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via") | $(field token_p50_ms "$direct") / $(field token_p99_ms "$direct") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via") | $(field completed "$via")/$streams |")
+  rows+=("| $streams | $(field ttft_p50_ms "$direct") / $(field ttft_p99_ms "$direct") | $(field ttft_p50_ms "$via") / $(field ttft_p99_ms "$via") | $(field token_p50_ms "$direct") / $(field token_p99_ms "$direct") | $(field token_p50_ms "$via") / $(field token_p99_ms "$via") | $cpu_ms | $(field completed "$via")/$streams |")
 done
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$wattos_pid/status")
 kill "$wattos_pid" 2>/dev/null || true
@@ -76,8 +81,8 @@ TABLE
 )
 echo "$replica_table"
 table=$(cat <<TABLE
-| conversations | direct TTFT p50 / p99 ms | chat TTFT p50 / p99 ms | direct token p50 / p99 ms | chat token relay p50 / p99 ms | completed |
-|---|---|---|---|---|---|
+| conversations | direct TTFT p50 / p99 ms | chat TTFT p50 / p99 ms | direct token p50 / p99 ms | chat token relay p50 / p99 ms | chat CPU ms per conversation | completed |
+|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 TABLE
 )

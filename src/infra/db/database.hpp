@@ -21,6 +21,7 @@
 //   }));
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -140,6 +141,11 @@ class database {
 // Backends, for tests and the pool.
 core::result<std::unique_ptr<connection>> open_sqlite(const core::database_settings& settings);
 core::result<std::unique_ptr<connection>> open_postgres(const core::database_settings& settings);
+
+// The checkpoints that the background checkpointer of an open SQLite file has run, and
+// a wait until it has run more than `seen` (for tests: no sleeping).
+std::uint64_t sqlite_background_checkpoints(const std::string& path);
+bool wait_for_sqlite_checkpoint(const std::string& path, std::uint64_t seen, std::chrono::milliseconds timeout);
 
 // A list of one-line strings (tags, ids) kept in one TEXT column, newline-separated;
 // empty items are dropped when read back.

@@ -191,6 +191,7 @@ struct chat_service::impl {
   persona_prompt_fn persona_prompt;
   std::mutex mutex;                                         // guards turns
   std::map<std::string, std::shared_ptr<chat_turn>> turns;  // by assistant message id
+  clock_type::time_point last_prune{};                      // of turns
 
   core::result<conversation_info> owned(const rag::requester& who, std::string_view id) {
     WATTOS_ASSIGN_OR_RETURN(
@@ -277,9 +278,14 @@ struct chat_service::impl {
   }
 
   // Finished turns stay a few minutes for reconnects, then go.
+  // At most once a second: a walk over every turn for each new one made 1,000
+  // concurrent answers quadratic.
   void prune_turns() {
-    const auto cutoff = clock_type::now() - keep_finished_turns;
+    const auto now = clock_type::now();
+    const auto cutoff = now - keep_finished_turns;
     std::lock_guard lock(mutex);
+    if (now - last_prune < std::chrono::seconds(1)) return;
+    last_prune = now;
     for (auto it = turns.begin(); it != turns.end();) {
       it = it->second->finished_before(cutoff) ? turns.erase(it) : std::next(it);
     }

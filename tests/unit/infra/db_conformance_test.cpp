@@ -1,6 +1,7 @@
 // The SQL store's conformance suite: every case runs against SQLite and PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <limits>
 #include <thread>
 
@@ -180,6 +181,37 @@ TEST_P(conformance, ping_answers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "postgres"), testing::backend_name);
+
+// Commits never checkpoint inline: a commit that takes the WAL past 1000 pages wakes
+// the file's checkpointer thread, which copies the pages into the database file.
+TEST(sqlite_checkpoints, run_on_the_background_thread) {
+  const auto dir = std::filesystem::temp_directory_path() / ("wattos-ckpt-" + core::random_hex(8));
+  std::filesystem::create_directories(dir);
+  core::database_settings s;
+  s.backend = "sqlite";
+  s.sqlite_path = (dir / "ckpt.db").string();
+  {
+    auto opened = database::open(s);
+    ASSERT_TRUE(opened.ok()) << opened.err().message();
+    database& db = **opened;
+    ASSERT_TRUE(db.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").ok());
+    const auto before_writes = std::filesystem::file_size(s.sqlite_path);
+    const std::uint64_t seen = sqlite_background_checkpoints(s.sqlite_path);
+    const blob body{std::vector<std::uint8_t>(64 * 1024, 0x5a)};
+    for (int i = 0; i < 80; ++i) {  // 5 MiB: about 1300 pages of 4 KiB
+      ASSERT_TRUE(db.execute("INSERT INTO pages (body) VALUES (?)", {body}).ok());
+    }
+    ASSERT_TRUE(wait_for_sqlite_checkpoint(s.sqlite_path, seen, std::chrono::seconds(30)))
+        << "no background checkpoint after 5 MiB of commits";
+    EXPECT_GT(std::filesystem::file_size(s.sqlite_path), before_writes + 2 * 1024 * 1024)
+        << "the checkpoint did not copy the pages into the database file";
+    auto rows = db.execute("SELECT count(*) AS n, sum(length(body)) AS bytes FROM pages", {});
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(*rows->rows.at(0).get_int("n"), 80);
+    EXPECT_EQ(*rows->rows.at(0).get_int("bytes"), 80 * 64 * 1024);
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(database_open, bad_settings_fail_with_errors) {
   core::database_settings s;
