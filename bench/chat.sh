@@ -6,7 +6,9 @@
 # stored user and assistant messages, partial saves, SSE events). Reports time to first
 # token and each token's relay delay (provider send -> client receive) at p50/p99 for
 # 1, 100 and 1,000 conversations, the same for the provider called directly, and the
-# process's peak RSS. `--record` appends the table to bench/RESULTS.md.
+# process's peak RSS and its CPU time per conversation. `--record` appends the table to
+# bench/RESULTS.md. BENCH_CHAT_STREAMS: the concurrencies of the one-process part
+# (default "1 100 1000").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
@@ -28,7 +30,7 @@ password=$(admin_password "$work/chat.out")
 token=$(wattos_login "$chat_port" "$password")
 
 rows=()
-for streams in 1 100 1000; do
+for streams in ${BENCH_CHAT_STREAMS:-1 100 1000}; do
   ramp=$(( streams == 1 ? 0 : streams * 2 ))
   "$build_dir/bench/llm_load" 127.0.0.1 "$chat_port" /api/v1/conversations "$streams" "$ramp" "$token" >/dev/null || true
   direct=$("$build_dir/bench/llm_load" 127.0.0.1 "$provider_port" /v1/chat/completions "$streams" "$ramp")

@@ -9,6 +9,8 @@
 # one-way delay at p50/p99, and the gateway's added latency (gateway minus direct).
 # `--record` appends the table to bench/RESULTS.md. BENCH_LLM_PORT: the first of the two
 # ports used (default 18191), so that runs in one tree do not collide.
+# BENCH_LLM_STREAMS: the concurrencies, in order (default "1 100 1000"; repeat one to
+# see its spread).
 # BENCH_LLM_DAILY_TOKENS: the user's daily token budget (default: one too large to be
 # reached, so that every call is checked against it; 0 turns budgets off).
 set -euo pipefail
@@ -32,7 +34,7 @@ token=$(wattos_login "$gateway_port" "$(admin_password "$work/gateway.out")")
 key=$(wattos_api_key "$gateway_port" "$token" chat:use)
 
 rows=()
-for streams in 1 100 1000; do
+for streams in ${BENCH_LLM_STREAMS:-1 100 1000}; do
   ramp=$(( streams == 1 ? 0 : streams * 2 ))
   # Warm both paths at this concurrency first (upstream connections, allocator, page
   # cache): the table is the steady state. The cold first round is printed, not recorded.
