@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 
+#include "api/identity/identity_service.hpp"
 #include "api/identity/permissions.hpp"
 #include "api/persona_routes.hpp"
 #include "api/rag_routes.hpp"
@@ -75,22 +76,6 @@ std::optional<rag_model> parse_rag_model(std::string_view id, const std::string&
     if (plus == std::string_view::npos) plus = spaces.size();
     if (plus > pos) out.spaces.emplace_back(spaces.substr(pos, plus - pos));
     pos = plus + 1;
-  }
-  return out;
-}
-
-json::array citations_json(const std::vector<streams::rag::citation>& citations) {
-  json::array out;
-  for (const auto& c : citations) {
-    out.push_back(json::object{{"number", c.number},
-                               {"space_id", c.space_id},
-                               {"document_id", c.document_id},
-                               {"title", c.title},
-                               {"page", c.page},
-                               {"heading_path", c.heading_path},
-                               {"char_start", c.char_start},
-                               {"char_end", c.char_end},
-                               {"snippet", c.snippet}});
   }
   return out;
 }
@@ -467,7 +452,14 @@ awaitable<net::response> transcription(llm::llm_gateway& gw, net::request& req) 
 }  // namespace
 
 void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::rag_service* rag,
-                    persona::persona_store* personas) {
+                    persona::persona_store* personas, identity_service* users) {
+  // not_found for an unknown user; ok without a user store (a test's lone gateway).
+  auto check_user = [users](std::string_view id) -> core::status {
+    if (users == nullptr) return {};
+    auto found = users->get_user(id);
+    if (!found) return found.err();
+    return {};
+  };
   llm::llm_gateway* gw = &llm;
   const net::route_options big_body{.body_limit = llm.settings().max_request_bytes};
 
@@ -588,8 +580,9 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
   // A user's own daily token budget, over their roles' and the default (null: none set).
   routes.add(
       "GET", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_read),
-      [gw](net::request& req) -> awaitable<net::response> {
+      [gw, check_user](net::request& req) -> awaitable<net::response> {
         const std::string user(req.param("id"));
+        if (auto st = check_user(user); !st.ok()) co_return net::error_response(st.err(), req.request_id);
         auto budget = gw->user_budget(user);
         if (!budget) co_return net::error_response(budget.err(), req.request_id);
         co_return net::response::json(
@@ -598,7 +591,10 @@ void add_llm_routes(route_table& routes, llm::llm_gateway& llm, streams::rag::ra
                                               {"tokens_today", gw->tokens_used_today(user).value_or(0)}}));
       });
   routes.add("PUT", "/api/v1/admin/users/{id}/token-budget", access_rule::needs(perm::users_write),
-             [gw](net::request& req) -> awaitable<net::response> {
+             [gw, check_user](net::request& req) -> awaitable<net::response> {
+               if (auto st = check_user(req.param("id")); !st.ok()) {
+                 co_return net::error_response(st.err(), req.request_id);
+               }
                auto body = net::parse_json_object_body(req);
                if (!body) co_return net::error_response(body.err(), req.request_id);
                const auto* tokens = body->if_contains("daily_tokens");

@@ -22,6 +22,8 @@
 
 namespace wattos::api {
 
+class identity_service;
+
 // With `rag`, every knowledge space the caller can read is also offered as a model,
 // "rag:<space>[+<space>...][@<model>]": the last user message is searched in the
 // spaces, the numbered sources go first, the answer comes from <model> (default
@@ -29,7 +31,9 @@ namespace wattos::api {
 // when streamed).
 // With `personas`, every persona is offered as "persona:<name>[@<model>]": its system
 // prompt first, RAG over its default spaces when it has some.
+// With `users`, a user's token budget is read and set only for a user that exists (404
+// otherwise), so that no budget row waits for an id nobody has.
 void add_llm_routes(route_table& routes, infra::llm::llm_gateway& llm, streams::rag::rag_service* rag = nullptr,
-                    persona::persona_store* personas = nullptr);
+                    persona::persona_store* personas = nullptr, identity_service* users = nullptr);
 
 }  // namespace wattos::api

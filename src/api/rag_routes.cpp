@@ -101,19 +101,8 @@ awaitable<net::response> run_search(rag::rag_service& svc, net::request& req, st
   json::object out{{"hits", std::move(items)}};
   if (context_tokens > 0) {
     auto ctx = rag::rag_service::build_context(*hits, context_tokens);
-    json::array citations;
-    for (const auto& c : ctx.citations) {
-      citations.push_back(json::object{{"number", c.number},
-                                       {"document_id", c.document_id},
-                                       {"title", c.title},
-                                       {"page", c.page},
-                                       {"heading_path", c.heading_path},
-                                       {"char_start", c.char_start},
-                                       {"char_end", c.char_end},
-                                       {"snippet", c.snippet},
-                                       {"space_id", c.space_id}});
-    }
-    out["context"] = json::object{{"text", ctx.text}, {"tokens", ctx.tokens}, {"citations", std::move(citations)}};
+    out["context"] =
+        json::object{{"text", ctx.text}, {"tokens", ctx.tokens}, {"citations", citations_json(ctx.citations)}};
   }
   co_return json_response(200, out);
 }
@@ -157,6 +146,22 @@ awaitable<net::response> index_document(rag::rag_service& svc, net::request& req
 }
 
 }  // namespace
+
+json::array citations_json(const std::vector<rag::citation>& citations) {
+  json::array out;
+  for (const auto& c : citations) {
+    out.push_back(json::object{{"number", c.number},
+                               {"space_id", c.space_id},
+                               {"document_id", c.document_id},
+                               {"title", c.title},
+                               {"page", c.page},
+                               {"heading_path", c.heading_path},
+                               {"char_start", c.char_start},
+                               {"char_end", c.char_end},
+                               {"snippet", c.snippet}});
+  }
+  return out;
+}
 
 rag::requester rag_requester_of(const net::request& req) {
   rag::requester who;

@@ -202,8 +202,10 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   // its own routes whatever URLs the shared configuration names.
   auto in_process = [all](const std::string& url) { return !all || url.empty(); };
   if (in_process(cfg->services.llm_url)) {
+    // Budgets are checked against the user store where it is this process's own (all in
+    // one); a lone LLM service keeps its own schema and does not hold the users.
     api::add_llm_routes(routes, **llm, cfg->services.rag_url.empty() ? &rag : nullptr,
-                        cfg->services.persona_url.empty() ? &personas : nullptr);
+                        cfg->services.persona_url.empty() ? &personas : nullptr, all ? identity->get() : nullptr);
   }
   if (in_process(cfg->services.rag_url)) api::add_rag_routes(routes, rag);
   if (in_process(cfg->services.chat_url)) api::add_chat_routes(routes, chat, personas);

@@ -210,6 +210,11 @@ test('an admin sets a user\'s own daily token budget, over the roles\'', async (
   assert.equal((await call(base, 'PUT', path, { daily_tokens: 5 }, editor)).status, 403);
   assert.equal((await call(base, 'PUT', path, { daily_tokens: -1 }, admin)).status, 400);
   assert.equal((await call(base, 'PUT', path, { daily_tokens: 'lots' }, admin)).status, 400);
+  const ghost = '/api/v1/admin/users/0190aaaa-0000-7000-8000-000000000000/token-budget';
+  const unknown = await call(base, 'PUT', ghost, { daily_tokens: 5 }, admin);
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.json));
+  assert.equal(unknown.json.error.code, 'not_found');
+  assert.equal((await call(base, 'GET', ghost, null, admin)).status, 404);
   assert.equal((await call(base, 'GET', path, null, admin)).json.daily_tokens, null);
   const set = await call(base, 'PUT', path, { daily_tokens: 1 }, admin);
   assert.equal(set.status, 200, JSON.stringify(set.json));
