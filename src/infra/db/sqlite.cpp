@@ -79,6 +79,7 @@ std::shared_ptr<T> shared_per_file(const std::string& path, Make make) {
 
 // WAL pages after which a commit asks for a checkpoint: SQLite's own default.
 constexpr int checkpoint_after_pages = 1000;
+constexpr auto min_pass_interval = std::chrono::milliseconds(100);
 
 // Runs PASSIVE checkpoints of one file on its own thread and connection, when a commit
 // asks for one; the thread starts with the first request.
@@ -158,6 +159,9 @@ class wal_checkpointer {
       lock.lock();
       ++completed_;
       done_.notify_all();
+      // While readers keep overlapping, no pass completes, the WAL is never reset and
+      // every commit asks again: a pass (and its sync) at most every 100 ms, then.
+      wake_.wait_for(lock, min_pass_interval, [&] { return stopping_; });
     }
     lock.unlock();
     sqlite3_close_v2(handle);
