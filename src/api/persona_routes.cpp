@@ -115,19 +115,31 @@ void add_persona_routes(route_table& routes, persona::persona_store& personas, c
                const std::string etag = core::sha256_hex(svg).substr(0, 32);
                co_return avatar_response(req, std::move(svg), "image/svg+xml", etag);
              });
-  // The avatar: the uploaded image when there is one, the generated SVG otherwise.
+  // The avatar: the uploaded image when there is one, the generated SVG otherwise. The
+  // persona is read once; its avatar_etag says whether there is an image, and a client
+  // that has it already (If-None-Match) gets 304 without the image being read.
   routes.add("GET", "/api/v1/personas/{id}/avatar", access_rule::signed_in(),
              [store](net::request& req) -> awaitable<net::response> {
+               struct avatar_read {
+                 persona::character persona;
+                 std::string png;  // empty: the generated SVG, or the client's copy is current
+               };
                const std::string id(req.param("id"));
-               auto read = [store, id] { return store->avatar(id); };  // named (docs/coroutines.md, rule 2)
-               auto image = co_await infra::db::offload(std::move(read));
-               if (image) co_return avatar_response(req, std::move(image->png), "image/png", image->etag);
-               if (image.err().code() != core::errc::not_found) {
-                 co_return net::error_response(image.err(), req.request_id);
+               const std::string cached(req.header("If-None-Match"));
+               auto read = [store, id, cached]() -> core::result<avatar_read> {  // named (docs/coroutines.md, rule 2)
+                 WATTOS_ASSIGN_OR_RETURN(auto c, store->get(id));
+                 if (c.avatar_etag.empty() || cached == "\"" + c.avatar_etag + "\"") {
+                   return avatar_read{std::move(c), {}};
+                 }
+                 WATTOS_ASSIGN_OR_RETURN(auto png, store->avatar_png(c));
+                 return avatar_read{std::move(c), std::move(png)};
+               };
+               auto found = co_await infra::db::offload(std::move(read));
+               if (!found) co_return net::error_response(found.err(), req.request_id);
+               if (!found->persona.avatar_etag.empty()) {
+                 co_return avatar_response(req, std::move(found->png), "image/png", found->persona.avatar_etag);
                }
-               auto c = store->get(id);
-               if (!c) co_return net::error_response(c.err(), req.request_id);
-               std::string svg = persona::avatar_svg(*c);
+               std::string svg = persona::avatar_svg(found->persona);
                const std::string etag = core::sha256_hex(svg).substr(0, 32);
                co_return avatar_response(req, std::move(svg), "image/svg+xml", etag);
              });
@@ -141,12 +153,7 @@ void add_persona_routes(route_table& routes, persona::persona_store& personas, c
         const bool admin = is_admin(req);
         std::string body = std::move(req.body);
         auto store_image = [store, id, user, admin, limits, body = std::move(body)] {
-          // The owner check first: a stranger's upload is not even decoded.
-          auto current = store->editable(user, admin, id);
-          if (!current) return core::result<persona::character>(current.err());
-          auto image = persona::normalise_avatar(body, limits);
-          if (!image) return core::result<persona::character>(image.err());
-          return store->set_avatar(user, admin, id, *image);
+          return store->upload_avatar(user, admin, id, body, limits);  // the owner check comes first
         };
         auto updated = co_await infra::db::offload(std::move(store_image));
         if (!updated) co_return net::error_response(updated.err(), req.request_id);

@@ -105,6 +105,10 @@ class persona_store {
   // an admin; KAYA's cannot be changed. The persona's avatar_etag follows.
   core::result<character> set_avatar(const std::string& user_id, bool admin, std::string_view id,
                                      const avatar_image& image);
+  // An upload as it came: the owner check first (a stranger's upload is not even
+  // decoded), then normalise_avatar, then set_avatar's write.
+  core::result<character> upload_avatar(const std::string& user_id, bool admin, std::string_view id,
+                                        std::string_view upload, const avatar_limits& limits);
   core::result<character> remove_avatar(const std::string& user_id, bool admin, std::string_view id);
   struct stored_avatar {
     std::string png;
@@ -112,8 +116,14 @@ class persona_store {
   };
   // not_found when the persona has no uploaded image.
   core::result<stored_avatar> avatar(std::string_view id);
+  // The uploaded image of a persona already read (by its avatar_etag, the caller knows
+  // there is one): not_found if it went meanwhile.
+  core::result<std::string> avatar_png(const character& c);
 
  private:
+  // Stores or deletes (png null) the image and the persona row with its new etag, in one
+  // transaction.
+  core::status write_avatar(const character& c, const std::string* png);
   infra::db::database& db_;
 };
 

@@ -108,22 +108,40 @@ core::result<character> persona_store::editable(const std::string& user_id, bool
   return current;
 }
 
+core::status persona_store::write_avatar(const character& c, const std::string* png) {
+  return db_.transaction([&](db::connection& conn) -> core::status {
+    if (png != nullptr) {
+      db::blob bytes{std::vector<std::uint8_t>(png->begin(), png->end())};
+      WATTOS_RETURN_IF_ERROR(
+          conn.execute("INSERT INTO persona_avatars (persona_id, image, etag, updated_at) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (persona_id) DO UPDATE SET image = excluded.image, etag = excluded.etag,"
+                       " updated_at = excluded.updated_at",
+                       {c.id, std::move(bytes), c.avatar_etag, c.updated_at}));
+    } else {
+      WATTOS_RETURN_IF_ERROR(conn.execute("DELETE FROM persona_avatars WHERE persona_id = ?", {c.id}));
+    }
+    WATTOS_RETURN_IF_ERROR(conn.execute("UPDATE persona_characters SET data = ?, updated_at = ? WHERE id = ?",
+                                        {to_json(c), c.updated_at, c.id}));
+    return {};
+  });
+}
+
 core::result<character> persona_store::set_avatar(const std::string& user_id, bool admin, std::string_view id,
                                                   const avatar_image& image) {
   WATTOS_ASSIGN_OR_RETURN(auto c, editable(user_id, admin, id, "change"));
   c.avatar_etag = core::sha256_hex(image.png).substr(0, 32);
   c.updated_at = core::utc_now_iso();
-  db::blob bytes{std::vector<std::uint8_t>(image.png.begin(), image.png.end())};
-  WATTOS_RETURN_IF_ERROR(db_.transaction([&](db::connection& conn) -> core::status {
-    WATTOS_RETURN_IF_ERROR(
-        conn.execute("INSERT INTO persona_avatars (persona_id, image, etag, updated_at) VALUES (?, ?, ?, ?)"
-                     " ON CONFLICT (persona_id) DO UPDATE SET image = excluded.image, etag = excluded.etag,"
-                     " updated_at = excluded.updated_at",
-                     {c.id, std::move(bytes), c.avatar_etag, c.updated_at}));
-    WATTOS_RETURN_IF_ERROR(conn.execute("UPDATE persona_characters SET data = ?, updated_at = ? WHERE id = ?",
-                                        {to_json(c), c.updated_at, c.id}));
-    return {};
-  }));
+  WATTOS_RETURN_IF_ERROR(write_avatar(c, &image.png));
+  return c;
+}
+
+core::result<character> persona_store::upload_avatar(const std::string& user_id, bool admin, std::string_view id,
+                                                     std::string_view upload, const avatar_limits& limits) {
+  WATTOS_ASSIGN_OR_RETURN(auto c, editable(user_id, admin, id, "change"));
+  WATTOS_ASSIGN_OR_RETURN(auto image, normalise_avatar(upload, limits));
+  c.avatar_etag = core::sha256_hex(image.png).substr(0, 32);
+  c.updated_at = core::utc_now_iso();
+  WATTOS_RETURN_IF_ERROR(write_avatar(c, &image.png));
   return c;
 }
 
@@ -132,23 +150,22 @@ core::result<character> persona_store::remove_avatar(const std::string& user_id,
   if (c.avatar_etag.empty()) return c;
   c.avatar_etag.clear();
   c.updated_at = core::utc_now_iso();
-  WATTOS_RETURN_IF_ERROR(db_.transaction([&](db::connection& conn) -> core::status {
-    WATTOS_RETURN_IF_ERROR(conn.execute("DELETE FROM persona_avatars WHERE persona_id = ?", {c.id}));
-    WATTOS_RETURN_IF_ERROR(conn.execute("UPDATE persona_characters SET data = ?, updated_at = ? WHERE id = ?",
-                                        {to_json(c), c.updated_at, c.id}));
-    return {};
-  }));
+  WATTOS_RETURN_IF_ERROR(write_avatar(c, nullptr));
   return c;
+}
+
+core::result<std::string> persona_store::avatar_png(const character& c) {
+  WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT image FROM persona_avatars WHERE persona_id = ?", {c.id}));
+  if (rows.rows.empty()) return core::error::not_found("this persona has no uploaded avatar");
+  WATTOS_ASSIGN_OR_RETURN(auto image, rows.rows.front().get_blob(0));
+  return std::string(image.bytes.begin(), image.bytes.end());
 }
 
 core::result<persona_store::stored_avatar> persona_store::avatar(std::string_view id) {
   WATTOS_ASSIGN_OR_RETURN(auto c, get(id));
-  WATTOS_ASSIGN_OR_RETURN(auto rows,
-                          db_.execute("SELECT image, etag FROM persona_avatars WHERE persona_id = ?", {c.id}));
-  if (rows.rows.empty()) return core::error::not_found("this persona has no uploaded avatar");
-  WATTOS_ASSIGN_OR_RETURN(auto image, rows.rows.front().get_blob(0));
-  WATTOS_ASSIGN_OR_RETURN(auto etag, rows.rows.front().get_text(1));
-  return stored_avatar{std::string(image.bytes.begin(), image.bytes.end()), std::move(etag)};
+  if (c.avatar_etag.empty()) return core::error::not_found("this persona has no uploaded avatar");
+  WATTOS_ASSIGN_OR_RETURN(auto png, avatar_png(c));
+  return stored_avatar{std::move(png), c.avatar_etag};
 }
 
 }  // namespace wattos::persona

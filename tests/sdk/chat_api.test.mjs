@@ -166,6 +166,8 @@ test('personas: KAYA by default, custom ones by editors, applied to chats and of
   const again = await fetch(`${base}/api/v1/personas/${lotte.json.id}/avatar`,
     { headers: { Authorization: `Bearer ${member}`, 'If-None-Match': etag } });
   assert.equal(again.status, 304);
+  const unknown = await fetch(`${base}/api/v1/personas/nobody-here/avatar`, { headers: { Authorization: `Bearer ${member}` } });
+  assert.equal(unknown.status, 404);
   // Editing the persona keeps the image; removing it brings the generated SVG back.
   const edited = await call(base, 'PUT', `/api/v1/personas/${lotte.json.id}`, { ...withAvatar, greeting: 'Hallo!' }, editor);
   assert.equal(edited.json.avatar.etag, withAvatar.avatar.etag);
