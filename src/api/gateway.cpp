@@ -163,6 +163,7 @@ net::middleware gateway::authenticate() {
                                  static_cast<std::int64_t>(std::time(nullptr)));
       if (!who) co_return net::error_response(who.err(), req.request_id);
       attach(req, *who);
+      req.attributes.emplace_back("audited_by", "gateway");
     }
     co_return co_await next(req);
   };
@@ -229,6 +230,9 @@ net::middleware gateway::rate_limit() {
 net::middleware gateway::audit() {
   return [this](net::request& req, const net::handler& next) -> awaitable<net::response> {
     if (!is_state_changing(req.method) || !is_api_path(req.path)) co_return co_await next(req);
+    // Forwarded by the gateway in front (its identity verified): that gateway writes the
+    // row, with the caller's own address and this answer's status; one row per request.
+    if (req.attribute("audited_by") == "gateway") co_return co_await next(req);
     const access_rule* rule = routes_.rule_for(rule_method(req), req.route_pattern);
     auto res = co_await next(req);
     if (rule && rule->audited_by_handler) co_return res;

@@ -252,6 +252,42 @@ TEST_F(gateway_test, denied_and_successful_changes_are_audited_and_exported) {
   EXPECT_NE(check->captured.find("BROKEN"), std::string::npos);
 }
 
+// A change through the gateway to a lone service is audited once, by the gateway (it
+// sees the caller); the service trusts the signed identity and writes no second row.
+TEST_F(gateway_test, a_change_forwarded_to_a_lone_service_is_audited_once) {
+  const std::string secret = "an-identity-secret-the-two-processes-share";
+  auto service = start({"serve", "--service", "chat"}, {"WATTOS_GATEWAY_IDENTITY_SECRET=" + secret});
+  auto service_line = service->wait_for_line("\"msg\":\"listening\"");
+  ASSERT_FALSE(service_line.empty()) << service->captured;
+  // The first process on the empty store made the admin account.
+  auto pw_line = service->captured.substr(service->captured.find("One-time password:"));
+  admin_password_ = pw_line.substr(pw_line.find(':') + 1);
+  admin_password_ = admin_password_.substr(admin_password_.find_first_not_of(' '));
+  admin_password_ = admin_password_.substr(0, admin_password_.find('\n'));
+  server_ = start({"serve"}, {"WATTOS_GATEWAY_IDENTITY_SECRET=" + secret,
+                              "WATTOS_SERVICES_CHAT_URL=http://127.0.0.1:" + std::to_string(port_from(service_line))});
+  auto line = server_->wait_for_line("\"msg\":\"listening\"");
+  ASSERT_FALSE(line.empty()) << server_->captured;
+  port_ = port_from(line);
+  admin_token_ = login("admin@localhost", admin_password_);
+  ASSERT_FALSE(admin_token_.empty());
+
+  auto created = call("POST", "/api/v1/conversations", admin_token_, R"({"title":"Audit"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string request_id = created.headers["x-request-id"];
+  ASSERT_FALSE(request_id.empty());
+  auto audit = json::parse(call("GET", "/api/v1/admin/audit?target=/api/v1/conversations", admin_token_).body);
+  int rows = 0;
+  for (const auto& item : audit.at("items").as_array()) {
+    if (item.at("request_id").as_string() == request_id) {
+      ++rows;
+      EXPECT_EQ(item.at("outcome").as_string(), "201");
+      EXPECT_EQ(item.at("ip").as_string(), "127.0.0.1");
+    }
+  }
+  EXPECT_EQ(rows, 1) << audit;
+}
+
 TEST_F(gateway_test, requests_to_unknown_api_paths_are_rate_limited_too) {
   boot({"WATTOS_RATE_LIMIT_DEFAULT_BURST=3", "WATTOS_RATE_LIMIT_DEFAULT_PER_MINUTE=1"});
   int not_found = 0;
