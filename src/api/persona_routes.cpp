@@ -131,8 +131,13 @@ void add_persona_routes(route_table& routes, persona::persona_store& personas, c
                  if (c.avatar_etag.empty() || cached == "\"" + c.avatar_etag + "\"") {
                    return avatar_read{std::move(c), {}};
                  }
-                 WATTOS_ASSIGN_OR_RETURN(auto png, store->avatar_png(c));
-                 return avatar_read{std::move(c), std::move(png)};
+                 auto png = store->avatar_png(c);
+                 if (!png && png.err().code() == core::errc::not_found) {
+                   c.avatar_etag.clear();  // removed since the persona was read: the generated one
+                   return avatar_read{std::move(c), {}};
+                 }
+                 if (!png) return png.err();
+                 return avatar_read{std::move(c), std::move(*png)};
                };
                auto found = co_await infra::db::offload(std::move(read));
                if (!found) co_return net::error_response(found.err(), req.request_id);
