@@ -318,10 +318,13 @@ class sqlite_connection final : public connection {
       if (rc != SQLITE_OK) return sqlite_error(handle_, rc, "bind");
     }
     query_result result;
+    // The columns are read after the first step: a kept statement whose table changed
+    // is prepared anew inside that step, and `SELECT *` may then have more columns.
+    rc = sqlite3_step(stmt);
     const int columns = sqlite3_column_count(stmt);
     for (int c = 0; c < columns; ++c) result.columns.emplace_back(sqlite3_column_name(stmt, c));
     auto names = std::make_shared<const std::vector<std::string>>(result.columns);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
       std::vector<value> values;
       values.reserve(static_cast<std::size_t>(columns));
       for (int c = 0; c < columns; ++c) {

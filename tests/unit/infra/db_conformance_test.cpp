@@ -176,6 +176,27 @@ TEST_P(conformance, execute_runs_one_statement_script_runs_many) {
   EXPECT_EQ(db().execute("SELECT a FROM s")->rows.size(), 2u);
 }
 
+// A statement the backend keeps prepared (SQLite caches them per connection) runs again
+// after its table changed under it, as when another process migrates: it returns the
+// new columns, not the old ones.
+TEST_P(conformance, a_kept_statement_sees_its_changed_table) {
+  auto lease = db().acquire();
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->execute("CREATE TABLE k (a INTEGER)", {}).ok());
+  ASSERT_TRUE((*lease)->execute("INSERT INTO k (a) VALUES (1)", {}).ok());
+  auto before = (*lease)->execute("SELECT * FROM k", {});
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->columns.size(), 1u);
+  ASSERT_TRUE((*lease)->execute("ALTER TABLE k ADD COLUMN b TEXT", {}).ok());
+  ASSERT_TRUE((*lease)->execute("UPDATE k SET b = 'neu'", {}).ok());
+  auto after = (*lease)->execute("SELECT * FROM k", {});
+  ASSERT_TRUE(after.ok()) << after.err().message();
+  ASSERT_EQ(after->columns.size(), 2u);
+  ASSERT_EQ(after->rows.size(), 1u);
+  EXPECT_EQ(*after->rows.at(0).get_text("b"), "neu");
+  EXPECT_EQ(*after->rows.at(0).get_int("a"), 1);
+}
+
 TEST_P(conformance, ping_answers) {
   EXPECT_TRUE(db().ping().ok());
 }
