@@ -121,9 +121,9 @@ class persona_store {
   core::result<std::string> avatar_png(const character& c);
 
  private:
-  // Stores or deletes (png null) the image and the persona row with its new etag, in one
-  // transaction.
-  core::status write_avatar(const character& c, const std::string* png);
+  // Stores or deletes (png null) the image and the persona row, in one transaction; sets
+  // c's avatar_etag (from the image, or empty) and updated_at first.
+  core::status write_avatar(character& c, const std::string* png);
   infra::db::database& db_;
 };
 

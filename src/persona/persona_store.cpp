@@ -108,7 +108,9 @@ core::result<character> persona_store::editable(const std::string& user_id, bool
   return current;
 }
 
-core::status persona_store::write_avatar(const character& c, const std::string* png) {
+core::status persona_store::write_avatar(character& c, const std::string* png) {
+  c.avatar_etag = png != nullptr ? core::sha256_hex(*png).substr(0, 32) : std::string();
+  c.updated_at = core::utc_now_iso();
   return db_.transaction([&](db::connection& conn) -> core::status {
     if (png != nullptr) {
       db::blob bytes{std::vector<std::uint8_t>(png->begin(), png->end())};
@@ -129,8 +131,6 @@ core::status persona_store::write_avatar(const character& c, const std::string* 
 core::result<character> persona_store::set_avatar(const std::string& user_id, bool admin, std::string_view id,
                                                   const avatar_image& image) {
   WATTOS_ASSIGN_OR_RETURN(auto c, editable(user_id, admin, id, "change"));
-  c.avatar_etag = core::sha256_hex(image.png).substr(0, 32);
-  c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(write_avatar(c, &image.png));
   return c;
 }
@@ -139,8 +139,6 @@ core::result<character> persona_store::upload_avatar(const std::string& user_id,
                                                      std::string_view upload, const avatar_limits& limits) {
   WATTOS_ASSIGN_OR_RETURN(auto c, editable(user_id, admin, id, "change"));
   WATTOS_ASSIGN_OR_RETURN(auto image, normalise_avatar(upload, limits));
-  c.avatar_etag = core::sha256_hex(image.png).substr(0, 32);
-  c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(write_avatar(c, &image.png));
   return c;
 }
@@ -148,8 +146,6 @@ core::result<character> persona_store::upload_avatar(const std::string& user_id,
 core::result<character> persona_store::remove_avatar(const std::string& user_id, bool admin, std::string_view id) {
   WATTOS_ASSIGN_OR_RETURN(auto c, editable(user_id, admin, id, "change"));
   if (c.avatar_etag.empty()) return c;
-  c.avatar_etag.clear();
-  c.updated_at = core::utc_now_iso();
   WATTOS_RETURN_IF_ERROR(write_avatar(c, nullptr));
   return c;
 }
