@@ -791,15 +791,9 @@ void http_server::shutdown(std::function<void()> on_done) {
                                      {"grace_ms", self->settings.shutdown_grace_ms}});
     beast::error_code ignored;
     self->acceptor.close(ignored);
-    {
-      std::lock_guard lock(self->registry_mutex);
-      if (self->open.load() == 0) {
-        if (on_done) asio::post(self->io, std::move(on_done));
-      } else {
-        self->on_drained = std::move(on_done);
-      }
-    }
-    self->close_idle_connections(false);
+    // The grace timer is armed before on_done can be posted, and nothing else touches it: on_done
+    // may run on another thread at once, and a timer is not safe to use from two threads (a
+    // cancel racing this async_wait left the timer queued after its destruction).
     self->grace_timer = std::make_unique<asio::steady_timer>(self->io, milliseconds(self->settings.shutdown_grace_ms));
     self->grace_timer->async_wait([self](const beast::error_code& ec) {
       if (ec) return;
@@ -809,6 +803,15 @@ void http_server::shutdown(std::function<void()> on_done) {
         self->close_idle_connections(true);
       }
     });
+    {
+      std::lock_guard lock(self->registry_mutex);
+      if (self->open.load() == 0) {
+        if (on_done) asio::post(self->io, std::move(on_done));
+      } else {
+        self->on_drained = std::move(on_done);
+      }
+    }
+    self->close_idle_connections(false);
   });
 }
 
@@ -818,10 +821,9 @@ void http_server::shutdown_on_signals() {
   self->signals->async_wait([this, self](const beast::error_code& ec, int signal_number) {
     if (ec) return;
     core::log_info("signal received", {{"signal", signal_number}});
-    shutdown([self] {
-      if (self->grace_timer) self->grace_timer->cancel();
-      self->io.stop();
-    });
+    // io.stop() leaves the armed grace timer pending; it is destroyed with the server, after the
+    // threads running io have been joined.
+    shutdown([self] { self->io.stop(); });
   });
 }
 
