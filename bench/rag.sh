@@ -7,13 +7,16 @@
 #             rate, memory per million vectors, recall@10 against exact search, and
 #             p50/p95 of vector, lexical and hybrid search; FAISS's HNSW (libfaiss, same
 #             vectors, same M/efConstruction/efSearch, one thread) in the same run
+#   lexical   bench/bm25_bench at BM25_BENCH_SIZES chunks (default 100,000; add 1000000):
+#             BM25 top 10 and top 100 p50/p95/p99 against the exhaustive scoring and
+#             against Xapian (libxapian, BM25 with the same k1 and b, fed the same terms)
 # `--record` appends the tables to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
 scripts/deps.sh bench
-bench_build wattos rag_bench
+bench_build wattos rag_bench bm25_bench
 data=${SCIFACT_DIR:-../shared/data/scifact}
 sizes=${RAG_BENCH_SIZES:-10000 100000}
 
@@ -35,6 +38,20 @@ $(printf '%s\n' "${rows[@]}")
 TABLE
 )
 echo "$scale"
+
+lexical_rows=()
+for n in ${BM25_BENCH_SIZES:-100000}; do
+  out=$("$build_dir/bench/bm25_bench" "$n" 300)
+  echo "$out"
+  lexical_rows+=("| $n | $(field build_per_s "$out") | $(field xapian_build_per_s "$out") | $(field top10_p50_ms "$out") / $(field top10_p95_ms "$out") / $(field top10_p99_ms "$out") | $(field xapian10_p50_ms "$out") / $(field xapian10_p95_ms "$out") / $(field xapian10_p99_ms "$out") | $(field top100_p50_ms "$out") / $(field top100_p95_ms "$out") / $(field top100_p99_ms "$out") | $(field xapian100_p50_ms "$out") / $(field xapian100_p95_ms "$out") / $(field xapian100_p99_ms "$out") | $(field exhaustive100_p50_ms "$out") / $(field exhaustive100_p95_ms "$out") | $(field top10_shared_with_xapian "$out") |")
+done
+lexical=$(cat <<TABLE
+| chunks | BM25 build /s | Xapian build /s | top 10 p50 / p95 / p99 ms | Xapian top 10 | top 100 p50 / p95 / p99 ms | Xapian top 100 | exhaustive top 100 p50 / p95 ms | top 10 shared with Xapian |
+|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${lexical_rows[@]}")
+TABLE
+)
+echo "$lexical"
 if [ "$record" = "--record" ]; then
   {
     echo
@@ -50,5 +67,10 @@ if [ "$record" = "--record" ]; then
     echo "clusters; 200 queries of 6 words; k = 10; one thread)."
     echo
     echo "$scale"
+    echo
+    echo "Lexical: \`bm25_bench N 300\` (the same synthetic chunks; 300 queries of 6 Zipf words; Xapian glass database,"
+    echo "BM25Weight(k1 0.9, k2 0, k3 1, b 0.4, min normlen 0.5), OR query, one thread)."
+    echo
+    echo "$lexical"
   } >>bench/RESULTS.md
 fi

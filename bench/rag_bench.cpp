@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "streams/rag/retriever.hpp"
+#include "synthetic_text.hpp"
 
 #ifdef WATTOS_BENCH_FAISS
 #include <faiss/IndexHNSW.h>
@@ -23,6 +24,7 @@
 
 using namespace wattos::streams::rag;
 using clock_type = std::chrono::steady_clock;
+using wattos::bench::percentile;
 
 namespace {
 
@@ -33,11 +35,6 @@ long rss_kib() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return 0;
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
 }  // namespace
@@ -55,21 +52,12 @@ int main(int argc, char** argv) {
   std::vector<std::vector<float>> centers(1000, std::vector<float>(static_cast<std::size_t>(dims)));
   for (auto& c : centers)
     for (auto& x : c) x = gauss(rng);
-  std::vector<std::string> vocab;
-  for (int i = 0; i < 20000; ++i) vocab.push_back("w" + std::to_string(i) + "x");
-  std::vector<double> zipf_weights(vocab.size());
-  for (std::size_t i = 0; i < zipf_weights.size(); ++i) zipf_weights[i] = 1.0 / static_cast<double>(i + 1);
-  std::discrete_distribution<std::size_t> zipf(zipf_weights.begin(), zipf_weights.end());
+  wattos::bench::zipf_text text(rng);
   std::uniform_int_distribution<std::size_t> pick_center(0, centers.size() - 1);
   auto make_vector = [&](std::size_t center) {
     std::vector<float> v(static_cast<std::size_t>(dims));
     for (std::size_t d = 0; d < v.size(); ++d) v[d] = centers[center][d] + 0.6f * gauss(rng);
     return v;
-  };
-  auto make_text = [&](std::size_t words) {
-    std::string t;
-    for (std::size_t i = 0; i < words; ++i) t += vocab[zipf(rng)] + " ";
-    return t;
   };
 
   std::vector<std::vector<float>> vectors;
@@ -78,7 +66,7 @@ int main(int argc, char** argv) {
   texts.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     vectors.push_back(make_vector(pick_center(rng)));
-    texts.push_back(make_text(40));
+    texts.push_back(text.words(40));
   }
   const long rss_before = rss_kib();
   auto hnsw = open_hnsw_index({}, dims);
@@ -96,7 +84,7 @@ int main(int argc, char** argv) {
   double recall = 0;
   for (std::size_t q = 0; q < queries; ++q) {
     auto qv = make_vector(pick_center(rng));
-    auto qt = make_text(6);
+    auto qt = text.words(6);
     auto t0 = clock_type::now();
     auto approx = space.search(qt, qv, search_mode::vector, 10);
     auto t1 = clock_type::now();

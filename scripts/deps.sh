@@ -28,6 +28,7 @@ test_pkgs=(
 bench_pkgs=(
   libbenchmark-dev nginx-light wrk
   libfaiss-dev libblas-dev liblapack-dev
+  libxapian-dev
   poppler-utils
 )
 

@@ -66,6 +66,7 @@ void keep_best(std::vector<scored_key>& out, std::size_t k) {
 
 void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
   if (ordinal_of_.count(key) != 0) remove(key);
+  constexpr std::uint32_t saturated = std::numeric_limits<std::uint16_t>::max();
   std::unordered_map<std::uint32_t, std::uint32_t> tf;
   for (const auto& t : terms) {
     auto [it, inserted] = term_id_.try_emplace(t, static_cast<std::uint32_t>(term_text_.size()));
@@ -78,13 +79,14 @@ void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
   const auto ordinal = static_cast<std::uint32_t>(docs_.size());
   doc_slot slot;
   slot.key = key;
-  slot.length = static_cast<std::uint32_t>(terms.size());
+  slot.length = static_cast<std::uint32_t>(std::min<std::size_t>(terms.size(), saturated));
   slot.alive = true;
   slot.terms.reserve(tf.size());
   for (const auto& [id, count] : tf) {
     auto& list = lists_[id];
-    list.postings.push_back({ordinal, count});
-    list.max_tf = std::max(list.max_tf, count);
+    const auto stored_tf = static_cast<std::uint16_t>(std::min(count, saturated));
+    list.postings.push_back({ordinal, stored_tf, static_cast<std::uint16_t>(slot.length)});
+    list.max_tf = std::max<std::uint32_t>(list.max_tf, stored_tf);
     list.min_length = std::min(list.min_length, slot.length);
     slot.terms.push_back(id);
   }
@@ -96,14 +98,19 @@ void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
 void bm25_index::remove(std::uint64_t key) {
   auto it = ordinal_of_.find(key);
   if (it == ordinal_of_.end()) return;
-  auto& slot = docs_[it->second];
+  const std::uint32_t it_ordinal = it->second;
+  auto& slot = docs_[it_ordinal];
   ordinal_of_.erase(it);
   total_length_ -= slot.length;
   slot.alive = false;
   const std::vector<std::uint32_t> ids = std::move(slot.terms);
   slot.terms.clear();
+  const std::uint32_t ordinal = it_ordinal;
   for (auto id : ids) {
     auto& list = lists_[id];
+    auto p = std::lower_bound(list.postings.begin(), list.postings.end(), ordinal,
+                              [](const posting& q, std::uint32_t o) { return q.ordinal < o; });
+    if (p != list.postings.end() && p->ordinal == ordinal) p->tf = 0;
     if (++list.stale * std::size_t{4} >= list.postings.size()) compact(list);
   }
   const std::size_t dead = docs_.size() - ordinal_of_.size();
@@ -112,7 +119,7 @@ void bm25_index::remove(std::uint64_t key) {
 
 void bm25_index::compact(term_list& list) {
   auto& v = list.postings;
-  v.erase(std::remove_if(v.begin(), v.end(), [&](const posting& p) { return !docs_[p.ordinal].alive; }), v.end());
+  v.erase(std::remove_if(v.begin(), v.end(), [](const posting& p) { return p.tf == 0; }), v.end());
   if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();
   list.stale = 0;
 }
@@ -133,7 +140,7 @@ void bm25_index::renumber() {
   for (auto& list : lists_) {
     std::size_t kept = 0;
     for (const auto& p : list.postings) {
-      if (new_ordinal[p.ordinal] != gone) list.postings[kept++] = {new_ordinal[p.ordinal], p.tf};
+      if (new_ordinal[p.ordinal] != gone) list.postings[kept++] = {new_ordinal[p.ordinal], p.tf, p.length};
     }
     list.postings.resize(kept);
     if (list.postings.capacity() > 2 * kept + 16) list.postings.shrink_to_fit();
@@ -145,9 +152,7 @@ void bm25_index::renumber() {
 std::vector<bm25_index::query_term> bm25_index::prepare(const std::vector<std::string>& query_terms) const {
   std::vector<query_term> out;
   const double n = static_cast<double>(ordinal_of_.size());
-  const double avg_length = static_cast<double>(total_length_) / n;
-  const double k1 = params_.k1;
-  const double b = params_.b;
+  const length_norm length_norm = norm();
   std::vector<std::uint32_t> seen;
   for (const auto& text : query_terms) {
     auto id = term_id_.find(text);
@@ -158,9 +163,10 @@ std::vector<bm25_index::query_term> bm25_index::prepare(const std::vector<std::s
     const double df = static_cast<double>(list.postings.size() - list.stale);
     if (df <= 0) continue;
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    const double tf = list.max_tf;
-    const double upper = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * list.min_length / avg_length));
-    out.push_back({&list, idf, upper});
+    query_term term{&list, idf * (params_.k1 + 1.0), 0.0};
+    // The score of a document with the list's highest tf at its shortest length.
+    term.upper = term_score(term, list.max_tf, list.min_length, length_norm);
+    out.push_back(term);
   }
   // Best possible contribution first: the order pruning needs, and one fixed order of
   // summation, so the pruned and the exhaustive search produce the same floats.
@@ -168,24 +174,22 @@ std::vector<bm25_index::query_term> bm25_index::prepare(const std::vector<std::s
   return out;
 }
 
-double bm25_index::term_score(const query_term& term, const posting& p, double avg_length) const {
-  const double k1 = params_.k1;
-  const double tf = p.tf;
-  const double norm = k1 * (1.0 - params_.b + params_.b * docs_[p.ordinal].length / avg_length);
-  return term.idf * tf * (k1 + 1.0) / (tf + norm);
+bm25_index::length_norm bm25_index::norm() const {
+  const double avg_length = static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size());
+  return {params_.k1 * (1.0 - params_.b), params_.k1 * params_.b / avg_length};
 }
 
 std::vector<scored_key> bm25_index::search_exhaustive(const std::vector<std::string>& query_terms, std::size_t k,
                                                       const std::function<bool(std::uint64_t)>& allow) const {
   if (ordinal_of_.empty() || k == 0) return {};
   const auto terms = prepare(query_terms);
-  const double avg_length = static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size());
+  const length_norm length_norm = norm();
   auto& s = thread_scratch(docs_.size());
   for (const auto& term : terms) {
     for (const auto& p : term.list->postings) {
-      if (!docs_[p.ordinal].alive) continue;
+      if (p.tf == 0) continue;
       if (s.scores[p.ordinal] == 0.0f) s.touched.push_back(p.ordinal);
-      s.scores[p.ordinal] += static_cast<float>(term_score(term, p, avg_length));
+      s.scores[p.ordinal] += static_cast<float>(term_score(term, p.tf, p.length, length_norm));
     }
   }
   std::vector<scored_key> out;
@@ -206,7 +210,7 @@ std::vector<scored_key> bm25_index::search(const std::vector<std::string>& query
   if (ordinal_of_.empty() || k == 0) return {};
   const auto terms = prepare(query_terms);
   if (terms.empty()) return {};
-  const double avg_length = static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size());
+  const length_norm length_norm = norm();
   // remaining[i]: the most terms i.. can add to one document.
   std::vector<double> remaining(terms.size() + 1, 0.0);
   for (std::size_t i = terms.size(); i-- > 0;) remaining[i] = remaining[i + 1] + terms[i].upper;
@@ -240,9 +244,9 @@ std::vector<scored_key> bm25_index::search(const std::vector<std::string>& query
   for (; next < terms.size(); ++next) {
     if (threshold && *threshold > with_slack(remaining[next])) break;
     for (const auto& p : terms[next].list->postings) {
-      if (!docs_[p.ordinal].alive) continue;
+      if (p.tf == 0) continue;
       if (scores[p.ordinal] == 0.0f) touched.push_back(p.ordinal);
-      scores[p.ordinal] += static_cast<float>(term_score(terms[next], p, avg_length));
+      scores[p.ordinal] += static_cast<float>(term_score(terms[next], p.tf, p.length, length_norm));
     }
     if (next + 1 < terms.size()) {
       filter_new();
@@ -264,7 +268,9 @@ std::vector<scored_key> bm25_index::search(const std::vector<std::string>& query
       for (auto o : candidates) {
         pos = gallop(list, pos, o);
         if (pos == list.size()) break;
-        if (list[pos].ordinal == o) scores[o] += static_cast<float>(term_score(terms[next], list[pos], avg_length));
+        const posting& p = list[pos];
+        if (p.ordinal == o && p.tf != 0)
+          scores[o] += static_cast<float>(term_score(terms[next], p.tf, p.length, length_norm));
       }
       if (next + 1 < terms.size()) {
         if (auto better_threshold = kth_best(candidates)) {

@@ -7,6 +7,10 @@
 // document numbers are reassigned once a quarter of them are dead, so churn does not
 // grow memory).
 //
+// A posting carries the term frequency and the document's length (both saturate at
+// 65,535, far above a chunk's size), so scoring a list reads it front to back and never
+// looks a document up; a removed document's postings get tf 0 and are skipped.
+//
 // Search is exact top-k with MaxScore pruning (Turtle & Flood 1995): terms are scored
 // from the highest possible contribution down; once the k-th best score so far beats
 // what all remaining terms could add to an unseen document, the remaining (common,
@@ -75,7 +79,8 @@ class bm25_index {
   // ids of its distinct terms (for removal and matched_terms), not their strings.
   struct posting {
     std::uint32_t ordinal;
-    std::uint32_t tf;
+    std::uint16_t tf;      // 0: the document was removed
+    std::uint16_t length;  // the document's, in terms
   };
   struct term_list {
     std::vector<posting> postings;  // ascending ordinal
@@ -91,12 +96,22 @@ class bm25_index {
   };
   struct query_term {
     const term_list* list;
-    double idf;
-    double upper;  // the most this term adds to any document's score
+    double weight;  // idf * (k1 + 1)
+    double upper;   // the most this term adds to any document's score
+  };
+  // k1 * (1 - b + b * length / avg_length) as fixed + per_length * length: a multiply
+  // per posting instead of a division.
+  struct length_norm {
+    double fixed;
+    double per_length;
   };
 
   std::vector<query_term> prepare(const std::vector<std::string>& query_terms) const;
-  double term_score(const query_term& term, const posting& p, double avg_length) const;
+  length_norm norm() const;
+  static double term_score(const query_term& term, std::uint32_t tf, std::uint32_t length, length_norm norm) {
+    const double f = tf;
+    return term.weight * f / (f + norm.fixed + norm.per_length * length);
+  }
   void compact(term_list& list);
   void renumber();
 

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/side_task.hpp"
 #include "streams/rag/hybrid.hpp"
 
 namespace wattos::streams::rag {
@@ -62,24 +63,28 @@ std::vector<retrieval_hit> retriever::search(std::string_view query, std::span<c
   std::vector<scored_key> lexical;
   std::vector<scored_key> vector;
   const std::size_t depth = mode == search_mode::hybrid ? std::max(k, options.candidates) : k;
-  const bool feedback = options.prf_docs > 0 && mode != search_mode::lexical && !query_embedding.empty();
-  if (mode != search_mode::vector) {
-    lexical = lexical_.search(terms, depth, allow);
-  } else if (feedback) {
-    lexical = lexical_.search(terms, options.prf_docs, allow);  // feedback documents only
-  }
-  if (mode != search_mode::lexical && !query_embedding.empty()) {
-    std::vector<float> query_vector(query_embedding.begin(), query_embedding.end());
-    if (feedback && !lexical.empty() && normalize(query_vector)) {
-      const std::size_t n = std::min(options.prf_docs, lexical.size());
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto v = vectors_->vector_of(lexical[i].key);
-        if (v.size() != query_vector.size()) continue;
-        for (std::size_t d = 0; d < v.size(); ++d) query_vector[d] += v[d] / static_cast<float>(n);
-      }
+  const bool use_vectors = mode != search_mode::lexical && !query_embedding.empty();
+  const bool feedback = options.prf_docs > 0 && use_vectors;
+  std::vector<float> query_vector(query_embedding.begin(), query_embedding.end());
+  // The feedback hits are the exact top of the deeper lexical list below, found alone
+  // first (a shallow search prunes hard) so that the two deep searches can overlap.
+  const auto top = feedback ? lexical_.search(terms, options.prf_docs, allow) : std::vector<scored_key>{};
+  if (!top.empty() && normalize(query_vector)) {
+    for (const auto& hit : top) {
+      const auto v = vectors_->vector_of(hit.key);
+      if (v.size() != query_vector.size()) continue;
+      for (std::size_t d = 0; d < v.size(); ++d) query_vector[d] += v[d] / static_cast<float>(top.size());
     }
+  }
+  if (use_vectors && mode == search_mode::hybrid) {
+    // The two lists are independent: the vector one on a spare core if there is one.
+    core::side_task vector_side([&] { vector = vectors_->search(query_vector, depth, allow); });
+    lexical = lexical_.search(terms, depth, allow);
+    vector_side.wait();
+  } else if (use_vectors) {
     vector = vectors_->search(query_vector, depth, allow);
-    if (mode == search_mode::vector) lexical.clear();  // used for feedback only, not a ranking
+  } else if (mode != search_mode::vector) {
+    lexical = lexical_.search(terms, depth, allow);
   }
   std::vector<scored_key> ranked;
   if (mode == search_mode::lexical) {

@@ -67,6 +67,8 @@ class retriever {
   std::size_t size() const;
   int dimensions() const { return vectors_->dimensions(); }
 
+  // Hybrid search runs its lexical and its vector search at the same time when a core
+  // is spare (core/side_task.hpp), so `allow` must be safe to call from two threads.
   std::vector<retrieval_hit> search(std::string_view query, std::span<const float> query_embedding, search_mode mode,
                                     std::size_t k, const std::function<bool(std::uint64_t)>& allow = {},
                                     const retrieval_options& options = {}) const;

@@ -166,6 +166,30 @@ TEST(bm25, pruned_search_equals_exhaustive_scoring) {
   EXPECT_GT(compared, 10000u);  // the queries found something to compare
 }
 
+// Postings keep tf and length in 16 bits: a chunk far beyond any real one saturates
+// them and still ranks consistently (its score bound holds, pruned = exhaustive).
+TEST(bm25, oversized_chunks_saturate_their_tf_and_length) {
+  bm25_index index;
+  std::vector<std::string> huge(70000, "flood");
+  huge.push_back("rare");
+  index.add(1, huge);
+  index.add(2, {"flood", "rare", "other"});
+  for (std::uint64_t key = 3; key < 50; ++key) index.add(key, {"filler", "t" + std::to_string(key)});
+  for (const auto& query : {std::vector<std::string>{"flood"}, std::vector<std::string>{"rare", "flood"}}) {
+    const auto pruned = index.search(query, 1);
+    const auto exhaustive = index.search_exhaustive(query, 1);
+    ASSERT_EQ(pruned.size(), 1u);
+    ASSERT_EQ(exhaustive.size(), 1u);
+    EXPECT_EQ(pruned[0].key, exhaustive[0].key);
+    EXPECT_EQ(pruned[0].score, exhaustive[0].score);
+    EXPECT_GT(pruned[0].score, 0.0);
+  }
+  // The short chunk with both terms outranks the long one with a saturated tf.
+  EXPECT_EQ(index.search({"rare", "flood"}, 1)[0].key, 2u);
+  index.remove(1);
+  EXPECT_EQ(index.search({"flood"}, 10).size(), 1u);
+}
+
 // Churn does not grow the index: dead document slots are reclaimed.
 TEST(bm25, replacing_documents_reuses_their_slots) {
   bm25_index index;
