@@ -77,10 +77,13 @@ std::vector<retrieval_hit> retriever::search(std::string_view query, std::span<c
     }
   }
   if (use_vectors && mode == search_mode::hybrid) {
-    // The two lists are independent: the vector one on a spare core if there is one.
-    core::side_task vector_side([&] { vector = vectors_->search(query_vector, depth, allow); });
-    lexical = lexical_.search(terms, depth, allow);
-    vector_side.wait();
+    // The two lists are independent: the lexical one on a spare core if there is one.
+    // Which of the two takes longer depends on the corpus; handing one over costs a
+    // thread's wake-up (0.1 to 0.2 ms here), and the caller takes it back if no helper
+    // has started it by the time the vector search is done.
+    core::side_task lexical_side([&] { lexical = lexical_.search(terms, depth, allow); });
+    vector = vectors_->search(query_vector, depth, allow);
+    lexical_side.wait();
   } else if (use_vectors) {
     vector = vectors_->search(query_vector, depth, allow);
   } else if (mode != search_mode::vector) {
