@@ -98,14 +98,13 @@ void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
 void bm25_index::remove(std::uint64_t key) {
   auto it = ordinal_of_.find(key);
   if (it == ordinal_of_.end()) return;
-  const std::uint32_t it_ordinal = it->second;
-  auto& slot = docs_[it_ordinal];
+  const std::uint32_t ordinal = it->second;
+  auto& slot = docs_[ordinal];
   ordinal_of_.erase(it);
   total_length_ -= slot.length;
   slot.alive = false;
   const std::vector<std::uint32_t> ids = std::move(slot.terms);
   slot.terms.clear();
-  const std::uint32_t ordinal = it_ordinal;
   for (auto id : ids) {
     auto& list = lists_[id];
     auto p = std::lower_bound(list.postings.begin(), list.postings.end(), ordinal,
