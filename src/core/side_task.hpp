@@ -8,9 +8,9 @@
 // sooner.
 //
 // Example:
-//   core::side_task vector_side([&] { vector_hits = vectors.search(q, 100); });
-//   lexical_hits = bm25.search(terms, 100);
-//   vector_side.wait();  // rethrows what the work threw
+//   core::side_task lexical_side([&] { lexical_hits = bm25.search(terms, 100); });
+//   vector_hits = vectors.search(q, 100);
+//   lexical_side.wait();  // rethrows what the work threw
 #pragma once
 
 #include <exception>

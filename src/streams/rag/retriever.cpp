@@ -65,7 +65,8 @@ std::vector<retrieval_hit> retriever::search(std::string_view query, std::span<c
   const std::size_t depth = mode == search_mode::hybrid ? std::max(k, options.candidates) : k;
   const bool use_vectors = mode != search_mode::lexical && !query_embedding.empty();
   const bool feedback = options.prf_docs > 0 && use_vectors;
-  std::vector<float> query_vector(query_embedding.begin(), query_embedding.end());
+  std::vector<float> query_vector;
+  if (use_vectors) query_vector.assign(query_embedding.begin(), query_embedding.end());
   // The feedback hits are the exact top of the deeper lexical list below, found alone
   // first (a shallow search prunes hard) so that the two deep searches can overlap.
   const auto top = feedback ? lexical_.search(terms, options.prf_docs, allow) : std::vector<scored_key>{};
