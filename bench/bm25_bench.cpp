@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
 #endif
 
   std::vector<double> top10_ms, top100_ms, exhaustive_ms, xapian10_ms, xapian100_ms;
-  double shared_with_xapian = 0;
+  [[maybe_unused]] double shared_with_xapian = 0;  // read only when built with Xapian
   std::size_t mismatches = 0;
   for (std::size_t q = 0; q < queries; ++q) {
     const auto terms = text_analyzer.query_terms(text.words(6));

@@ -1,5 +1,9 @@
 #include "api/gateway.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include <cmath>
 #include <ctime>
 
@@ -10,6 +14,7 @@
 #include "net/http_error.hpp"
 
 namespace wattos::api {
+namespace asio = boost::asio;
 namespace {
 
 using boost::asio::awaitable;
@@ -151,6 +156,15 @@ net::middleware gateway::authenticate() {
     std::string_view credential = bearer_credential(req);
     if (!credential.empty()) {
       auto who = identity_.authenticate(credential);
+      if (const auto& oidc = identity_.oidc()) {
+        // The provider's token may need keys not fetched yet (first use, or rotated).
+        if (!who && oidc->wants_keys_for(credential)) {
+          co_await oidc_verifier::refresh_keys(oidc);
+          who = identity_.authenticate(credential);
+        } else if (oidc->keys_stale()) {
+          asio::co_spawn(co_await asio::this_coro::executor, oidc_verifier::refresh_keys(oidc), asio::detached);
+        }
+      }
       if (!who) {
         auto res = net::error_response(who.err(), req.request_id);
         res.headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");

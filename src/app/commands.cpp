@@ -144,7 +144,7 @@ int serve(const std::string& config_path, const std::string& service, std::optio
   if (!id) return fail(id.err());
 
   api::audit_log audit(**db);
-  auto identity = api::identity_service::create(**db, audit, cfg->auth, cfg->data_dir);
+  auto identity = api::identity_service::create(**db, audit, cfg->auth, cfg->data_dir, cfg->oidc);
   if (!identity) return fail(identity.err());
   auto one_time_password = (*identity)->bootstrap();
   if (!one_time_password) return fail(one_time_password.err());

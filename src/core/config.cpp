@@ -192,6 +192,22 @@ const std::vector<option_row>& option_table() {
                                 1000000, "Other requests per minute per principal or IP"));
     r.push_back(int_option<int>("rate_limit.default_burst", WATTOS_FIELD(rate_limit.default_burst), 1, 1000000,
                                 "Default burst"));
+    r.push_back(string_option("oidc.issuer", WATTOS_FIELD(oidc.issuer), {},
+                              "Issuer of an OpenID Connect provider whose tokens are accepted; empty: off"));
+    r.push_back(string_option("oidc.jwks_url", WATTOS_FIELD(oidc.jwks_url), {}, "The provider's JWKS URL"));
+    r.push_back(string_option("oidc.audience", WATTOS_FIELD(oidc.audience), {}, "aud the provider's tokens carry"));
+    r.push_back(string_option("oidc.roles_claim", WATTOS_FIELD(oidc.roles_claim), {},
+                              "Claim naming the user's groups (dotted path); empty: roles are kept here"));
+    r.push_back(string_option("oidc.role_map", WATTOS_FIELD(oidc.role_map), {},
+                              "group=role pairs, comma-separated, mapping provider groups to roles"));
+    r.push_back(string_option("oidc.default_role", WATTOS_FIELD(oidc.default_role), {},
+                              "Role of a user whose groups map to none; empty: no role"));
+    r.push_back(bool_option("oidc.provision_users", WATTOS_FIELD(oidc.provision_users),
+                            "Create a user for a new provider identity"));
+    r.push_back(int_option<int>("oidc.jwks_refresh_s", WATTOS_FIELD(oidc.jwks_refresh_s), 60, 7 * 24 * 3600,
+                                "Fetch the provider's keys again after this long"));
+    r.push_back(int_option<int>("oidc.jwks_min_interval_s", WATTOS_FIELD(oidc.jwks_min_interval_s), 0, 3600,
+                                "Least time between two fetches of the provider's keys"));
     r.push_back(string_option("cors.allowed_origins", WATTOS_FIELD(cors.allowed_origins), {},
                               "Comma-separated origins allowed by CORS; empty: none"));
     r.push_back(bool_option("cors.allow_credentials", WATTOS_FIELD(cors.allow_credentials),
@@ -512,6 +528,27 @@ status validate(const config& cfg) {
   }
   if (!cfg.auth.hs256_secret.empty() && cfg.auth.hs256_secret.size() < 32) {
     return error::invalid_argument("config: auth.hs256_secret must have at least 32 characters");
+  }
+  if (!cfg.oidc.issuer.empty()) {
+    if (cfg.oidc.issuer == cfg.auth.issuer) {
+      return error::invalid_argument("config: oidc.issuer must differ from auth.issuer");
+    }
+    if (!cfg.oidc.jwks_url.starts_with("https://") && !cfg.oidc.jwks_url.starts_with("http://")) {
+      return error::invalid_argument("config: oidc.jwks_url (http:// or https://) is required when oidc.issuer is set");
+    }
+    if (cfg.oidc.audience.empty()) {
+      return error::invalid_argument("config: oidc.audience is required when oidc.issuer is set");
+    }
+    std::string_view map = cfg.oidc.role_map;
+    while (!map.empty()) {
+      auto comma = map.find(',');
+      auto pair = map.substr(0, comma);
+      auto eq = pair.find('=');
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
+        return error::invalid_argument("config: oidc.role_map entry '" + std::string(pair) + "' is not group=role");
+      }
+      map = comma == std::string_view::npos ? std::string_view{} : map.substr(comma + 1);
+    }
   }
   const auto& sv = cfg.services;
   const bool remote_services = !sv.chat_url.empty() || !sv.rag_url.empty() || !sv.agent_url.empty() ||

@@ -72,6 +72,20 @@ struct auth_settings {
   int principal_cache_ms = 1000;  //!< how long a checked credential is trusted without the store (0: never)
 };
 
+// An external OpenID Connect provider whose access tokens are accepted besides our
+// own (api/identity/oidc.hpp). Off while issuer is empty.
+struct oidc_settings {
+  std::string issuer;       //!< iss of the provider's tokens, e.g. https://login.example.eu/realms/acme
+  std::string jwks_url;     //!< where its signing keys are published (JWKS)
+  std::string audience;     //!< aud a token must carry (the client id WattOS is registered as)
+  std::string roles_claim;  //!< claim with the user's groups or roles, dotted for nesting; empty: roles kept here
+  std::string role_map;     //!< provider group = WattOS role, comma-separated, e.g. "wattos-admins=admin"
+  std::string default_role = "member";  //!< role of a new user when no mapped group matches (empty: none)
+  bool provision_users = true;          //!< create a user on first sight; off: only existing users (verified e-mail)
+  int jwks_refresh_s = 3600;            //!< keys are fetched again after this long (and at once for an unknown key id)
+  int jwks_min_interval_s = 10;  //!< but not sooner than this after the last fetch (unknown key ids cannot flood it)
+};
+
 struct rate_limit_settings {
   std::string backend = "memory";  //!< memory (one process) or redis (shared by processes)
   std::string redis_url;           //!< redis://host:port when backend is redis
@@ -196,6 +210,7 @@ struct config {
   log_settings log;
   database_settings database;
   auth_settings auth;
+  oidc_settings oidc;
   rate_limit_settings rate_limit;
   cors_settings cors;
   services_settings services;

@@ -3,8 +3,12 @@
 // rate limits shared by two processes through Redis.
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <ctime>
+#include <mutex>
 
+#include "../unit/api/oidc_keys.hpp"
 #include "core/crypto.hpp"
 #include "infra/db/database.hpp"
 #include "wattos_process.hpp"
@@ -344,6 +348,82 @@ TEST_F(gateway_test, two_processes_share_one_rate_limit_through_redis) {
   }
   EXPECT_EQ(allowed, 6);  // one shared bucket of six, not six per process
   EXPECT_EQ(limited, 6);
+}
+
+// An external OpenID Connect provider: its JWKS is served here; the binary fetches
+// the keys on first use and again when a token names a new key.
+TEST_F(gateway_test, tokens_of_an_openid_connect_provider_sign_users_in) {
+  using wattos::api::testing::jwks_of;
+  using wattos::api::testing::provider_key;
+  const std::string issuer = "https://login.example.eu/realms/acme";
+  std::mutex mutex;
+  std::string published;
+  std::atomic<int> fetches{0};
+  wattos::net::testing::test_server provider;
+  provider.routes.add("GET", "/certs", [&](wattos::net::request&) -> boost::asio::awaitable<wattos::net::response> {
+    ++fetches;
+    std::lock_guard lock(mutex);
+    co_return wattos::net::response::json(200, published);
+  });
+  provider.start();
+  auto first_key = provider_key::rsa("2026-12");
+  auto next_key = provider_key::p256("2027-01");
+  {
+    std::lock_guard lock(mutex);
+    published = jwks_of(first_key);
+  }
+  boot({"WATTOS_OIDC_ISSUER=" + issuer,
+        "WATTOS_OIDC_JWKS_URL=http://127.0.0.1:" + std::to_string(provider.port()) + "/certs",
+        "WATTOS_OIDC_AUDIENCE=wattos", "WATTOS_OIDC_ROLES_CLAIM=groups", "WATTOS_OIDC_ROLE_MAP=staff=editor",
+        "WATTOS_OIDC_JWKS_MIN_INTERVAL_S=0"});
+  auto claims = [&](const std::string& sub, const std::string& email, json::array groups) {
+    const auto t = static_cast<std::int64_t>(std::time(nullptr));
+    return json::object{{"iss", issuer},
+                        {"aud", "wattos"},
+                        {"sub", sub},
+                        {"exp", t + 300},
+                        {"iat", t},
+                        {"email", email},
+                        {"email_verified", true},
+                        {"groups", std::move(groups)}};
+  };
+
+  auto erika = first_key.sign(claims("kc-1", "erika@example.eu", {"staff"}));
+  auto me = call("GET", "/api/v1/auth/me", erika);
+  ASSERT_EQ(me.status, 200) << me.body;
+  auto doc = json::parse(me.body);
+  EXPECT_EQ(doc.at("email").as_string(), "erika@example.eu");
+  EXPECT_EQ(doc.at("roles").as_array(), (json::array{"editor"}));
+  EXPECT_EQ(fetches.load(), 1);
+  // An editor, not an admin; the admin sees the provisioned user.
+  EXPECT_EQ(call("GET", "/api/v1/admin/users", erika).status, 403);
+  auto users = call("GET", "/api/v1/admin/users", admin_token_);
+  EXPECT_NE(users.body.find("erika@example.eu"), std::string::npos);
+
+  // The provider rotates to a new key: the first token under it makes the gateway fetch again.
+  {
+    std::lock_guard lock(mutex);
+    published = jwks_of(first_key, next_key);
+  }
+  auto max = next_key.sign(claims("kc-2", "max@example.eu", {}));
+  auto max_me = call("GET", "/api/v1/auth/me", max);
+  ASSERT_EQ(max_me.status, 200) << max_me.body;
+  EXPECT_EQ(json::parse(max_me.body).at("roles").as_array(), (json::array{"member"}));
+  EXPECT_EQ(fetches.load(), 2);
+
+  // Forged, foreign and stale tokens are refused with 401 and a Bearer challenge.
+  auto impostor = provider_key::p256("2027-01").sign(claims("kc-1", "erika@example.eu", {"staff"}));
+  auto forged = call("GET", "/api/v1/auth/me", impostor);
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_EQ(code_of(forged), "unauthenticated");
+  EXPECT_EQ(forged.headers["www-authenticate"], "Bearer error=\"invalid_token\"");
+  auto expired_claims = claims("kc-1", "erika@example.eu", {"staff"});
+  expired_claims["exp"] = static_cast<std::int64_t>(std::time(nullptr)) - 3600;
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", first_key.sign(expired_claims)).status, 401);
+  auto wrong_audience = claims("kc-1", "erika@example.eu", {"staff"});
+  wrong_audience["aud"] = "another-app";
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", first_key.sign(wrong_audience)).status, 401);
+  provider.stop();
 }
 
 }  // namespace

@@ -119,6 +119,13 @@ const std::vector<infra::db::migration>& identity_service::migrations() {
        "CREATE INDEX sessions_user ON sessions (user_id);"
        "CREATE INDEX api_keys_owner ON api_keys (owner_id);",
        ""},
+      // Users who sign in through an external OpenID Connect provider, by its (issuer, sub).
+      {2, "external identities",
+       "CREATE TABLE external_identities (issuer TEXT NOT NULL, subject TEXT NOT NULL,"
+       " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created_at BIGINT NOT NULL,"
+       " PRIMARY KEY (issuer, subject));"
+       "CREATE INDEX external_identities_user ON external_identities (user_id);",
+       ""},
   };
   return list;
 }
@@ -129,16 +136,20 @@ identity_service::identity_service(infra::db::database& db, audit_log& audit, co
 
 core::result<std::unique_ptr<identity_service>> identity_service::create(infra::db::database& db, audit_log& audit,
                                                                          const core::auth_settings& settings,
-                                                                         const std::string& data_dir) {
+                                                                         const std::string& data_dir,
+                                                                         const core::oidc_settings& oidc) {
   WATTOS_RETURN_IF_ERROR(infra::db::migrate(db, "identity", migrations()));
+  std::unique_ptr<identity_service> svc;
   if (!settings.hs256_secret.empty()) {
-    return std::unique_ptr<identity_service>(
-        new identity_service(db, audit, settings, jwt_signer::hs256(settings.hs256_secret, "hs256")));
+    svc.reset(new identity_service(db, audit, settings, jwt_signer::hs256(settings.hs256_secret, "hs256")));
+  } else {
+    WATTOS_ASSIGN_OR_RETURN(auto keys,
+                            load_or_create_key(std::filesystem::path(data_dir) / "keys" / "jwt-ed25519.key"));
+    std::string kid = core::sha256_hex(keys.public_key).substr(0, 16);
+    svc.reset(new identity_service(db, audit, settings, jwt_signer::eddsa(std::move(keys), kid)));
   }
-  WATTOS_ASSIGN_OR_RETURN(auto keys, load_or_create_key(std::filesystem::path(data_dir) / "keys" / "jwt-ed25519.key"));
-  std::string kid = core::sha256_hex(keys.public_key).substr(0, 16);
-  return std::unique_ptr<identity_service>(
-      new identity_service(db, audit, settings, jwt_signer::eddsa(std::move(keys), kid)));
+  if (!oidc.issuer.empty()) svc->oidc_ = std::make_shared<oidc_verifier>(oidc);
+  return svc;
 }
 
 core::status identity_service::check_password_policy(std::string_view email, std::string_view password) const {
@@ -334,9 +345,10 @@ core::result<token_pair> identity_service::refresh(std::string_view refresh_toke
 
 core::status identity_service::logout(const principal& who, const client_context& ctx) {
   forget_cached_principals();
-  if (who.kind != "user" || who.session_id.empty()) {
-    return core::error::invalid_argument("only a logged-in user can log out");
+  if (who.kind == "user" && who.session_id.empty()) {
+    return core::error::failed_precondition("this token is the identity provider's: sign out there");
   }
+  if (who.kind != "user") return core::error::invalid_argument("only a logged-in user can log out");
   WATTOS_RETURN_IF_ERROR(db_.execute("UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ?",
                                      {now(), who.session_id, who.user_id}));
   audit_auth(who.actor(), "auth.logout", "user:" + who.user_id, "success", ctx);
@@ -351,6 +363,9 @@ core::status identity_service::change_password(const principal& who, std::string
   if (found.rows.empty()) return not_found_user();
   WATTOS_ASSIGN_OR_RETURN(auto email, found.rows[0].get_text(0));
   WATTOS_ASSIGN_OR_RETURN(auto hash, found.rows[0].get_text(1));
+  if (hash.empty()) {
+    return core::error::failed_precondition("this account signs in at the identity provider, which keeps its password");
+  }
   if (!core::verify_password(hash, current)) {
     audit_auth(who.actor(), "auth.password_change", "user:" + who.user_id, "failure", ctx, "wrong current password");
     return core::error::unauthenticated("current password is wrong");
@@ -419,6 +434,10 @@ void identity_service::forget_cached_principals() {
 
 core::result<principal> identity_service::authenticate_uncached(std::string_view credential) {
   if (credential.starts_with("wk_")) return authenticate_api_key(credential);
+  if (oidc_ && oidc_->issued(credential)) {
+    WATTOS_ASSIGN_OR_RETURN(auto who, oidc_->verify(credential, now()));
+    return authenticate_external(who);
+  }
   WATTOS_ASSIGN_OR_RETURN(auto claims, signer_.verify(credential, {settings_.issuer, settings_.audience, now(), 30}));
   principal p;
   p.kind = "user";
@@ -473,6 +492,122 @@ core::result<principal> identity_service::authenticate_api_key(std::string_view 
     (void)conn->execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", {t, p.api_key_id});
   }
   return p;
+}
+
+core::result<principal> identity_service::authenticate_external(const oidc_identity& who) {
+  const std::string& issuer = oidc_->settings().issuer;
+  const bool roles_from_provider = !oidc_->settings().roles_claim.empty();
+  const auto roles = oidc_->mapped_roles(who.groups);
+  std::string user_id;
+  {
+    WATTOS_ASSIGN_OR_RETURN(auto linked, db_.execute("SELECT user_id FROM external_identities"
+                                                     " WHERE issuer = ? AND subject = ?",
+                                                     {issuer, who.subject}));
+    if (!linked.rows.empty()) {
+      WATTOS_ASSIGN_OR_RETURN(user_id, linked.rows[0].get_text(0));
+    }
+  }
+  if (user_id.empty()) {
+    auto made = provision_external(who, roles);
+    if (!made) return made.err();
+    user_id = std::move(made).value();
+  }
+  WATTOS_ASSIGN_OR_RETURN(auto conn, db_.acquire());
+  WATTOS_ASSIGN_OR_RETURN(auto found, conn->execute("SELECT email, status FROM users WHERE id = ?", {user_id}));
+  if (found.rows.empty()) return core::error::unauthenticated("account not found");
+  WATTOS_ASSIGN_OR_RETURN(auto status, found.rows[0].get_text("status"));
+  if (status != "active") return core::error::unauthenticated("account disabled");
+  principal p;
+  p.kind = "user";
+  p.user_id = user_id;
+  WATTOS_ASSIGN_OR_RETURN(p.email, found.rows[0].get_text("email"));
+  if (roles_from_provider) WATTOS_RETURN_IF_ERROR(sync_external_roles(*conn, user_id, roles));
+  WATTOS_ASSIGN_OR_RETURN(p.permissions, permissions_of(*conn, p.user_id, &p.roles));
+  return p;
+}
+
+// Links the provider's identity to a user here: a new one, or the user with the same
+// e-mail if the provider verified it (an unverified e-mail could take over any account).
+core::result<std::string> identity_service::provision_external(const oidc_identity& who,
+                                                               const std::vector<std::string>& roles) {
+  const auto& cfg = oidc_->settings();
+  if (who.email.empty() || !check_email(who.email).ok()) {
+    return core::error::unauthenticated("the identity provider's token carries no e-mail address");
+  }
+  std::string user_id;
+  bool created = false;
+  auto linked = db_.transaction([&](connection& conn) -> core::status {
+    const auto t = now();
+    WATTOS_ASSIGN_OR_RETURN(auto existing, conn.execute("SELECT id FROM users WHERE email = ?", {who.email}));
+    if (!existing.rows.empty()) {
+      if (!who.email_verified) {
+        return core::error::unauthenticated(
+            "a user with this e-mail exists here, and the identity provider has not verified the e-mail");
+      }
+      WATTOS_ASSIGN_OR_RETURN(user_id, existing.rows[0].get_text(0));
+    } else {
+      if (!cfg.provision_users) return core::error::unauthenticated("no user here for this identity");
+      user_id = core::new_uuid_v7();
+      created = true;
+      // No password: such a user signs in at the provider (an admin may still set one).
+      WATTOS_RETURN_IF_ERROR(
+          conn.execute("INSERT INTO users (id, email, display_name, password_hash, status, created_at, updated_at)"
+                       " VALUES (?, ?, ?, '', 'active', ?, ?)",
+                       {user_id, who.email, who.name.empty() ? who.email : who.name, t, t}));
+      WATTOS_RETURN_IF_ERROR(sync_external_roles(conn, user_id, roles));
+    }
+    WATTOS_RETURN_IF_ERROR(
+        conn.execute("INSERT INTO external_identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)",
+                     {cfg.issuer, who.subject, user_id, t}));
+    return {};
+  });
+  if (!linked.ok()) {
+    // Two first requests of one user at once: the other one linked it.
+    if (linked.err().code() == core::errc::already_exists) {
+      WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT user_id FROM external_identities"
+                                                     " WHERE issuer = ? AND subject = ?",
+                                                     {cfg.issuer, who.subject}));
+      if (!rows.rows.empty()) return rows.rows[0].get_text(0);
+    }
+    if (linked.err().code() == core::errc::unauthenticated) {
+      audit_auth("oidc:" + who.subject, "auth.oidc_link", "email:" + who.email, "failure", {}, linked.err().message());
+    }
+    return linked.err();
+  }
+  forget_cached_principals();
+  audit_auth("user:" + user_id, created ? "auth.oidc_provision" : "auth.oidc_link", "user:" + user_id, "success", {},
+             "issuer " + cfg.issuer + ", subject " + who.subject);
+  return user_id;
+}
+
+// Makes the user's roles the given ones (names; roles unknown here are skipped with a
+// warning, so a role_map typo cannot lock every user out). Writes only on a change.
+core::status identity_service::sync_external_roles(connection& conn, const std::string& user_id,
+                                                   const std::vector<std::string>& roles) {
+  std::vector<std::string> wanted_ids;
+  for (const auto& name : roles) {
+    WATTOS_ASSIGN_OR_RETURN(auto rows, conn.execute("SELECT id FROM roles WHERE name = ?", {name}));
+    if (rows.rows.empty()) {
+      core::log_warn("oidc: role of oidc.role_map or oidc.default_role not found", {{"role", name}});
+      continue;
+    }
+    WATTOS_ASSIGN_OR_RETURN(auto id, rows.rows[0].get_text(0));
+    wanted_ids.push_back(std::move(id));
+  }
+  std::sort(wanted_ids.begin(), wanted_ids.end());
+  WATTOS_ASSIGN_OR_RETURN(auto held_rows,
+                          conn.execute("SELECT role_id FROM user_roles WHERE user_id = ? ORDER BY role_id", {user_id}));
+  std::vector<std::string> held_ids;
+  for (const auto& r : held_rows.rows) {
+    WATTOS_ASSIGN_OR_RETURN(auto id, r.get_text(0));
+    held_ids.push_back(std::move(id));
+  }
+  if (held_ids == wanted_ids) return {};
+  WATTOS_RETURN_IF_ERROR(conn.execute("DELETE FROM user_roles WHERE user_id = ?", {user_id}));
+  for (const auto& id : wanted_ids) {
+    WATTOS_RETURN_IF_ERROR(conn.execute("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)", {user_id, id}));
+  }
+  return {};
 }
 
 core::result<user_info> identity_service::load_user(connection& conn, std::string_view id) {

@@ -11,6 +11,11 @@
 //   revokes the whole family (stolen-token detection). Logout revokes the session;
 //   a password change revokes every session of the user. Each request re-checks the
 //   user's status and session, so revocation is immediate.
+// * External sign-in (optional): access tokens of an OpenID Connect provider
+//   (oidc.hpp) are accepted too. Its user is found by (issuer, subject); on first sight
+//   a user is created (no password here) or, if the provider verified the e-mail, an
+//   existing user with that e-mail is linked. With `oidc.roles_claim` set, the user's
+//   roles follow the provider's groups on every check. A disabled user stays out.
 // * API keys: "wk_" + 32 random bytes, shown once, stored as SHA-256, scoped to a
 //   subset of the owner's permissions (re-cut to what the owner still holds), with an
 //   optional expiry, revocable.
@@ -30,6 +35,7 @@
 
 #include "api/audit_log.hpp"
 #include "api/identity/jwt.hpp"
+#include "api/identity/oidc.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "infra/db/database.hpp"
@@ -96,10 +102,11 @@ struct client_context {
 class identity_service {
  public:
   // Loads or creates the signing key (<data_dir>/keys/jwt-ed25519.key) unless an
-  // HS256 secret is configured.
+  // HS256 secret is configured. With `oidc.issuer` set, the provider's tokens count too.
   static core::result<std::unique_ptr<identity_service>> create(infra::db::database& db, audit_log& audit,
                                                                 const core::auth_settings& settings,
-                                                                const std::string& data_dir);
+                                                                const std::string& data_dir,
+                                                                const core::oidc_settings& oidc = {});
 
   static const std::vector<infra::db::migration>& migrations();
 
@@ -149,6 +156,8 @@ class identity_service {
   core::status check_password_policy(std::string_view email, std::string_view password) const;
 
   const core::auth_settings& settings() const noexcept { return settings_; }
+  // The external provider's verifier; null when none is configured.
+  const std::shared_ptr<oidc_verifier>& oidc() const noexcept { return oidc_; }
   // For tests: replaces the clock (seconds since the epoch).
   void set_clock_for_test(std::function<std::int64_t()> clock) { clock_ = std::move(clock); }
 
@@ -162,6 +171,10 @@ class identity_service {
   core::result<std::vector<std::string>> permissions_of(infra::db::connection& conn, const std::string& user_id,
                                                         std::vector<std::string>* role_names);
   core::result<principal> authenticate_api_key(std::string_view key);
+  core::result<principal> authenticate_external(const oidc_identity& who);
+  core::result<std::string> provision_external(const oidc_identity& who, const std::vector<std::string>& roles);
+  core::status sync_external_roles(infra::db::connection& conn, const std::string& user_id,
+                                   const std::vector<std::string>& roles);
   core::result<principal> authenticate_uncached(std::string_view credential);
   void forget_cached_principals();
   void audit_auth(const std::string& actor, const char* action, const std::string& target, const char* outcome,
@@ -172,6 +185,7 @@ class identity_service {
   audit_log& audit_;
   core::auth_settings settings_;
   jwt_signer signer_;
+  std::shared_ptr<oidc_verifier> oidc_;
   std::function<std::int64_t()> clock_;
 
   struct cached_principal {

@@ -30,6 +30,24 @@ struct jwt_expectations {
   std::int64_t leeway_s = 30;  // clock skew allowed on exp and nbf
 };
 
+// A compact JWS split into its parts; nothing is verified yet.
+struct compact_jws {
+  boost::json::object header;
+  std::string_view signing_input;  // "header.payload", the bytes the signature covers
+  std::string_view payload;        // base64url
+  std::string signature;           // raw bytes
+};
+
+// Splits and decodes a token of at most 8 KiB; unauthenticated when malformed.
+core::result<compact_jws> split_compact_jws(std::string_view token);
+
+// Decodes the payload and checks iss, aud (a string, or an array that holds it), exp
+// (required), nbf and sub (required). Call only after the signature was verified.
+core::result<boost::json::object> checked_claims(const compact_jws& jws, const jwt_expectations& expect);
+
+// The iss a token claims, unverified: tells whose key must verify it. Empty if none.
+std::string claimed_issuer(std::string_view token);
+
 class jwt_signer {
  public:
   static jwt_signer eddsa(core::ed25519_keypair keys, std::string key_id);

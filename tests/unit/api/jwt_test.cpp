@@ -3,6 +3,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace wattos::api {
 namespace {
 
@@ -89,6 +91,26 @@ TEST(jwt, issuer_audience_and_time_are_checked) {
   auto no_sub = claims();
   no_sub.erase("sub");
   EXPECT_FALSE(signer.verify(signer.sign(no_sub), expect()).ok());
+}
+
+TEST(jwt, audience_may_be_an_array_and_extreme_times_do_not_overflow) {
+  auto signer = jwt_signer::eddsa(core::ed25519_generate(), "k1");
+  auto listed = claims();
+  listed["aud"] = boost::json::array{"account", "wattos"};
+  EXPECT_TRUE(signer.verify(signer.sign(listed), expect()).ok());
+  listed["aud"] = boost::json::array{"account", 7};
+  EXPECT_FALSE(signer.verify(signer.sign(listed), expect()).ok());
+  auto far = claims();
+  far["exp"] = INT64_MAX;
+  far["nbf"] = INT64_MIN;
+  EXPECT_TRUE(signer.verify(signer.sign(far), expect()).ok());
+  far["exp"] = UINT64_MAX;  // beyond int64: far future, not a wrap into the past
+  EXPECT_TRUE(signer.verify(signer.sign(far), expect()).ok());
+  auto ancient = claims();
+  ancient["exp"] = INT64_MIN;
+  EXPECT_FALSE(signer.verify(signer.sign(ancient), expect()).ok());
+  EXPECT_EQ(claimed_issuer(signer.sign(claims())), "wattos");
+  EXPECT_EQ(claimed_issuer("not a token"), "");
 }
 
 TEST(jwt, malformed_tokens_are_refused) {
