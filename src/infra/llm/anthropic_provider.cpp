@@ -66,8 +66,12 @@ json::object request_body(const call_target& target, const chat_request& request
       append_block(messages, "user",
                    json::object{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}});
     } else {
-      if (!m.content.empty()) append_block(messages, m.role, json::object{{"type", "text"}, {"text", m.content}});
-      for (const auto& image : m.images) append_block(messages, m.role, image_block(image));
+      for_each_part(
+          m.content, m.images,
+          [&](std::string_view text) {
+            append_block(messages, m.role, json::object{{"type", "text"}, {"text", text}});
+          },
+          [&](const image_input& image) { append_block(messages, m.role, image_block(image)); });
       for (const auto& c : m.tool_calls) {
         append_block(
             messages, "assistant",

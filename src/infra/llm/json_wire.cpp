@@ -37,12 +37,16 @@ json::array openai_messages(const std::vector<chat_message>& messages) {
       msg["content"] = nullptr;
     } else if (!m.images.empty()) {
       json::array parts;
-      if (!m.content.empty()) parts.push_back(json::object{{"type", "text"}, {"text", m.content}});
-      for (const auto& image : m.images) {
-        json::object url{{"url", image.url}};
-        if (!image.detail.empty()) url["detail"] = image.detail;
-        parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(url)}});
-      }
+      for_each_part(
+          m.content, m.images,
+          [&parts](std::string_view text) {
+            parts.push_back(json::object{{"type", "text"}, {"text", text}});
+          },
+          [&parts](const image_input& image) {
+            json::object url{{"url", image.url}};
+            if (!image.detail.empty()) url["detail"] = image.detail;
+            parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(url)}});
+          });
       msg["content"] = std::move(parts);
     } else {
       msg["content"] = m.content;
@@ -200,6 +204,7 @@ core::status read_content(const json::value& v, std::string_view where, chat_mes
     }
     const auto* image = obj->if_contains("image_url");
     image_input in;
+    in.at = msg.content.size();  // after the text parts so far: the order survives the round trip
     if (image != nullptr && image->is_string()) {
       in.url = std::string(image->get_string());
     } else if (image != nullptr && image->is_object()) {

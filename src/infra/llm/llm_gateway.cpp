@@ -374,7 +374,21 @@ asio::awaitable<void> record_usage_off_thread(Write write) {
 chat_request redacted(const chat_request& request, pii_redactor& redactor) {
   chat_request out = request;
   for (auto& m : out.messages) {
-    m.content = redactor.redact(m.content);
+    if (m.images.empty()) {
+      m.content = redactor.redact(m.content);
+    } else {
+      // Piece by piece, so each image keeps its place in the (now longer) text.
+      std::string text_out;
+      std::vector<image_input> placed;
+      for_each_part(
+          m.content, m.images, [&](std::string_view text) { text_out += redactor.redact(text); },
+          [&](const image_input& image) {
+            placed.push_back(image);
+            placed.back().at = text_out.size();
+          });
+      m.content = std::move(text_out);
+      m.images = std::move(placed);
+    }
     for (auto& c : m.tool_calls) c.arguments = redactor.redact(c.arguments);
   }
   return out;

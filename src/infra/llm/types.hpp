@@ -31,7 +31,28 @@ struct tool_call {
 struct image_input {
   std::string url;
   std::string detail;  // "", auto, low, high (OpenAI's hint)
+  // Where the image stands in its message: the byte offset in `content` it follows
+  // (text parts before it, concatenated). npos: after all the text.
+  std::size_t at = std::string::npos;
 };
+
+// A user message's content as the client sent it: text pieces and images in their
+// order, given `content` and the images' offsets. Calls on_text(piece) for each
+// non-empty text piece and on_image(image) for each image.
+template <typename OnText, typename OnImage>
+void for_each_part(const std::string& content, const std::vector<image_input>& images, OnText&& on_text,
+                   OnImage&& on_image) {
+  std::size_t pos = 0;
+  for (const auto& image : images) {
+    const std::size_t at = image.at < content.size() ? image.at : content.size();
+    if (at > pos) {
+      on_text(std::string_view(content).substr(pos, at - pos));
+      pos = at;
+    }
+    on_image(image);
+  }
+  if (pos < content.size()) on_text(std::string_view(content).substr(pos));
+}
 
 struct chat_message {
   std::string role;  // system, user, assistant, tool
@@ -39,7 +60,7 @@ struct chat_message {
   std::vector<tool_call> tool_calls;  // assistant messages that called tools
   std::string tool_call_id;           // tool messages: the call answered
   std::string name;                   // optional participant or tool name
-  std::vector<image_input> images;    // user messages: images after the text
+  std::vector<image_input> images;    // user messages: images, each placed by its `at`
 };
 
 // Whether any message carries an image (the call then needs a vision model).

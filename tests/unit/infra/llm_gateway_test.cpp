@@ -259,6 +259,29 @@ TEST_P(llm_gateway_test, pii_is_redacted_outbound_and_restored_in_the_streamed_a
   EXPECT_NE(sent.find("[IBAN_1]"), std::string::npos) << sent;
 }
 
+// Redaction rewrites the text piece by piece, so an image between two pieces stays
+// between them (in both wire formats).
+TEST_P(llm_gateway_test, redacted_text_keeps_images_in_place) {
+  for (const char* model : {"s-vision", "claude-vision"}) {
+    chat_request request = ask(model, "Schreib an max.mustermann@example.de: Rechnung anbei, bitte prüfen");
+    auto& m = request.messages.front();
+    const std::string first = "Schreib an max.mustermann@example.de: ";
+    m.images.push_back({"https://example.eu/rechnung.png", "", first.size()});
+    auto out = run_chat(request);
+    ASSERT_FALSE(out.failure) << model << ": " << out.failure->message();
+    const auto sent = provider_.bodies().back();
+    EXPECT_EQ(sent.find("max.mustermann"), std::string::npos) << sent;
+    const auto email = sent.find("[EMAIL_1]");
+    const auto image = sent.find("https://example.eu/rechnung.png");
+    const auto rest = sent.find("Rechnung anbei");
+    ASSERT_NE(email, std::string::npos) << sent;
+    ASSERT_NE(image, std::string::npos) << sent;
+    ASSERT_NE(rest, std::string::npos) << sent;
+    EXPECT_LT(email, image) << model << ": " << sent;
+    EXPECT_LT(image, rest) << model << ": " << sent;
+  }
+}
+
 TEST_P(llm_gateway_test, pii_is_kept_for_a_model_that_is_not_external) {
   cfg_.models[9].external = false;  // s-echo
   ASSERT_EQ(cfg_.models[9].id, "s-echo");
@@ -400,7 +423,7 @@ TEST(llm_wire, image_parts_are_read_and_checked) {
   EXPECT_EQ(m.images[0].detail, "low");
   EXPECT_EQ(m.images[1].url, "https://example.eu/a.jpg");
   EXPECT_TRUE(has_images(ok->messages));
-  // Back out in OpenAI's form: text first, then the images.
+  // Back out in OpenAI's form, in the order the client gave.
   const auto out = boost::json::serialize(openai_messages(ok->messages));
   EXPECT_NE(out.find(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}})"),
             std::string::npos);
@@ -420,6 +443,35 @@ TEST(llm_wire, image_parts_are_read_and_checked) {
     many += std::string(i ? "," : "") + R"({"type":"image_url","image_url":"https://a.eu/x.png"})";
   many += "]}]}";
   EXPECT_EQ(parse(many).err().code(), core::errc::invalid_argument);
+}
+
+TEST(llm_wire, text_and_images_keep_their_order) {
+  bool stream = false;
+  auto parsed = parse_openai_chat_request(boost::json::parse(R"({"model":"m","messages":[{"role":"user","content":[
+      {"type":"image_url","image_url":"https://example.eu/1.jpg"},
+      {"type":"text","text":"Links das Original, "},
+      {"type":"image_url","image_url":"https://example.eu/2.jpg"},
+      {"type":"text","text":"rechts die Kopie. "},{"type":"text","text":"Was fehlt?"}]}]})"),
+                                          stream);
+  ASSERT_TRUE(parsed.ok()) << parsed.err().message();
+  const auto& m = parsed->messages.front();
+  EXPECT_EQ(m.content, "Links das Original, rechts die Kopie. Was fehlt?");
+  ASSERT_EQ(m.images.size(), 2u);
+  EXPECT_EQ(m.images[0].at, 0u);
+  EXPECT_EQ(m.images[1].at, std::string("Links das Original, ").size());
+  const auto parts = openai_messages(parsed->messages).at(0).at("content").as_array();
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[0].at("image_url").at("url").as_string(), "https://example.eu/1.jpg");
+  EXPECT_EQ(parts[1].at("text").as_string(), "Links das Original, ");
+  EXPECT_EQ(parts[2].at("image_url").at("url").as_string(), "https://example.eu/2.jpg");
+  EXPECT_EQ(parts[3].at("text").as_string(), "rechts die Kopie. Was fehlt?");
+
+  // An image placed by no one (at = npos) follows the text; offsets past the end clamp.
+  std::vector<std::string> order;
+  for_each_part(
+      "abc", {{"u1", "", std::string::npos}, {"u2", "", 99}}, [&](std::string_view text) { order.emplace_back(text); },
+      [&](const image_input& image) { order.push_back(image.url); });
+  EXPECT_EQ(order, (std::vector<std::string>{"abc", "u1", "u2"}));
 }
 
 TEST_P(llm_gateway_test, images_reach_vision_models_only) {
