@@ -162,7 +162,9 @@ net::middleware gateway::authenticate() {
           co_await oidc_verifier::refresh_keys(oidc);
           who = identity_.authenticate(credential);
         } else if (oidc->keys_stale()) {
-          asio::co_spawn(co_await asio::this_coro::executor, oidc_verifier::refresh_keys(oidc), asio::detached);
+          // In the background: this request goes on with the keys held.
+          auto executor = co_await asio::this_coro::executor;
+          asio::co_spawn(executor, oidc_verifier::refresh_keys(oidc), asio::detached);
         }
       }
       if (!who) {

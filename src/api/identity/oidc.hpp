@@ -10,9 +10,8 @@
 // Keys are fetched on first use, again after `jwks_refresh_s`, and at once when a
 // token names a key id the set does not hold (the provider rotated its keys), but not
 // sooner than `jwks_min_interval_s` after the last fetch, so made-up key ids cannot
-// drive traffic to the provider. One
-// fetch runs at a time; callers that need it wait for that one. A failed fetch keeps
-// the keys held before.
+// drive traffic to the provider. One fetch runs at a time; callers that need it wait
+// for that one. A failed fetch keeps the keys held before.
 //
 // Example (the gateway's authenticate middleware does this):
 //   auto who = verifier->verify(token, now);
@@ -95,9 +94,8 @@ class oidc_verifier {
   bool keys_stale() const;
 
   // Fetches the JWKS and installs it; a caller that finds a fetch running waits for
-  // it instead (and gets ok: it checks its token again either way). A static function
-  // taking the owner: a detached refresh keeps the
-  // verifier alive.
+  // it instead (and gets ok: it checks its token again either way). Static, taking the
+  // owner: a detached refresh keeps the verifier alive.
   static boost::asio::awaitable<core::status> refresh_keys(std::shared_ptr<oidc_verifier> self);
 
   // Installs a key set (what refresh_keys does after a fetch; tests use it directly).
