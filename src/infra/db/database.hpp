@@ -146,8 +146,6 @@ core::result<std::unique_ptr<connection>> open_postgres(const core::database_set
 // a wait until it has run more than `seen` (for tests: no sleeping).
 std::uint64_t sqlite_background_checkpoints(const std::string& path);
 bool wait_for_sqlite_checkpoint(const std::string& path, std::uint64_t seen, std::chrono::milliseconds timeout);
-// How often the checkpointer emptied a WAL that overlapping readers kept from starting over.
-std::uint64_t sqlite_wal_truncations(const std::string& path);
 
 // A list of one-line strings (tags, ids) kept in one TEXT column, newline-separated;
 // empty items are dropped when read back.

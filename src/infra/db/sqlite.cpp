@@ -14,15 +14,6 @@
 // with the audit log's group commit every request in the batch waited for it. Here a
 // commit only wakes the checkpointer (PASSIVE: it blocks no reader and no writer), so a
 // request never waits for a sync (synchronous=NORMAL syncs only at checkpoints).
-//
-// A PASSIVE pass copies only what no open reader still needs, and the WAL starts over
-// only after a pass copied everything while no reader was using it. When readers keep
-// overlapping (a busy server), neither happens and the WAL file would grow without
-// bound. So once a pass leaves more than `truncate_after_pages` in the WAL, the
-// checkpointer takes this process's writer gate (writers wait at the gate, not in
-// SQLite's sleeping busy handler) and runs a TRUNCATE checkpoint, which waits up to
-// `truncate_wait` for the readers of older snapshots to finish and empties the file
-// (after a miss, writers are not held back again for `truncate_retry`).
 #include <sqlite3.h>
 
 #include <atomic>
@@ -89,18 +80,12 @@ std::shared_ptr<T> shared_per_file(const std::string& path, Make make) {
 // WAL pages after which a commit asks for a checkpoint: SQLite's own default.
 constexpr int checkpoint_after_pages = 1000;
 constexpr auto min_pass_interval = std::chrono::milliseconds(100);
-// WAL frames a PASSIVE pass may leave behind before the WAL is emptied (16 MiB of 4 KiB
-// pages), and how long emptying it may hold writers back.
-constexpr int truncate_after_pages = 4 * checkpoint_after_pages;
-constexpr auto truncate_wait = std::chrono::milliseconds(250);
-constexpr auto truncate_retry = std::chrono::seconds(5);
 
 // Runs PASSIVE checkpoints of one file on its own thread and connection, when a commit
 // asks for one; the thread starts with the first request.
 class wal_checkpointer {
  public:
-  wal_checkpointer(std::string path, std::shared_ptr<std::timed_mutex> writer_gate)
-      : path_(std::move(path)), writer_gate_(std::move(writer_gate)) {}
+  explicit wal_checkpointer(std::string path) : path_(std::move(path)) {}
   wal_checkpointer(const wal_checkpointer&) = delete;
   wal_checkpointer& operator=(const wal_checkpointer&) = delete;
   ~wal_checkpointer() {
@@ -126,8 +111,6 @@ class wal_checkpointer {
     std::lock_guard lock(mutex_);
     return completed_;
   }
-
-  std::uint64_t truncations() const noexcept { return truncations_.load(std::memory_order_relaxed); }
 
   bool wait_completed_beyond(std::uint64_t seen, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
@@ -173,7 +156,6 @@ class wal_checkpointer {
       if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         core::log_warn("sqlite checkpoint failed", {{"path", path_}, {"error", sqlite3_errmsg(handle)}});
       }
-      if (rc == SQLITE_OK && wal_pages > truncate_after_pages) truncate_wal(handle);
       lock.lock();
       ++completed_;
       done_.notify_all();
@@ -185,33 +167,7 @@ class wal_checkpointer {
     sqlite3_close_v2(handle);
   }
 
-  // Empties the WAL; this process's writers wait at the gate meanwhile. When that does
-  // not succeed in time (a long transaction or a long read), writers are not held back
-  // again for `truncate_retry`: the WAL grows meanwhile, as it would without this.
-  void truncate_wal(sqlite3* handle) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < truncate_not_before_) return;
-    std::unique_lock gate(*writer_gate_, std::defer_lock);
-    int rc = SQLITE_BUSY;
-    if (gate.try_lock_for(truncate_wait)) {
-      sqlite3_busy_timeout(handle, static_cast<int>(truncate_wait.count()));
-      rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-      sqlite3_busy_timeout(handle, 0);
-    }
-    if (rc == SQLITE_OK) {
-      truncations_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    truncate_not_before_ = now + truncate_retry;
-    if (rc != SQLITE_BUSY) {
-      core::log_warn("sqlite WAL truncation failed", {{"path", path_}, {"error", sqlite3_errmsg(handle)}});
-    }
-  }
-
   const std::string path_;
-  const std::shared_ptr<std::timed_mutex> writer_gate_;
-  std::atomic<std::uint64_t> truncations_{0};
-  std::chrono::steady_clock::time_point truncate_not_before_{};  // the checkpointer thread's own
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
@@ -228,8 +184,7 @@ std::shared_ptr<std::timed_mutex> writer_gate_for(const std::string& path) {
 }
 
 std::shared_ptr<wal_checkpointer> checkpointer_for(const std::string& path) {
-  return shared_per_file<wal_checkpointer>(
-      path, [&] { return std::make_shared<wal_checkpointer>(path, writer_gate_for(path)); });
+  return shared_per_file<wal_checkpointer>(path, [&] { return std::make_shared<wal_checkpointer>(path); });
 }
 
 bool starts_with_keyword(std::string_view sql, std::string_view keyword) {
@@ -463,10 +418,6 @@ core::result<std::unique_ptr<connection>> open_sqlite(const core::database_setti
 
 std::uint64_t sqlite_background_checkpoints(const std::string& path) {
   return checkpointer_for(path)->completed();
-}
-
-std::uint64_t sqlite_wal_truncations(const std::string& path) {
-  return checkpointer_for(path)->truncations();
 }
 
 bool wait_for_sqlite_checkpoint(const std::string& path, std::uint64_t seen, std::chrono::milliseconds timeout) {
