@@ -539,16 +539,7 @@ status validate(const config& cfg) {
     if (cfg.oidc.audience.empty()) {
       return error::invalid_argument("config: oidc.audience is required when oidc.issuer is set");
     }
-    std::string_view map = cfg.oidc.role_map;
-    while (!map.empty()) {
-      auto comma = map.find(',');
-      auto pair = map.substr(0, comma);
-      auto eq = pair.find('=');
-      if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
-        return error::invalid_argument("config: oidc.role_map entry '" + std::string(pair) + "' is not group=role");
-      }
-      map = comma == std::string_view::npos ? std::string_view{} : map.substr(comma + 1);
-    }
+    if (auto map = parse_role_map(cfg.oidc.role_map); !map) return map.err();
   }
   const auto& sv = cfg.services;
   const bool remote_services = !sv.chat_url.empty() || !sv.rag_url.empty() || !sv.agent_url.empty() ||
@@ -589,6 +580,21 @@ status validate(const config& cfg) {
 }
 
 }  // namespace
+
+result<std::vector<std::pair<std::string, std::string>>> parse_role_map(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto pair = text.substr(0, comma);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
+      return error::invalid_argument("config: oidc.role_map entry '" + std::string(pair) + "' is not group=role");
+    }
+    pairs.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return pairs;
+}
 
 result<std::map<std::string, std::int64_t>> parse_role_budgets(std::string_view text) {
   std::map<std::string, std::int64_t> out;

@@ -249,6 +249,10 @@ result<config> load_config(const std::string& path, const environment& env);
 // Parses llm.role_daily_tokens ("member=200000,editor=1000000").
 result<std::map<std::string, std::int64_t>> parse_role_budgets(std::string_view text);
 
+// oidc.role_map ("group=role,group2=role2") as (group, role) pairs, in order;
+// invalid_argument naming the first entry that is not group=role.
+result<std::vector<std::pair<std::string, std::string>>> parse_role_map(std::string_view text);
+
 // Hides the password of a URL's user part, for logs and `wattos config`.
 std::string redact_url_password(std::string_view url);
 

@@ -494,19 +494,20 @@ core::result<principal> identity_service::authenticate_api_key(std::string_view 
   return p;
 }
 
+// The user linked to the provider's (issuer, subject); empty when none is.
+core::result<std::string> identity_service::linked_user(const std::string& issuer, const std::string& subject) {
+  WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT user_id FROM external_identities"
+                                                 " WHERE issuer = ? AND subject = ?",
+                                                 {issuer, subject}));
+  if (rows.rows.empty()) return std::string{};
+  return rows.rows[0].get_text(0);
+}
+
 core::result<principal> identity_service::authenticate_external(const oidc_identity& who) {
   const std::string& issuer = oidc_->settings().issuer;
   const bool roles_from_provider = !oidc_->settings().roles_claim.empty();
   const auto roles = oidc_->mapped_roles(who.groups);
-  std::string user_id;
-  {
-    WATTOS_ASSIGN_OR_RETURN(auto linked, db_.execute("SELECT user_id FROM external_identities"
-                                                     " WHERE issuer = ? AND subject = ?",
-                                                     {issuer, who.subject}));
-    if (!linked.rows.empty()) {
-      WATTOS_ASSIGN_OR_RETURN(user_id, linked.rows[0].get_text(0));
-    }
-  }
+  WATTOS_ASSIGN_OR_RETURN(std::string user_id, linked_user(issuer, who.subject));
   if (user_id.empty()) {
     auto made = provision_external(who, roles);
     if (!made) return made.err();
@@ -564,10 +565,8 @@ core::result<std::string> identity_service::provision_external(const oidc_identi
   if (!linked.ok()) {
     // Two first requests of one user at once: the other one linked it.
     if (linked.err().code() == core::errc::already_exists) {
-      WATTOS_ASSIGN_OR_RETURN(auto rows, db_.execute("SELECT user_id FROM external_identities"
-                                                     " WHERE issuer = ? AND subject = ?",
-                                                     {cfg.issuer, who.subject}));
-      if (!rows.rows.empty()) return rows.rows[0].get_text(0);
+      WATTOS_ASSIGN_OR_RETURN(auto other, linked_user(cfg.issuer, who.subject));
+      if (!other.empty()) return other;
     }
     if (linked.err().code() == core::errc::unauthenticated) {
       audit_auth("oidc:" + who.subject, "auth.oidc_link", "email:" + who.email, "failure", {}, linked.err().message());

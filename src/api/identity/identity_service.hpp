@@ -171,6 +171,7 @@ class identity_service {
   core::result<std::vector<std::string>> permissions_of(infra::db::connection& conn, const std::string& user_id,
                                                         std::vector<std::string>* role_names);
   core::result<principal> authenticate_api_key(std::string_view key);
+  core::result<std::string> linked_user(const std::string& issuer, const std::string& subject);
   core::result<principal> authenticate_external(const oidc_identity& who);
   core::result<std::string> provision_external(const oidc_identity& who, const std::vector<std::string>& roles);
   core::status sync_external_roles(infra::db::connection& conn, const std::string& user_id,

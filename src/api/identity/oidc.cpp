@@ -174,15 +174,8 @@ jwk_set::verdict jwk_set::verify(std::string_view kid, std::string_view alg, std
 }
 
 oidc_verifier::oidc_verifier(core::oidc_settings settings) : settings_(std::move(settings)) {
-  std::string_view map = settings_.role_map;
-  while (!map.empty()) {
-    auto comma = map.find(',');
-    auto pair = map.substr(0, comma);
-    if (auto eq = pair.find('='); eq != std::string_view::npos) {
-      role_map_.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
-    }
-    map = comma == std::string_view::npos ? std::string_view{} : map.substr(comma + 1);
-  }
+  // Validated at start (core::validate); a map that does not parse maps no group.
+  if (auto map = core::parse_role_map(settings_.role_map)) role_map_ = std::move(map).value();
 }
 
 bool oidc_verifier::issued(std::string_view token) const {

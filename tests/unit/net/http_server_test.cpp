@@ -193,15 +193,10 @@ TEST_F(http_server_test, response_heads_are_well_formed) {
     co_return res;
   });
   srv.start();
-  auto received = run_client([](std::uint16_t port) -> awaitable<std::string> {
-    auto stream = co_await connect_to(port);
-    std::string raw =
-        "GET /headers HTTP/1.1\r\nHost: t\r\n\r\n"
-        "GET /throw HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"
-        "GET /headers HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    co_await asio::async_write(stream, asio::buffer(raw), asio::use_awaitable);
-    co_return co_await read_until_closed(stream);
-  }(srv.port()));
+  auto received = exchange_until_closed(srv.port(),
+                                        "GET /headers HTTP/1.1\r\nHost: t\r\n\r\n"
+                                        "GET /throw HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"
+                                        "GET /headers HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   const auto first = received.substr(0, received.find("HTTP/1.0"));
   EXPECT_TRUE(first.starts_with("HTTP/1.1 200 OK\r\n")) << first;
   EXPECT_NE(first.find("Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n"), std::string::npos) << first;
@@ -220,12 +215,7 @@ TEST_F(http_server_test, response_heads_are_well_formed) {
 TEST_F(http_server_test, no_content_has_no_length_and_no_body) {
   srv.routes.add("DELETE", "/thing", [](request&) -> awaitable<response> { co_return response::no_content(); });
   srv.start();
-  auto received = run_client([](std::uint16_t port) -> awaitable<std::string> {
-    auto stream = co_await connect_to(port);
-    std::string raw = "DELETE /thing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    co_await asio::async_write(stream, asio::buffer(raw), asio::use_awaitable);
-    co_return co_await read_until_closed(stream);
-  }(srv.port()));
+  auto received = exchange_until_closed(srv.port(), "DELETE /thing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(received.starts_with("HTTP/1.1 204 No Content\r\n")) << received;
   EXPECT_EQ(received.find("Content-Length"), std::string::npos) << received;
   EXPECT_TRUE(received.ends_with("\r\n\r\n")) << received;
@@ -311,12 +301,7 @@ TEST_F(http_server_test, sse_streams_events_in_order_with_last_event_id) {
     });
   });
   srv.start();
-  auto received = run_client([](std::uint16_t port) -> awaitable<std::string> {
-    auto stream = co_await connect_to(port);
-    std::string raw = "GET /events HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 4\r\n\r\n";
-    co_await asio::async_write(stream, asio::buffer(raw), asio::use_awaitable);
-    co_return co_await read_until_closed(stream);
-  }(srv.port()));
+  auto received = exchange_until_closed(srv.port(), "GET /events HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 4\r\n\r\n");
   EXPECT_NE(received.find("Content-Type: text/event-stream"), std::string::npos) << received;
   auto body = received.substr(received.find("\r\n\r\n") + 4);
   EXPECT_EQ(body,

@@ -121,6 +121,15 @@ inline asio::awaitable<std::string> read_until_closed(beast::tcp_stream& stream,
   co_return received;
 }
 
+// Sends `raw` on a new connection and returns everything received until the server closes.
+inline std::string exchange_until_closed(std::uint16_t port, std::string raw) {
+  return run_client([](std::uint16_t p, std::string bytes) -> asio::awaitable<std::string> {
+    auto stream = co_await connect_to(p);
+    co_await asio::async_write(stream, asio::buffer(bytes), asio::use_awaitable);
+    co_return co_await read_until_closed(stream);
+  }(port, std::move(raw)));
+}
+
 // Reads until `needle` has arrived; returns everything received.
 inline asio::awaitable<std::string> read_until_contains(beast::tcp_stream& stream, std::string& received,
                                                         std::string_view needle) {
