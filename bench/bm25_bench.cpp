@@ -4,8 +4,9 @@
 // same analysed terms. Queries are 6 Zipf words, so most hold common terms with long
 // posting lists: the hard case for pruning. Reports p50/p95/p99 of the top 10 and the top
 // 100 (the depth hybrid search asks for), the exhaustive scoring as the unpruned
-// reference, and how much of Xapian's top 10 ours shares (its idf formula differs a
-// little, so a share near 1 says both rank alike).
+// reference (the pruned top 100 must equal it in every key and score), and how much of
+// Xapian's top 10 ours shares (its idf formula differs a little, so a share near 1 says
+// both rank alike).
 // Usage: bm25_bench N [QUERIES] [--no-peer]   (--no-peer: ours only, for profiling)
 #include <unistd.h>
 
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     exhaustive_ms.push_back(time_ms([&] { reference = index.search_exhaustive(terms, 100); }));
     if (top100.size() != reference.size() ||
         !std::equal(top100.begin(), top100.end(), reference.begin(),
-                    [](const scored_key& a, const scored_key& b) { return a.key == b.key; }))
+                    [](const scored_key& a, const scored_key& b) { return a.key == b.key && a.score == b.score; }))
       ++mismatches;
 #ifdef WATTOS_BENCH_XAPIAN
     if (!with_peer) continue;

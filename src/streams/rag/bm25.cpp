@@ -2,49 +2,36 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
+#include <limits>
 
 namespace wattos::streams::rag {
 namespace {
 
-// The score of a document the filter refused: stays negative whatever is added.
-constexpr float excluded = -std::numeric_limits<float>::infinity();
+// The average length may move this far from the reference of the block ratios before
+// they are recomputed (the bounds are loosened by as much meanwhile).
+constexpr double rebase_drift = 1.05;
+
+// A double rounded up to float: a block ratio must not shrink by rounding.
+float round_up(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
 
 // Scores are summed in float: allow for rounding when comparing them with bounds.
 double with_slack(double bound) {
   return bound * (1.0 + 1e-5) + 1e-6;
 }
 
-// The first position at or after `pos` whose ordinal is >= target (exponential, then
-// binary search: cheap when the targets are sparse in a long list).
-template <typename Postings>
-std::size_t gallop(const Postings& list, std::size_t pos, std::uint32_t target) {
-  if (pos >= list.size() || list[pos].ordinal >= target) return pos;
-  std::size_t below = pos;  // list[below].ordinal < target
-  std::size_t step = 1;
-  std::size_t probe = pos + 1;
-  while (probe < list.size() && list[probe].ordinal < target) {
-    below = probe;
-    step *= 2;
-    probe = pos + step;
-  }
-  const std::size_t end = std::min(probe + 1, list.size());
-  auto it = std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(below + 1),
-                             list.begin() + static_cast<std::ptrdiff_t>(end), target,
-                             [](const auto& p, std::uint32_t t) { return p.ordinal < t; });
-  return static_cast<std::size_t>(it - list.begin());
-}
-
 bool better(const scored_key& a, const scored_key& c) {
   return a.score != c.score ? a.score > c.score : a.key < c.key;
 }
 
-// Per-thread scratch: scores by ordinal (all zero between searches) and the ordinals
-// a search touched.
+// Per-thread scratch of the exhaustive search: scores by ordinal (all zero between
+// searches) and the ordinals a search touched.
 struct scratch {
   std::vector<float> scores;
   std::vector<std::uint32_t> touched;
-  std::vector<float> kth;
 };
 scratch& thread_scratch(std::size_t slots) {
   thread_local scratch s;
@@ -82,17 +69,28 @@ void bm25_index::add(std::uint64_t key, const std::vector<std::string>& terms) {
   slot.length = static_cast<std::uint32_t>(std::min<std::size_t>(terms.size(), saturated));
   slot.alive = true;
   slot.terms.reserve(tf.size());
+  if (reference_length_ == 0) reference_length_ = std::max<double>(1.0, slot.length);
   for (const auto& [id, count] : tf) {
     auto& list = lists_[id];
     const auto stored_tf = static_cast<std::uint16_t>(std::min(count, saturated));
     list.postings.push_back({ordinal, stored_tf, static_cast<std::uint16_t>(slot.length)});
-    list.max_tf = std::max<std::uint32_t>(list.max_tf, stored_tf);
-    list.min_length = std::min(list.min_length, slot.length);
+    const float ratio = round_up(reference_ratio(stored_tf, slot.length));
+    list.max_ratio = std::max(list.max_ratio, ratio);
+    if (list.postings.size() == block_size + 1) {
+      rebuild_blocks(list);  // the second block: the list gets its table
+    } else if (list.postings.size() > block_size + 1) {
+      if ((list.postings.size() - 1) % block_size == 0) list.blocks.push_back({ordinal, 0.0f});
+      list.blocks.back().last = ordinal;
+      list.blocks.back().ratio = std::max(list.blocks.back().ratio, ratio);
+    }
     slot.terms.push_back(id);
   }
+  postings_ += slot.terms.size();
+  changed_since_rebase_ += slot.terms.size();
   total_length_ += slot.length;
   docs_.push_back(std::move(slot));
   ordinal_of_.emplace(key, ordinal);
+  rebase_if_drifted();
 }
 
 void bm25_index::remove(std::uint64_t key) {
@@ -105,6 +103,7 @@ void bm25_index::remove(std::uint64_t key) {
   slot.alive = false;
   const std::vector<std::uint32_t> ids = std::move(slot.terms);
   slot.terms.clear();
+  // The postings get tf 0; their blocks keep their bounds (too high is safe).
   for (auto id : ids) {
     auto& list = lists_[id];
     auto p = std::lower_bound(list.postings.begin(), list.postings.end(), ordinal,
@@ -112,15 +111,46 @@ void bm25_index::remove(std::uint64_t key) {
     if (p != list.postings.end() && p->ordinal == ordinal) p->tf = 0;
     if (++list.stale * std::size_t{4} >= list.postings.size()) compact(list);
   }
+  changed_since_rebase_ += ids.size();
   const std::size_t dead = docs_.size() - ordinal_of_.size();
-  if (dead >= 1024 && dead * 4 >= docs_.size()) renumber();
+  if (dead >= 1024 && dead * 4 >= docs_.size()) {
+    renumber();
+  } else {
+    rebase_if_drifted();
+  }
 }
 
 void bm25_index::compact(term_list& list) {
   auto& v = list.postings;
+  postings_ -= list.stale;
   v.erase(std::remove_if(v.begin(), v.end(), [](const posting& p) { return p.tf == 0; }), v.end());
   if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();
   list.stale = 0;
+  rebuild_blocks(list);  // block boundaries moved
+}
+
+void bm25_index::rebuild_blocks(term_list& list) const {
+  list.blocks.clear();
+  list.max_ratio = 0;
+  const auto& v = list.postings;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const float ratio = v[i].tf == 0 ? 0.0f : round_up(reference_ratio(v[i].tf, v[i].length));
+    list.max_ratio = std::max(list.max_ratio, ratio);
+    if (v.size() <= block_size) continue;
+    if (i % block_size == 0) list.blocks.push_back({v[i].ordinal, 0.0f});
+    list.blocks.back().last = v[i].ordinal;
+    list.blocks.back().ratio = std::max(list.blocks.back().ratio, ratio);
+  }
+  if (list.blocks.empty() || list.blocks.capacity() > 2 * list.blocks.size() + 4) list.blocks.shrink_to_fit();
+}
+
+void bm25_index::rebase_if_drifted() {
+  if (ordinal_of_.empty() || changed_since_rebase_ * 8 < postings_) return;
+  const double drift = static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size()) / reference_length_;
+  if (drift <= rebase_drift && drift * rebase_drift >= 1.0) return;
+  reference_length_ = std::max(1.0, static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size()));
+  for (auto& list : lists_) rebuild_blocks(list);
+  changed_since_rebase_ = 0;
 }
 
 void bm25_index::renumber() {
@@ -146,12 +176,22 @@ void bm25_index::renumber() {
     list.stale = 0;
   }
   docs_ = std::move(live);
+  // Every list's blocks moved: rebuild them all, at the current average.
+  postings_ = 0;
+  for (const auto& list : lists_) postings_ += list.postings.size();
+  if (!ordinal_of_.empty())
+    reference_length_ = std::max(1.0, static_cast<double>(total_length_) / static_cast<double>(ordinal_of_.size()));
+  for (auto& list : lists_) rebuild_blocks(list);
+  changed_since_rebase_ = 0;
 }
 
 std::vector<bm25_index::query_term> bm25_index::prepare(const std::vector<std::string>& query_terms) const {
   std::vector<query_term> out;
   const double n = static_cast<double>(ordinal_of_.size());
-  const length_norm length_norm = norm();
+  // Since the block ratios were computed the average length may have grown, which lets a
+  // score grow by at most the same factor (the length part of the norm shrinks by it).
+  const double avg_length = static_cast<double>(total_length_) / n;
+  const double drift = std::max(1.0, avg_length / reference_length_);
   std::vector<std::uint32_t> seen;
   for (const auto& text : query_terms) {
     auto id = term_id_.find(text);
@@ -162,9 +202,9 @@ std::vector<bm25_index::query_term> bm25_index::prepare(const std::vector<std::s
     const double df = static_cast<double>(list.postings.size() - list.stale);
     if (df <= 0) continue;
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    query_term term{&list, idf * (params_.k1 + 1.0), 0.0};
-    // The score of a document with the list's highest tf at its shortest length.
-    term.upper = term_score(term, list.max_tf, list.min_length, length_norm);
+    query_term term{&list, idf * (params_.k1 + 1.0), 0.0, 0.0};
+    term.block_scale = term.weight * drift;
+    term.upper = term.block_scale * list.max_ratio;
     out.push_back(term);
   }
   // Best possible contribution first: the order pruning needs, and one fixed order of
@@ -210,84 +250,145 @@ std::vector<scored_key> bm25_index::search(const std::vector<std::string>& query
   const auto terms = prepare(query_terms);
   if (terms.empty()) return {};
   const length_norm length_norm = norm();
+  const std::size_t n = terms.size();
   // remaining[i]: the most terms i.. can add to one document.
-  std::vector<double> remaining(terms.size() + 1, 0.0);
-  for (std::size_t i = terms.size(); i-- > 0;) remaining[i] = remaining[i + 1] + terms[i].upper;
+  std::vector<double> remaining(n + 1, 0.0);
+  for (std::size_t i = n; i-- > 0;) remaining[i] = remaining[i + 1] + terms[i].upper;
 
-  auto& s = thread_scratch(docs_.size());
-  auto& scores = s.scores;
-  auto& touched = s.touched;
-  // Documents are put through the filter before they count towards the threshold.
-  std::size_t filtered = 0;
-  auto filter_new = [&] {
-    if (!allow) return;
-    for (; filtered < touched.size(); ++filtered) {
-      if (!allow(docs_[touched[filtered]].key)) scores[touched[filtered]] = excluded;
-    }
+  // A list's position, and the block it is known to be in: block b holds the postings
+  // [b * block_size, (b + 1) * block_size). A list without a table is its own block.
+  struct cursor {
+    const posting* first;
+    const posting* at;
+    const posting* end;
+    const block_bound* blocks;
+    const block_bound* block;
+    const block_bound* blocks_end;
+    block_bound whole;
+    double bound = 0;  // of the current block's postings (0 once past the last block)
+    const posting* block_begin() const { return first + (block - blocks) * static_cast<std::ptrdiff_t>(block_size); }
+    const posting* block_stop() const { return std::min(block_begin() + block_size, end); }
   };
-  // The k-th best score among `ordinals` (a lower bound of the final k-th best), or
-  // nothing while fewer than k documents scored.
-  auto kth_best = [&](const std::vector<std::uint32_t>& ordinals) -> std::optional<double> {
-    s.kth.clear();
-    for (auto o : ordinals) {
-      if (scores[o] >= 0.0f) s.kth.push_back(scores[o]);
-    }
-    if (s.kth.size() < k) return std::nullopt;
-    std::nth_element(s.kth.begin(), s.kth.begin() + static_cast<std::ptrdiff_t>(k - 1), s.kth.end(), std::greater<>());
-    return s.kth[k - 1];
-  };
-
-  // Scoring term at a time while an unseen document could still reach the top k.
-  std::size_t next = 0;
-  std::optional<double> threshold;
-  for (; next < terms.size(); ++next) {
-    if (threshold && *threshold > with_slack(remaining[next])) break;
-    for (const auto& p : terms[next].list->postings) {
-      if (p.tf == 0) continue;
-      if (scores[p.ordinal] == 0.0f) touched.push_back(p.ordinal);
-      scores[p.ordinal] += static_cast<float>(term_score(terms[next], p.tf, p.length, length_norm));
-    }
-    if (next + 1 < terms.size()) {
-      filter_new();
-      threshold = kth_best(touched);
-    }
+  std::vector<cursor> cursors(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& list = *terms[i].list;
+    auto& c = cursors[i];
+    c.first = c.at = list.postings.data();
+    c.end = c.first + list.postings.size();
+    c.whole = {list.postings.back().ordinal, list.max_ratio};
+    c.blocks = list.blocks.empty() ? &c.whole : list.blocks.data();
+    c.blocks_end = c.blocks + (list.blocks.empty() ? 1 : list.blocks.size());
+    c.block = c.blocks;
   }
-  filter_new();
-  // The rest only for the documents that can still make it, probed in ordinal order.
-  std::vector<std::uint32_t> candidates;
-  const std::vector<std::uint32_t>* finalists = &touched;
-  if (next < terms.size()) {
-    for (auto o : touched) {
-      if (scores[o] >= 0.0f && scores[o] + with_slack(remaining[next]) >= *threshold) candidates.push_back(o);
+  // Moves the block to the one that would hold `ordinal` (its bound is then valid up to
+  // the block's last ordinal).
+  auto shallow = [&](std::size_t i, std::uint32_t ordinal) {
+    auto& c = cursors[i];
+    while (c.block != c.blocks_end && c.block->last < ordinal) ++c.block;
+    c.bound = c.block == c.blocks_end ? 0.0 : terms[i].block_scale * c.block->ratio;
+  };
+  // Moves the position to the first posting >= ordinal (after shallow(i, ordinal)).
+  auto deep = [&](std::size_t i, std::uint32_t ordinal) {
+    auto& c = cursors[i];
+    if (c.block == c.blocks_end) {
+      c.at = c.end;
+      return;
     }
-    std::sort(candidates.begin(), candidates.end());
-    for (; next < terms.size(); ++next) {
-      const auto& list = terms[next].list->postings;
-      std::size_t pos = 0;
-      for (auto o : candidates) {
-        pos = gallop(list, pos, o);
-        if (pos == list.size()) break;
-        const posting& p = list[pos];
-        if (p.ordinal == o && p.tf != 0)
-          scores[o] += static_cast<float>(term_score(terms[next], p.tf, p.length, length_norm));
+    c.at = std::lower_bound(std::max(c.at, c.block_begin()), c.block_stop(), ordinal,
+                            [](const posting& p, std::uint32_t o) { return p.ordinal < o; });
+  };
+
+  // The k best so far as a heap with the worst on top; `threshold` is its score once
+  // full: a document must beat it (or tie with a lower key) to enter.
+  std::vector<scored_key> top;
+  top.reserve(std::min(k, ordinal_of_.size()));
+  double threshold = -std::numeric_limits<double>::infinity();
+  // Terms [essential, n) together cannot reach the threshold: their lists are not walked.
+  std::size_t essential = n;
+  std::vector<double> contribution(n, 0.0);
+  std::uint32_t run_end = 0;  // the block bounds of all lists hold up to this ordinal
+  bool in_run = false;
+  for (;;) {
+    std::uint32_t d = std::numeric_limits<std::uint32_t>::max();
+    bool any = false;
+    for (std::size_t i = 0; i < essential; ++i) {
+      if (cursors[i].at != cursors[i].end) {
+        d = std::min(d, cursors[i].at->ordinal);
+        any = true;
       }
-      if (next + 1 < terms.size()) {
-        if (auto better_threshold = kth_best(candidates)) {
-          const double bar = *better_threshold;
-          std::erase_if(candidates, [&](std::uint32_t o) { return scores[o] + with_slack(remaining[next + 1]) < bar; });
+    }
+    if (!any) break;
+    if (!in_run || d > run_end) {
+      double run_bound = 0;
+      run_end = std::numeric_limits<std::uint32_t>::max();
+      for (std::size_t i = 0; i < n; ++i) {
+        shallow(i, d);
+        if (cursors[i].block == cursors[i].blocks_end) continue;
+        run_bound += cursors[i].bound;
+        run_end = std::min(run_end, cursors[i].block->last);
+      }
+      in_run = true;
+      // d is an essential list's posting, so its block is not past the end: run_end >= d.
+      if (threshold > with_slack(run_bound)) {
+        if (run_end == std::numeric_limits<std::uint32_t>::max()) break;
+        for (std::size_t i = 0; i < essential; ++i) {
+          shallow(i, run_end + 1);
+          deep(i, run_end + 1);
         }
+        in_run = false;
+        continue;
       }
     }
-    finalists = &candidates;
+    // The walked lists at d, exactly; then the others while they can still lift d above
+    // the threshold, judged by their block bounds.
+    double partial = 0;
+    for (std::size_t i = 0; i < essential; ++i) {
+      auto& c = cursors[i];
+      contribution[i] = 0;
+      if (c.at == c.end || c.at->ordinal != d) continue;
+      if (c.at->tf != 0) contribution[i] = term_score(terms[i], c.at->tf, c.at->length, length_norm);
+      partial += contribution[i];
+      ++c.at;
+    }
+    double rest = 0;
+    for (std::size_t i = essential; i < n; ++i) rest += cursors[i].bound;
+    bool short_of_it = false;
+    for (std::size_t i = essential; i < n; ++i) {
+      if (threshold > with_slack(partial + rest)) {
+        short_of_it = true;
+        break;
+      }
+      rest -= cursors[i].bound;
+      contribution[i] = 0;
+      if (cursors[i].bound == 0) continue;
+      deep(i, d);
+      const auto& c = cursors[i];
+      if (c.at != c.end && c.at->ordinal == d && c.at->tf != 0) {
+        contribution[i] = term_score(terms[i], c.at->tf, c.at->length, length_norm);
+        partial += contribution[i];
+      }
+    }
+    if (short_of_it || partial == 0) continue;  // partial 0: a removed document
+    // Summed in float in term order, as the exhaustive search sums.
+    float score = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) score += static_cast<float>(contribution[i]);
+    const scored_key hit{docs_[d].key, score};
+    if (top.size() == k && !better(hit, top.front())) continue;
+    if (allow && !allow(hit.key)) continue;
+    if (top.size() == k) {
+      std::pop_heap(top.begin(), top.end(), better);
+      top.back() = hit;
+    } else {
+      top.push_back(hit);
+    }
+    std::push_heap(top.begin(), top.end(), better);
+    if (top.size() == k) {
+      threshold = top.front().score;
+      while (essential > 0 && threshold > with_slack(remaining[essential - 1])) --essential;
+    }
   }
-  std::vector<scored_key> out;
-  out.reserve(finalists->size());
-  for (auto o : *finalists) {
-    if (scores[o] >= 0.0f) out.push_back({docs_[o].key, scores[o]});
-  }
-  for (auto o : touched) scores[o] = 0.0f;
-  keep_best(out, k);
-  return out;
+  keep_best(top, k);
+  return top;
 }
 
 std::vector<std::string> bm25_index::matched_terms(std::uint64_t key,

@@ -11,11 +11,24 @@
 // 65,535, far above a chunk's size), so scoring a list reads it front to back and never
 // looks a document up; a removed document's postings get tf 0 and are skipped.
 //
-// Search is exact top-k with MaxScore pruning (Turtle & Flood 1995): terms are scored
-// from the highest possible contribution down; once the k-th best score so far beats
-// what all remaining terms could add to an unseen document, the remaining (common,
-// long) lists are only probed, by galloping search, for the documents that can still
-// reach the top k. The result equals exhaustive scoring (`search_exhaustive`).
+// Search is exact top-k, document at a time, with Block-Max MaxScore pruning (Turtle &
+// Flood 1995; Ding & Suel 2011; Chakrabarti et al. 2011). Every list is cut into blocks
+// of 64 postings, and each block keeps its last ordinal and the best tf / (tf + norm) of
+// its postings, computed at a reference average length. A search walks the lists in
+// ordinal order while holding the k best so far:
+//   - MaxScore: the lists whose whole-list bounds together cannot reach the k-th best
+//     score are not walked; they are only looked up for documents found in the others;
+//   - block-max: over a run of ordinals where every list stays in one block, the sum of
+//     the block bounds is the most any document there can score; runs that cannot reach
+//     the k-th best are skipped whole, and a document's lookups in the non-walked lists
+//     stop once its exact partial score plus their block bounds falls short.
+// A bound must never be below a real score, also when the average length moves: a
+// term's score can then grow at most by the factor (average / reference), and the search
+// scales the bounds by it. Once the average has moved by more than 5 % (and an eighth of
+// the postings changed, to pay for it), every bound is recomputed at the new average.
+// Removed documents leave their block bounds as they were (too high is safe). The block
+// table costs 8 bytes per 64 postings (a list of one block has none). The result equals
+// exhaustive scoring (`search_exhaustive`), bit for bit.
 //
 // Thread safety: concurrent searches are safe; add/remove need exclusive access
 // (the owner holds a shared_mutex).
@@ -28,7 +41,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,11 +94,21 @@ class bm25_index {
     std::uint16_t tf;      // 0: the document was removed
     std::uint16_t length;  // the document's, in terms
   };
+  // One per `block_size` postings of a list: the ordinal of its last posting and the
+  // highest tf / (tf + fixed + per_length * length) among them at the reference average
+  // length (rounded up to float).
+  struct block_bound {
+    std::uint32_t last;
+    float ratio;
+  };
+  static constexpr std::size_t block_size = 64;
   struct term_list {
     std::vector<posting> postings;  // ascending ordinal
-    std::uint32_t stale = 0;        // postings of removed documents, not yet compacted
-    std::uint32_t max_tf = 0;       // bounds for the term's best score (never lowered:
-    std::uint32_t min_length = std::numeric_limits<std::uint32_t>::max();  // still bounds)
+    // Empty while the list fits one block (most terms are rare: no table to allocate);
+    // `max_ratio` is then the only block's bound.
+    std::vector<block_bound> blocks;
+    float max_ratio = 0;      // the highest block ratio (never lowered but by a rebuild)
+    std::uint32_t stale = 0;  // postings of removed documents, not yet compacted
   };
   struct doc_slot {
     std::uint64_t key = 0;
@@ -96,8 +118,9 @@ class bm25_index {
   };
   struct query_term {
     const term_list* list;
-    double weight;  // idf * (k1 + 1)
-    double upper;   // the most this term adds to any document's score
+    double weight;       // idf * (k1 + 1)
+    double upper;        // the most this term adds to any document's score
+    double block_scale;  // a block's ratio times this bounds the term's score in the block
   };
   // k1 * (1 - b + b * length / avg_length) as fixed + per_length * length: a multiply
   // per posting instead of a division.
@@ -108,6 +131,13 @@ class bm25_index {
 
   std::vector<query_term> prepare(const std::vector<std::string>& query_terms) const;
   length_norm norm() const;
+  // (tf, length) -> the block ratio at the reference average length.
+  double reference_ratio(std::uint32_t tf, std::uint32_t length) const {
+    const double f = tf;
+    return f / (f + params_.k1 * (1.0 - params_.b) + params_.k1 * params_.b / reference_length_ * length);
+  }
+  void rebuild_blocks(term_list& list) const;
+  void rebase_if_drifted();
   static double term_score(const query_term& term, std::uint32_t tf, std::uint32_t length, length_norm norm) {
     const double f = tf;
     return term.weight * f / (f + norm.fixed + norm.per_length * length);
@@ -122,6 +152,11 @@ class bm25_index {
   std::vector<doc_slot> docs_;          // by ordinal
   std::unordered_map<std::uint64_t, std::uint32_t> ordinal_of_;
   std::uint64_t total_length_ = 0;
+  // The average length the block ratios were computed at, and the postings added or
+  // removed since (a rebase recomputes every list: only worth it once enough changed).
+  double reference_length_ = 0;
+  std::size_t postings_ = 0;
+  std::size_t changed_since_rebase_ = 0;
 };
 
 }  // namespace wattos::streams::rag
