@@ -73,8 +73,19 @@ class route_table {
   net::router& router() { return router_; }
 
  private:
+  // (method, pattern), looked up by string_views: rule_for runs several times a request.
+  struct rule_key_less {
+    using is_transparent = void;
+    using view = std::pair<std::string_view, std::string_view>;
+    static view as_view(const std::pair<std::string, std::string>& key) { return {key.first, key.second}; }
+    static view as_view(const view& key) { return key; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return as_view(a) < as_view(b);
+    }
+  };
   net::router& router_;
-  std::map<std::pair<std::string, std::string>, access_rule, std::less<>> rules_;
+  std::map<std::pair<std::string, std::string>, access_rule, rule_key_less> rules_;
   std::function<bool(std::string_view)> keep_;
 };
 

@@ -9,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <chrono>
 
@@ -115,7 +114,7 @@ net::response upstream_error(const core::error& err, const std::string& service,
 }
 
 std::vector<std::pair<std::string, std::string>> forwarded_headers(const net::request& req,
-                                                                   const core::gateway_settings& settings) {
+                                                                   const identity_signer& signer) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& h : req.headers) {
     if (!is_hop_by_hop(h.name) && !is_gateway_only(h.name)) out.emplace_back(h.name, h.value);
@@ -125,19 +124,20 @@ std::vector<std::pair<std::string, std::string>> forwarded_headers(const net::re
   std::string forwarded_for(req.header("X-Forwarded-For"));
   out.emplace_back("X-Forwarded-For",
                    forwarded_for.empty() ? req.remote_address : forwarded_for + ", " + req.remote_address);
-  if (auto who = principal_of(req)) {
-    out.emplace_back("X-WattOS-Identity", sign_identity(*who, req.request_id, now_seconds(), settings.identity_secret));
+  if (auto identity = signer.sign(req, now_seconds()); !identity.empty()) {
+    out.emplace_back("X-WattOS-Identity", std::move(identity));
   }
   return out;
 }
 
-awaitable<net::response> forward(net::request& req, const upstream& up, const core::gateway_settings& settings) {
+awaitable<net::response> forward(net::request& req, const upstream& up, const core::gateway_settings& settings,
+                                 const identity_signer& signer) {
   auto executor = co_await asio::this_coro::executor;
   auto state = std::make_shared<relay_state>(executor);
   net::http_client_request out;
   out.method = req.method;
   out.url = replica_for(up, req.path, req.request_id) + req.target;
-  out.headers = forwarded_headers(req, settings);
+  out.headers = forwarded_headers(req, signer);
   out.body = std::move(req.body);
   out.connect_timeout = std::chrono::milliseconds(settings.upstream_connect_timeout_ms);
   out.first_byte_timeout = std::chrono::milliseconds(settings.upstream_first_byte_timeout_ms);
@@ -196,10 +196,10 @@ awaitable<net::response> forward(net::request& req, const upstream& up, const co
 }
 
 awaitable<void> forward_websocket(net::request& req, net::websocket_stream& ws, const upstream& up,
-                                  const core::gateway_settings& settings) {
+                                  const identity_signer& signer) {
   std::string base = replica_for(up, req.path, req.request_id);
   if (base.starts_with("http://")) base = "ws://" + base.substr(7);
-  auto headers = forwarded_headers(req, settings);
+  auto headers = forwarded_headers(req, signer);
   // Only the relay's own handshake headers and the gateway's additions go upstream.
   std::erase_if(headers, [](const auto& h) {
     return net::iequals(h.first, "sec-websocket-key") || net::iequals(h.first, "sec-websocket-version") ||
@@ -225,19 +225,74 @@ std::string next_traceparent(std::string_view incoming) {
   return "00-" + trace_id + "-" + core::random_hex(8) + "-" + flags;
 }
 
+// The claims of one identity header; every text as it goes into the JSON.
+struct identity_signer::claims {
+  std::string_view kind, user_id, email, session_id, api_key_id, roles, permissions, request_id;
+  std::int64_t issued_at = 0;
+};
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (byte < 0x20) {
+      out.append("\\u00").push_back(hex[byte >> 4]);
+      out.push_back(hex[byte & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::string identity_signer::sign(const claims& c) const {
+  std::string json;
+  json.reserve(128 + c.user_id.size() + c.email.size() + c.session_id.size() + c.api_key_id.size() + c.roles.size() +
+               c.permissions.size() + c.request_id.size());
+  const std::pair<const char*, std::string_view> fields[] = {
+      {"{\"kind\":", c.kind},         {",\"sub\":", c.user_id},    {",\"email\":", c.email},
+      {",\"sid\":", c.session_id},    {",\"key\":", c.api_key_id}, {",\"roles\":", c.roles},
+      {",\"perms\":", c.permissions}, {",\"rid\":", c.request_id}};
+  for (const auto& field : fields) {
+    json.append(field.first);
+    append_json_string(json, field.second);
+  }
+  json.append(",\"iat\":").append(std::to_string(c.issued_at)).push_back('}');
+  std::string header;
+  header.reserve((json.size() * 4 + 2) / 3 + 45);
+  core::base64url_append(header, json);
+  const std::string mac = key_.sign(header);
+  header.push_back('.');
+  core::base64url_append(header, mac);
+  return header;
+}
+
+std::string identity_signer::sign(const net::request& req, std::int64_t now_s) const {
+  const std::string_view kind = req.attribute("principal.kind");
+  if (kind.empty()) return {};
+  return sign(claims{kind, req.attribute("principal.user_id"), req.attribute("principal.email"),
+                     req.attribute("principal.session_id"), req.attribute("principal.api_key_id"),
+                     req.attribute("principal.roles"), req.attribute("principal.permissions"), req.request_id, now_s});
+}
+
+std::string identity_signer::sign(const principal& who, std::string_view request_id, std::int64_t now_s) const {
+  const std::string roles = join_permissions(who.roles);
+  const std::string permissions = join_permissions(who.permissions);
+  return sign(
+      claims{who.kind, who.user_id, who.email, who.session_id, who.api_key_id, roles, permissions, request_id, now_s});
+}
+
 std::string sign_identity(const principal& who, std::string_view request_id, std::int64_t now_s,
                           std::string_view secret) {
-  json::object claims{{"kind", who.kind},
-                      {"sub", who.user_id},
-                      {"email", who.email},
-                      {"sid", who.session_id},
-                      {"key", who.api_key_id},
-                      {"roles", join_permissions(who.roles)},
-                      {"perms", join_permissions(who.permissions)},
-                      {"rid", request_id},
-                      {"iat", now_s}};
-  std::string payload = core::base64url_encode(json::serialize(claims));
-  return payload + "." + core::base64url_encode(core::hmac_sha256(secret, payload));
+  return identity_signer(secret).sign(who, request_id, now_s);
 }
 
 core::result<principal> verify_identity(std::string_view header, std::string_view secret, std::int64_t now_s,
@@ -323,6 +378,7 @@ std::vector<upstream> configured_upstreams(const core::services_settings& s) {
 
 void add_proxy_routes(route_table& routes, const std::vector<upstream>& upstreams,
                       const core::gateway_settings& settings) {
+  auto signer = std::make_shared<const identity_signer>(settings.identity_secret);
   for (const auto& up : upstreams) {
     for (const auto& prefix : up.prefixes) {
       for (const std::string& pattern : {prefix, prefix + "/{*rest}"}) {
@@ -331,14 +387,14 @@ void add_proxy_routes(route_table& routes, const std::vector<upstream>& upstream
           access_rule rule = access_rule::signed_in();
           rule.rate = up.rate;
           routes.add(method, pattern, rule,
-                     [up, settings](net::request& req) -> awaitable<net::response> {
-                       co_return co_await forward(req, up, settings);
+                     [up, settings, signer](net::request& req) -> awaitable<net::response> {
+                       co_return co_await forward(req, up, settings, *signer);
                      },
                      {.body_limit = settings.proxy_body_limit_bytes});
         }
         routes.add_websocket(pattern, access_rule::signed_in(),
-                             [up, settings](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
-                               co_await forward_websocket(req, ws, up, settings);
+                             [up, signer](net::request& req, net::websocket_stream& ws) -> awaitable<void> {
+                               co_await forward_websocket(req, ws, up, *signer);
                              });
       }
     }

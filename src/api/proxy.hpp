@@ -22,6 +22,7 @@
 #include "api/gateway.hpp"
 #include "api/identity/identity_service.hpp"
 #include "core/config.hpp"
+#include "core/crypto.hpp"
 
 namespace wattos::api {
 
@@ -44,6 +45,23 @@ std::vector<upstream> configured_upstreams(const core::services_settings& servic
 // Adds GET/POST/PUT/PATCH/DELETE routes and a WebSocket route for every prefix.
 void add_proxy_routes(route_table& routes, const std::vector<upstream>& upstreams,
                       const core::gateway_settings& settings);
+
+// Writes signed identity headers: base64url(JSON claims) "." base64url(HMAC-SHA256).
+// The claims are written by hand from the request's principal attributes (the
+// gateway's authenticate middleware sets them), and the HMAC key is set up once: this
+// runs on every proxied request.
+class identity_signer {
+ public:
+  explicit identity_signer(std::string_view secret) : key_(secret) {}
+  // The header for the principal of `req`; empty when the request has none.
+  std::string sign(const net::request& req, std::int64_t now_s) const;
+  std::string sign(const principal& who, std::string_view request_id, std::int64_t now_s) const;
+
+ private:
+  struct claims;
+  std::string sign(const claims& c) const;
+  core::hmac_sha256_key key_;
+};
 
 // The signed identity header, and its check on the service side (max_age_s bounds
 // replay of a captured header).

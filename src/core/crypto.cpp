@@ -78,6 +78,25 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return mac;
 }
 
+static_assert(sizeof(crypto_auth_hmacsha256_state) <= sizeof(unsigned char[208]) &&
+              alignof(crypto_auth_hmacsha256_state) <= 8);
+
+hmac_sha256_key::hmac_sha256_key(std::string_view key) : state_{} {
+  crypto_init();
+  crypto_auth_hmacsha256_init(reinterpret_cast<crypto_auth_hmacsha256_state*>(state_),
+                              reinterpret_cast<const unsigned char*>(key.data()), key.size());
+}
+
+std::string hmac_sha256_key::sign(std::string_view data) const {
+  crypto_auth_hmacsha256_state state;
+  std::memcpy(&state, state_, sizeof state);
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::string mac(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(mac.data()));
+  sodium_memzero(&state, sizeof state);
+  return mac;
+}
+
 bool constant_time_equals(std::string_view a, std::string_view b) noexcept {
   crypto_init();
   if (a.size() != b.size()) return false;
@@ -95,13 +114,20 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  base64url_append(out, bytes);
+  return out;
+}
+
+void base64url_append(std::string& out, std::string_view bytes) {
   crypto_init();
   const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                    variant);
-  out.resize(std::char_traits<char>::length(out.c_str()));
-  return out;
+  const std::size_t at = out.size();
+  // sodium writes a terminating NUL after the (4n + 2) / 3 characters of unpadded base64.
+  out.resize(at + sodium_base64_ENCODED_LEN(bytes.size(), variant));
+  sodium_bin2base64(out.data() + at, out.size() - at, reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), variant);
+  out.resize(at + (4 * bytes.size() + 2) / 3);
 }
 
 result<std::string> base64url_decode(std::string_view text) {

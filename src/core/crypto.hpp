@@ -34,9 +34,21 @@ std::string sha256_hex(std::string_view data);
 result<std::string> sha256_file_hex(const std::string& path);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 
+// HMAC-SHA256 under one key that signs many messages (the gateway's identity header on
+// every proxied request): the key's two blocks are hashed once, here, not per message.
+class hmac_sha256_key {
+ public:
+  explicit hmac_sha256_key(std::string_view key);
+  std::string sign(std::string_view data) const;  // raw 32 bytes, as hmac_sha256(key, data)
+
+ private:
+  alignas(8) unsigned char state_[208];  // crypto_auth_hmacsha256_state, without sodium.h here
+};
+
 bool constant_time_equals(std::string_view a, std::string_view b) noexcept;
 
 std::string base64url_encode(std::string_view bytes);
+void base64url_append(std::string& out, std::string_view bytes);  // base64url_encode, onto `out`
 // Standard base64 with padding (RFC 4648 section 4), as OpenAI's base64 embeddings use.
 std::string base64_encode(std::string_view bytes);
 result<std::string> base64url_decode(std::string_view text);

@@ -71,10 +71,6 @@ bool environment_proxy_applies(std::string_view host) {
   return true;
 }
 
-bool has_line_break(std::string_view s) {
-  return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -221,7 +217,10 @@ struct plain_call::state {
   asio::steady_timer timer;  // every deadline of the call, re-armed only when it fires
   connection_pool& pool;
   beast::flat_buffer buffer;
-  std::array<char, 16384> chunk;
+  // Body bytes go through here; sized to the answer when its length is known, so a
+  // small answer does not cost a 16 KiB allocation.
+  std::unique_ptr<char[]> chunk;
+  std::size_t chunk_size = 0;
 
   clock_type::time_point started;
   clock_type::time_point connect_started;
@@ -301,10 +300,10 @@ struct plain_call::state {
                                                   " bytes");
         return false;
       }
-      response.body.append(chunk.data(), n);
+      response.body.append(chunk.get(), n);
       return true;
     }
-    if (on_data && !on_data(std::string_view(chunk.data(), n))) {
+    if (on_data && !on_data(std::string_view(chunk.get(), n))) {
       failure = core::error::cancelled("stopped by the receiver");
       return false;
     }
@@ -451,12 +450,18 @@ asio::awaitable<attempt_end> plain_call::state::exchange(const std::string& head
   if (on_headers) on_headers(response.status, response.headers);
   if (failure) co_return fail({}, "answer");
 
+  if (!parser->is_done()) {
+    constexpr std::size_t largest_chunk = 16384;
+    const auto length = parser->content_length();
+    chunk_size = length && *length > 0 && *length < largest_chunk ? static_cast<std::size_t>(*length) : largest_chunk;
+    chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
+  }
   while (!parser->is_done()) {
-    parser->get().body().data = chunk.data();
-    parser->get().body().size = chunk.size();
+    parser->get().body().data = chunk.get();
+    parser->get().body().size = chunk_size;
     auto [ec, n] = co_await http::async_read_some(*socket, buffer, *parser, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
-    const std::size_t got = chunk.size() - parser->get().body().size;
+    const std::size_t got = chunk_size - parser->get().body().size;
     if (got > 0 && !failure && !deliver(got)) co_return fail({}, "answer");
     if (ec || failure || cs.cancelled() != asio::cancellation_type::none) co_return fail(ec, "answer");
   }

@@ -261,7 +261,7 @@ std::string response_head(const response& res, std::string_view request_id, std:
   head += ' ';
   head += http::obsolete_reason(static_cast<http::status>(res.status));
   head += "\r\n";
-  auto safe = [](std::string_view text) { return text.find_first_of("\r\n") == std::string_view::npos; };
+  auto safe = [](std::string_view text) { return !has_line_break(text); };
   for (const auto& h : res.headers) {
     if (iequals(h.name, "Content-Length") || iequals(h.name, "Connection") || iequals(h.name, "Transfer-Encoding") ||
         (!request_id.empty() && iequals(h.name, "X-Request-Id")) || !safe(h.name) || !safe(h.value)) {

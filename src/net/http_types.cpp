@@ -4,6 +4,10 @@
 
 namespace wattos::net {
 
+bool has_line_break(std::string_view text) noexcept {
+  return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; });
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {

@@ -53,6 +53,9 @@ class header_map {
 };
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// A CR or LF in a header name or value (which would split the header): such headers are
+// not written. One pass; string_view::find_first_of calls memchr once per character.
+bool has_line_break(std::string_view text) noexcept;
 
 // A file part of a multipart/form-data upload, already streamed to disk. The server
 // deletes `path` after the response unless the handler moved or renamed the file.

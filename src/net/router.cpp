@@ -48,29 +48,40 @@ route compile(std::string method, std::string pattern, route_options options) {
   return r;
 }
 
-// Matches `path` against a compiled route; fills params on success.
-bool match_route(const route& r, const std::vector<std::string_view>& parts,
-                 std::vector<std::pair<std::string, std::string>>& params, std::string_view full_path) {
-  params.clear();
+// Whether the path's parts match a compiled route; compares only, allocates nothing
+// (find tries every route, most of which do not match).
+bool path_matches(const route& r, const std::vector<std::string_view>& parts) {
+  const std::size_t n = r.segments.size();
+  // A {*rest} route also matches its prefix alone ("/files" for "/files/{*rest}").
+  if (r.has_rest ? parts.size() + 1 < n : parts.size() != n) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& seg = r.segments[i];
+    if (is_param(seg)) {
+      if (seg[1] == '*') return true;
+      if (parts[i].empty()) return false;
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The parameters of a route that matched.
+void fill_params(const route& r, const std::vector<std::string_view>& parts, std::string_view full_path,
+                 std::vector<std::pair<std::string, std::string>>& params) {
   for (std::size_t i = 0; i < r.segments.size(); ++i) {
     const std::string& seg = r.segments[i];
-    if (is_param(seg) && seg[1] == '*') {
+    if (!is_param(seg)) continue;
+    if (seg[1] == '*') {
       // The rest of the path, possibly empty, without the leading slash.
       std::size_t offset = 1;
       for (std::size_t j = 0; j < i && j < parts.size(); ++j) offset += parts[j].size() + 1;
       std::string rest = offset <= full_path.size() ? std::string(full_path.substr(offset)) : std::string();
       params.emplace_back(seg.substr(2, seg.size() - 3), std::move(rest));
-      return true;
+      return;
     }
-    if (i >= parts.size()) return false;
-    if (is_param(seg)) {
-      if (parts[i].empty()) return false;
-      params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
-    } else if (seg != parts[i]) {
-      return false;
-    }
+    params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
   }
-  return parts.size() == r.segments.size();
 }
 
 }  // namespace
@@ -90,12 +101,11 @@ void router::add_websocket(std::string pattern, websocket_handler h, route_optio
 route_match router::find(std::string_view method, std::string_view path, bool websocket) const {
   route_match best;
   auto parts = split_path(path);
-  std::vector<std::pair<std::string, std::string>> params;
   int best_score = -1;
   std::string allowed;
   for (const auto& r : routes_) {
     if (websocket != static_cast<bool>(r.ws_handler)) continue;
-    if (!match_route(r, parts, params, path)) continue;
+    if (!path_matches(r, parts)) continue;
     bool method_ok = websocket || r.method == method || (method == "HEAD" && r.method == "GET");
     if (!method_ok) {
       if (allowed.find(r.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + r.method;
@@ -106,10 +116,13 @@ route_match router::find(std::string_view method, std::string_view path, bool we
     if (score > best_score) {
       best_score = score;
       best.matched = &r;
-      best.params = params;
     }
   }
-  if (!best.matched) best.allowed_methods = std::move(allowed);
+  if (best.matched) {
+    fill_params(*best.matched, parts, path, best.params);
+  } else {
+    best.allowed_methods = std::move(allowed);
+  }
   return best;
 }
 

@@ -25,6 +25,32 @@ TEST(crypto, hmac_sha256_rfc4231_case_2) {
   EXPECT_EQ(base64url_encode(mac), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM");
 }
 
+TEST(crypto, a_prepared_hmac_key_signs_like_the_one_shot_function) {
+  // RFC 4231 case 6: a key longer than the block is hashed first.
+  const std::string long_key(131, '\xaa');
+  const hmac_sha256_key prepared(long_key);
+  EXPECT_EQ(base64url_encode(prepared.sign("Test Using Larger Than Block-Size Key - Hash Key First")),
+            base64url_encode(hmac_sha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")));
+  const hmac_sha256_key jefe("Jefe");
+  EXPECT_EQ(base64url_encode(jefe.sign("what do ya want for nothing?")), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM");
+  // The key's state is not consumed by a signature: the second one is the same.
+  EXPECT_EQ(jefe.sign("what do ya want for nothing?"), jefe.sign("what do ya want for nothing?"));
+  EXPECT_NE(jefe.sign("a"), jefe.sign("b"));
+}
+
+TEST(crypto, base64url_append_extends_and_matches_rfc4648_for_every_tail_length) {
+  // RFC 4648 section 10, without padding; "\xfb\xff" shows the URL alphabet.
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
+  for (const auto& [bytes, text] : vectors) {
+    std::string out = "prefix.";
+    base64url_append(out, bytes);
+    EXPECT_EQ(out, "prefix." + text) << text;
+    EXPECT_EQ(base64url_encode(bytes), text);
+  }
+}
+
 TEST(crypto, base64url_round_trip_and_rejects_garbage) {
   std::string bytes("\x00\xff\xfe hello", 9);
   auto encoded = base64url_encode(bytes);

@@ -50,6 +50,26 @@ TEST(router, rest_parameter_takes_remaining_path) {
   EXPECT_EQ(empty.params[0].second, "");
 }
 
+TEST(router, only_the_chosen_route_gives_parameters) {
+  router r;
+  r.add("GET", "/c/{conversation}/{*rest}", noop());
+  r.add("GET", "/c/{conversation}/messages/{message}", noop());
+  r.add("POST", "/c/{other}/messages/{id}", noop());
+  auto m = r.find("GET", "/c/7/messages/9");
+  ASSERT_NE(m.matched, nullptr);
+  EXPECT_EQ(m.matched->pattern, "/c/{conversation}/messages/{message}");
+  const std::vector<std::pair<std::string, std::string>> want{{"conversation", "7"}, {"message", "9"}};
+  EXPECT_EQ(m.params, want);
+  auto rest = r.find("GET", "/c/7/other/x");
+  ASSERT_NE(rest.matched, nullptr);
+  const std::vector<std::pair<std::string, std::string>> want_rest{{"conversation", "7"}, {"rest", "other/x"}};
+  EXPECT_EQ(rest.params, want_rest);
+  // The prefix of a {*rest} route alone matches it, with an empty rest.
+  auto prefix = r.find("GET", "/c/7");
+  ASSERT_NE(prefix.matched, nullptr);
+  EXPECT_EQ(prefix.params.back(), std::make_pair(std::string("rest"), std::string()));
+}
+
 TEST(router, no_partial_or_extra_segments) {
   router r;
   r.add("GET", "/a/{id}", noop());
