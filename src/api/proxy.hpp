@@ -49,10 +49,13 @@ void add_proxy_routes(route_table& routes, const std::vector<upstream>& upstream
 // Writes signed identity headers: base64url(JSON claims) "." base64url(HMAC-SHA256).
 // The claims are written by hand from the request's principal attributes (the
 // gateway's authenticate middleware sets them), and the HMAC key is set up once: this
-// runs on every proxied request.
+// runs on every proxied request. The principal's claims come first, padded with JSON
+// whitespace to a multiple of 3 bytes, so their base64 text and the HMAC state after it
+// can be kept per thread for the last principal signed (a program sending many
+// requests with one key pays for them once); the request id and time follow.
 class identity_signer {
  public:
-  explicit identity_signer(std::string_view secret) : key_(secret) {}
+  explicit identity_signer(std::string_view secret);
   // The header for the principal of `req`; empty when the request has none.
   std::string sign(const net::request& req, std::int64_t now_s) const;
   std::string sign(const principal& who, std::string_view request_id, std::int64_t now_s) const;
@@ -61,6 +64,7 @@ class identity_signer {
   struct claims;
   std::string sign(const claims& c) const;
   core::hmac_sha256_key key_;
+  std::uint64_t id_;  // tells the signers apart in the per-thread cache of the last principal
 };
 
 // The signed identity header, and its check on the service side (max_age_s bounds

@@ -87,6 +87,13 @@ hmac_sha256_key::hmac_sha256_key(std::string_view key) : state_{} {
                               reinterpret_cast<const unsigned char*>(key.data()), key.size());
 }
 
+hmac_sha256_key hmac_sha256_key::after(std::string_view prefix) const {
+  hmac_sha256_key out(*this);
+  crypto_auth_hmacsha256_update(reinterpret_cast<crypto_auth_hmacsha256_state*>(out.state_),
+                                reinterpret_cast<const unsigned char*>(prefix.data()), prefix.size());
+  return out;
+}
+
 std::string hmac_sha256_key::sign(std::string_view data) const {
   crypto_auth_hmacsha256_state state;
   std::memcpy(&state, state_, sizeof state);

@@ -40,6 +40,9 @@ class hmac_sha256_key {
  public:
   explicit hmac_sha256_key(std::string_view key);
   std::string sign(std::string_view data) const;  // raw 32 bytes, as hmac_sha256(key, data)
+  // This key with `prefix` already fed in: after(p).sign(d) == sign(p + d), for messages
+  // that share a long beginning.
+  hmac_sha256_key after(std::string_view prefix) const;
 
  private:
   alignas(8) unsigned char state_[208];  // crypto_auth_hmacsha256_state, without sodium.h here

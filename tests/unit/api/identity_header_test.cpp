@@ -57,6 +57,30 @@ TEST(identity_header, from_request_attributes_equals_from_the_principal) {
   EXPECT_EQ(signer.sign(req, 1000), signer.sign(who, "req-2", 1000));
 }
 
+// The per-thread cache of the last principal must never sign one principal's claims
+// for another, or with another signer's key.
+TEST(identity_header, alternating_principals_and_signers_each_verify_as_themselves) {
+  const identity_signer first(secret);
+  const std::string other_secret = std::string(secret) + "-other";
+  const identity_signer second(other_secret);
+  principal alice = awkward_principal();
+  principal bob = awkward_principal();
+  bob.user_id = "0193-bob";
+  bob.permissions = {"chat:use"};
+  for (int round = 0; round < 3; ++round) {
+    for (const principal* who : {&alice, &bob}) {
+      auto by_first = verify_identity(first.sign(*who, "r", 1000), secret, 1000);
+      ASSERT_TRUE(by_first.ok());
+      EXPECT_EQ(by_first->user_id, who->user_id);
+      EXPECT_EQ(by_first->permissions, who->permissions);
+      auto by_second = verify_identity(second.sign(*who, "r", 1000), other_secret, 1000);
+      ASSERT_TRUE(by_second.ok());
+      EXPECT_EQ(by_second->user_id, who->user_id);
+      EXPECT_FALSE(verify_identity(second.sign(*who, "r", 1000), secret, 1000).ok());
+    }
+  }
+}
+
 TEST(identity_header, refuses_other_secrets_tampering_and_age) {
   const identity_signer signer(secret);
   const auto header = signer.sign(awkward_principal(), "req-3", 1000);

@@ -36,6 +36,11 @@ TEST(crypto, a_prepared_hmac_key_signs_like_the_one_shot_function) {
   // The key's state is not consumed by a signature: the second one is the same.
   EXPECT_EQ(jefe.sign("what do ya want for nothing?"), jefe.sign("what do ya want for nothing?"));
   EXPECT_NE(jefe.sign("a"), jefe.sign("b"));
+  // A prefix fed in ahead: the same MAC as the whole message, across block boundaries.
+  const std::string message(150, 'm');
+  for (std::size_t cut : {0, 1, 63, 64, 65, 150}) {
+    EXPECT_EQ(jefe.after(message.substr(0, cut)).sign(message.substr(cut)), hmac_sha256("Jefe", message)) << cut;
+  }
 }
 
 TEST(crypto, base64url_append_extends_and_matches_rfc4648_for_every_tail_length) {
