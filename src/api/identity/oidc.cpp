@@ -253,6 +253,12 @@ bool oidc_verifier::keys_stale() const {
          now - last_attempt_ >= std::chrono::seconds(settings_.jwks_min_interval_s);
 }
 
+void oidc_verifier::backdate_keys_for_test(std::chrono::seconds by) {
+  std::lock_guard lock(mutex_);
+  if (loaded_at_ != clock::time_point{}) loaded_at_ -= by;
+  if (last_attempt_ != clock::time_point{}) last_attempt_ -= by;
+}
+
 void oidc_verifier::set_keys(jwk_set keys) {
   auto shared = std::make_shared<const jwk_set>(std::move(keys));
   std::lock_guard lock(mutex_);

@@ -100,6 +100,9 @@ class oidc_verifier {
 
   // Installs a key set (what refresh_keys does after a fetch; tests use it directly).
   void set_keys(jwk_set keys);
+  // Moves the last fetch and the last attempt `by` into the past: lets a test reach
+  // jwks_refresh_s (at least a minute) without waiting for it.
+  void backdate_keys_for_test(std::chrono::seconds by);
 
   // The WattOS roles `groups` map to through settings.role_map; default_role when none
   // does (and it is set).

@@ -274,6 +274,51 @@ TEST(oidc_verifier, fetches_keys_once_for_callers_that_ask_together_and_keeps_th
   EXPECT_TRUE(v->verify(token, now).ok());
 }
 
+// What the gateway's authenticate middleware does, without waiting a real hour: keys
+// older than jwks_refresh_s are stale, and the (detached) refresh that follows installs
+// the provider's rotated keys; a refresh that failed is not retried before
+// jwks_min_interval_s.
+TEST(oidc_verifier, keys_past_the_refresh_interval_are_stale_until_a_refresh_renews_them) {
+  jwks_server provider;
+  provider.publish(jwks_of(rsa_key()));
+  auto s = provider_settings();
+  s.jwks_url = provider.url();
+  s.jwks_refresh_s = 3600;
+  s.jwks_min_interval_s = 10;
+  auto v = std::make_shared<oidc_verifier>(s);
+  auto refresh = [&v] {
+    boost::asio::io_context io;
+    auto done = boost::asio::co_spawn(io, oidc_verifier::refresh_keys(v), boost::asio::use_future);
+    io.run();
+    return done.get();
+  };
+  ASSERT_TRUE(refresh().ok());
+  EXPECT_FALSE(v->keys_stale());
+  v->backdate_keys_for_test(std::chrono::seconds(3600 - 60));
+  EXPECT_FALSE(v->keys_stale());  // a minute short of the interval
+  v->backdate_keys_for_test(std::chrono::seconds(120));
+  EXPECT_TRUE(v->keys_stale());
+
+  // The provider rotated its key: after the refresh only the new one verifies.
+  provider.publish(jwks_of(ec_key()));
+  ASSERT_TRUE(refresh().ok());
+  EXPECT_EQ(provider.requests.load(), 2);
+  EXPECT_FALSE(v->keys_stale());
+  EXPECT_TRUE(v->verify(ec_key().sign(claims_for("u1")), now).ok());
+  EXPECT_FALSE(v->verify(rsa_key().sign(claims_for("u1")), now).ok());
+
+  // Stale again, but the provider is broken: the keys stay, and the failed attempt
+  // holds off the next one for jwks_min_interval_s.
+  v->backdate_keys_for_test(std::chrono::seconds(3600 + 1));
+  provider.publish("{\"keys\": []}");
+  ASSERT_TRUE(v->keys_stale());
+  EXPECT_FALSE(refresh().ok());
+  EXPECT_FALSE(v->keys_stale());
+  EXPECT_TRUE(v->verify(ec_key().sign(claims_for("u1")), now).ok());
+  v->backdate_keys_for_test(std::chrono::seconds(11));
+  EXPECT_TRUE(v->keys_stale());
+}
+
 // The identity service with a provider configured, on each store.
 class identity_oidc : public infra::db::testing::backend_test {
  protected:
