@@ -6,7 +6,7 @@ namespace {
 boost::asio::awaitable<net::response> add_security_headers(net::request& req, const net::handler& next) {
   net::response res = co_await next(req);
   auto set_default = [&res](const char* name, const char* value) {
-    if (!res.headers.contains(name)) res.headers.set(name, value);
+    if (!res.headers.contains(name)) res.headers.add(name, value);
   };
   set_default("X-Content-Type-Options", "nosniff");
   set_default("X-Frame-Options", "DENY");

@@ -108,15 +108,16 @@ std::uint64_t uuid_v7_unix_ms(const uuid_bytes& bytes) noexcept {
 }
 
 std::string random_hex(std::size_t n_bytes) {
-  std::string out;
-  out.reserve(n_bytes * 2);
+  // Filled in place: appending digit by digit re-checked the capacity twice per byte, and a
+  // request id is made for every request.
+  std::string out(n_bytes * 2, '\0');
   auto& rng = thread_rng();
   std::uint64_t bits = 0;
   for (std::size_t i = 0; i < n_bytes; ++i) {
     if (i % 8 == 0) bits = rng();
     auto b = static_cast<std::uint8_t>(bits >> (8 * (i % 8)));
-    out += hex_digits[b >> 4];
-    out += hex_digits[b & 0x0f];
+    out[2 * i] = hex_digits[b >> 4];
+    out[2 * i + 1] = hex_digits[b & 0x0f];
   }
   return out;
 }

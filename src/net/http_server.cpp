@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -30,6 +31,7 @@
 #include "core/log.hpp"
 #include "net/http_error.hpp"
 #include "net/multipart.hpp"
+#include "net/origin_form.hpp"
 #include "net/static_files.hpp"
 
 namespace wattos::net {
@@ -63,6 +65,36 @@ bool valid_request_id(std::string_view id) {
   }
   return true;
 }
+
+// The metric children of a connection's last request. A keep-alive client mostly repeats
+// one route, so this spares each request the label vectors and the families' locked map
+// lookups; children live as long as their family, so the pointers stay valid.
+class request_metrics_cache {
+ public:
+  void record(core::metric_family<core::counter>& requests, core::metric_family<core::histogram>& latency,
+              const std::string& route, const std::string& method, int status, double seconds) {
+    if (count_ == nullptr || status != status_ || method != method_ || route != count_route_) {
+      count_ = &requests.with({route, method, std::to_string(status)});
+      count_route_ = route;
+      method_ = method;
+      status_ = status;
+    }
+    if (latency_ == nullptr || route != latency_route_) {
+      latency_ = &latency.with({route});
+      latency_route_ = route;
+    }
+    count_->inc();
+    latency_->observe(seconds);
+  }
+
+ private:
+  core::counter* count_ = nullptr;
+  std::string count_route_;
+  std::string method_;
+  int status_ = 0;
+  core::histogram* latency_ = nullptr;
+  std::string latency_route_;
+};
 
 // State a connection shares with the server's registry, so that shutdown can reach it.
 // Touched only on the connection's executor (its strand, or the one thread running io).
@@ -254,13 +286,14 @@ class websocket_stream_impl final : public websocket_stream {
 // line break is dropped rather than let it split the head (header injection).
 std::string response_head(const response& res, std::string_view request_id, std::size_t body_size, bool keep_alive,
                           unsigned version) {
+  using namespace std::string_view_literals;  // appends of known length: no strlen per piece
   std::string head;
   head.reserve(256);
-  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
   head += std::to_string(res.status);
   head += ' ';
   head += http::obsolete_reason(static_cast<http::status>(res.status));
-  head += "\r\n";
+  head += "\r\n"sv;
   auto safe = [](std::string_view text) { return !has_line_break(text); };
   for (const auto& h : res.headers) {
     if (iequals(h.name, "Content-Length") || iequals(h.name, "Connection") || iequals(h.name, "Transfer-Encoding") ||
@@ -268,24 +301,24 @@ std::string response_head(const response& res, std::string_view request_id, std:
       continue;
     }
     head += h.name;
-    head += ": ";
+    head += ": "sv;
     head += h.value;
-    head += "\r\n";
+    head += "\r\n"sv;
   }
   if (!request_id.empty()) {
-    head += "X-Request-Id: ";
+    head += "X-Request-Id: "sv;
     head += request_id;
-    head += "\r\n";
+    head += "\r\n"sv;
   }
   // 1xx, 204 and 304 carry no body and no length (RFC 9110, 8.6).
   if (res.status >= 200 && res.status != 204 && res.status != 304) {
-    head += "Content-Length: ";
+    head += "Content-Length: "sv;
     head += std::to_string(body_size);
-    head += "\r\n";
+    head += "\r\n"sv;
   }
-  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
-  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
-  head += "\r\n";
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n"sv;
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n"sv;
+  head += "\r\n"sv;
   return head;
 }
 
@@ -406,6 +439,9 @@ asio::awaitable<void> http_server::impl::accept_loop() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    // Non-blocking for the synchronous first attempt of write_response (asynchronous
+    // operations do not depend on this mode).
+    socket.non_blocking(true, ignored);
     auto conn = std::make_shared<connection_state>(std::move(socket));
     {
       std::lock_guard lock(registry_mutex);
@@ -452,15 +488,25 @@ void http_server::impl::close_idle_connections(bool force) {
 }
 
 asio::awaitable<response> http_server::impl::invoke(request& req, const handler& endpoint) {
-  // Builds the chain inside out. The lambdas are not coroutines: they return the
-  // awaitable of the next stage, so nothing they capture has to outlive them.
-  std::vector<handler> stages(chain.size() + 1);
-  stages.back() = [&endpoint](request& r) { return endpoint(r); };
-  for (std::size_t i = chain.size(); i-- > 0;) {
-    stages[i] = [this, i, &stages](request& r) { return chain[i](r, stages[i + 1]); };
+  // Builds the chain inside out, on this frame: stage i calls middleware i with stage i + 1
+  // (the endpoint after the last) as its next. The lambdas are not coroutines: they return
+  // the awaitable of the next stage, so nothing they capture has to outlive them; they hold
+  // two pointers, which std::function keeps without an allocation.
+  constexpr std::size_t inline_stages = 8;
+  std::array<handler, inline_stages> local_stages;
+  std::vector<handler> more_stages;
+  handler* stages = local_stages.data();
+  if (chain.size() > inline_stages) {
+    more_stages.resize(chain.size());
+    stages = more_stages.data();
   }
+  for (std::size_t i = chain.size(); i-- > 0;) {
+    const handler* next = i + 1 < chain.size() ? &stages[i + 1] : &endpoint;
+    stages[i] = [stage = &chain[i], next](request& r) { return (*stage)(r, *next); };
+  }
+  const handler& first = chain.empty() ? endpoint : stages[0];
   try {
-    co_return co_await stages.front()(req);
+    co_return co_await first(req);
   } catch (const std::exception& e) {
     core::log_error("handler threw",
                     {{"request_id", req.request_id}, {"route", req.route_pattern}, {"error", e.what()}});
@@ -511,6 +557,7 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
   bool first = true;
   bool linger = false;  // an unread body is pending: drain it before closing (see below)
   auto& stream = conn->stream;
+  request_metrics_cache recorded;
   std::string remote;
   {
     beast::error_code ec;
@@ -560,13 +607,20 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     std::optional<response> early;  // an answer decided before any handler runs
     const route* matched = nullptr;
     bool is_ws = false;
-    auto target = boost::urls::parse_origin_form(req.target);
-    if (!target) {
+    // Most targets are a plain path: they need neither the URL parser nor decoding.
+    bool valid_target = true;
+    if (is_plain_origin_path(req.target)) {
+      req.path = req.target;
+    } else if (auto target = boost::urls::parse_origin_form(req.target)) {
+      req.path = target->path();
+      for (auto param : target->params()) req.query.emplace_back(param.key, param.value);
+    } else {
+      valid_target = false;
+    }
+    if (!valid_target) {
       early = error_response(400, "invalid_target", "request target is not a valid origin-form URL", req.request_id);
       keep_alive = false;
     } else {
-      req.path = target->path();
-      for (auto param : target->params()) req.query.emplace_back(param.key, param.value);
       is_ws = websocket::is_upgrade(msg);
       auto match = routes.find(req.method, req.path, is_ws);
       if (match.matched) {
@@ -681,8 +735,7 @@ asio::awaitable<void> http_server::impl::run_connection(std::shared_ptr<connecti
     bool written = co_await write_response(*conn, req, res, head_only, keep_alive, version);
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    requests.with({req.route_pattern, req.method, std::to_string(res.status)}).inc();
-    latency.with({req.route_pattern}).observe(seconds);
+    recorded.record(requests, latency, req.route_pattern, req.method, res.status, seconds);
     if (hooks.access_log) {
       core::log_info("request", {{"request_id", req.request_id},
                                  {"method", req.method},
@@ -726,8 +779,8 @@ asio::awaitable<bool> http_server::impl::write_response(connection_state& conn, 
     if (!req.request_id.empty()) msg.set("X-Request-Id", req.request_id);
     msg.keep_alive(keep_alive);
   };
-  conn.stream.expires_after(write_timeout());
   if (!res.file.empty()) {
+    conn.stream.expires_after(write_timeout());
     http::response<http::file_body> msg{static_cast<http::status>(res.status), version};
     beast::error_code ec;
     msg.body().open(res.file.c_str(), beast::file_mode::scan, ec);
@@ -741,18 +794,21 @@ asio::awaitable<bool> http_server::impl::write_response(connection_state& conn, 
   }
   const bool no_body = head_only || (res.status >= 100 && res.status < 200) || res.status == 204 || res.status == 304;
   const std::string head = response_head(res, req.request_id, res.body.size(), keep_alive, version);
-  const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body)};
-  // One gathered write: head and body leave in one sendmsg. (An if, not ?:, around the
-  // co_await: docs/coroutines.md.)
+  const std::array<asio::const_buffer, 2> parts{asio::buffer(head),
+                                                asio::buffer(res.body.data(), no_body ? 0 : res.body.size())};
+  // One gathered write: head and body leave in one sendmsg. Most answers fit the socket's
+  // send buffer, so a non-blocking attempt sends them without a timer, a composed operation
+  // or a suspension; only what it leaves goes the asynchronous way, under the write timeout.
+  const std::size_t total = asio::buffer_size(parts);
   beast::error_code ec;
-  if (no_body) {
-    auto [write_ec, n] = co_await asio::async_write(conn.stream, asio::buffer(head), use_nothrow);
-    ec = write_ec;
-  } else {
-    auto [write_ec, n] = co_await asio::async_write(conn.stream, parts, use_nothrow);
-    ec = write_ec;
-  }
-  co_return !ec;
+  const std::size_t sent = conn.stream.socket().write_some(parts, ec);
+  if (!ec && sent == total) co_return true;
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
+  rest.consume(ec ? 0 : sent);
+  conn.stream.expires_after(write_timeout());
+  auto [write_ec, n] = co_await asio::async_write(conn.stream, rest, use_nothrow);
+  co_return !write_ec;
 }
 
 asio::awaitable<void> http_server::impl::run_sse(connection_state& conn, request& req, response& res,

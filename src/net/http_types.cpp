@@ -5,7 +5,9 @@
 namespace wattos::net {
 
 bool has_line_break(std::string_view text) noexcept {
-  return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; });
+  // One predictable comparison for the usual character: both breaks are below 14.
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n'); });
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -30,10 +32,13 @@ bool header_map::contains(std::string_view name) const noexcept {
 
 void header_map::set(std::string name, std::string value) {
   erase(name);
-  entries_.push_back({std::move(name), std::move(value)});
+  add(std::move(name), std::move(value));
 }
 
 void header_map::add(std::string name, std::string value) {
+  // Room for a typical head at once: growing one entry at a time moved every entry up to
+  // three times for the half dozen headers of an ordinary response.
+  if (entries_.capacity() == 0) entries_.reserve(8);
   entries_.push_back({std::move(name), std::move(value)});
 }
 

@@ -1,5 +1,6 @@
 // Feeds arbitrary bytes through the request path up to the handler: Beast's parser with
-// the server's limits, the origin-form target parser, query decoding and the router.
+// the server's limits, the origin-form target parser (and the server's shortcut for plain
+// paths, which must agree with it), query decoding and the router.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -7,8 +8,10 @@
 #include <boost/url/parse.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include "net/origin_form.hpp"
 #include "net/router.hpp"
 
 namespace {
@@ -47,6 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!parser.is_header_done()) return 0;
   auto& msg = parser.get();
   auto target = boost::urls::parse_origin_form(msg.target());
+  if (wattos::net::is_plain_origin_path(msg.target())) {
+    // The server takes such a target as its own path without parsing it.
+    if (!target || target->path() != msg.target() || target->has_query()) std::abort();
+  }
   if (!target) return 0;
   std::string path = target->path();
   std::size_t params = 0;

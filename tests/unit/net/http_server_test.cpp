@@ -46,6 +46,12 @@ class http_server_test : public ::testing::Test {
       throw std::runtime_error("boom");
       co_return response::no_content();
     });
+    // Larger than a socket's send buffer: the first write cannot take it all.
+    srv.routes.add("GET", "/large", [](request&) -> awaitable<response> {
+      std::string body(16 << 20, '\0');
+      for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+      co_return response::text(200, std::move(body));
+    });
     srv.routes.add("GET", "/request-id",
                    [](request& req) -> awaitable<response> { co_return response::text(200, req.request_id); });
   }
@@ -151,6 +157,21 @@ TEST_F(http_server_test, keep_alive_serves_several_requests_on_one_connection) {
   EXPECT_NE(replies[0].body.find("\"a\""), std::string::npos);
   EXPECT_NE(replies[2].body.find("\"c\""), std::string::npos);
   EXPECT_FALSE(replies[2].keep_alive);
+}
+
+TEST_F(http_server_test, answers_larger_than_the_send_buffer_arrive_whole_and_the_connection_goes_on) {
+  srv.start();
+  std::string raw = "GET /large HTTP/1.1\r\nHost: t\r\n\r\nGET /hello/after HTTP/1.1\r\nHost: t\r\n\r\n";
+  auto replies = run_client(exchange_raw(srv.port(), raw, 2));
+  ASSERT_EQ(replies.size(), 2u);
+  ASSERT_EQ(replies[0].body.size(), std::size_t{16} << 20);
+  bool intact = true;
+  for (std::size_t i = 0; i < replies[0].body.size() && intact; ++i) {
+    intact = replies[0].body[i] == static_cast<char>('a' + i % 26);
+  }
+  EXPECT_TRUE(intact);
+  EXPECT_EQ(replies[1].status, 200);
+  EXPECT_NE(replies[1].body.find("\"after\""), std::string::npos);
 }
 
 TEST_F(http_server_test, valid_incoming_request_id_is_kept_invalid_replaced) {
@@ -284,6 +305,31 @@ TEST_F(http_server_test, metrics_count_requests_by_route_and_status) {
       << text;
   EXPECT_NE(text.find("route=\"unmatched\",method=\"GET\",status=\"404\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("wattos_http_request_duration_seconds_count{route=\"/hello/{name}\"} 2"), std::string::npos);
+}
+
+TEST_F(http_server_test, metrics_count_each_request_of_a_keep_alive_connection_under_its_own_labels) {
+  srv.start();
+  std::string raw =
+      "GET /hello/a HTTP/1.1\r\nHost: t\r\n\r\nGET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /hello/b HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n{"
+      "GET /hello/c HTTP/1.1\r\nHost: t\r\n\r\n";
+  auto replies = run_client(exchange_raw(srv.port(), raw, 6));
+  ASSERT_EQ(replies.size(), 6u);
+  EXPECT_EQ(replies[3].status, 200);
+  EXPECT_EQ(replies[4].status, 400);
+  srv.stop();
+  std::string text = srv.metrics.render();
+  EXPECT_NE(text.find("wattos_http_requests_total{route=\"/hello/{name}\",method=\"GET\",status=\"200\"} 3"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("route=\"unmatched\",method=\"GET\",status=\"404\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("route=\"/echo\",method=\"POST\",status=\"200\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("route=\"/echo\",method=\"POST\",status=\"400\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("wattos_http_request_duration_seconds_count{route=\"/hello/{name}\"} 3"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("wattos_http_request_duration_seconds_count{route=\"/echo\"} 2"), std::string::npos) << text;
 }
 
 // --- Server-Sent Events -------------------------------------------------------------

@@ -1,6 +1,11 @@
 #include "net/router.hpp"
 
+#include <boost/url/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <random>
+
+#include "net/origin_form.hpp"
 
 namespace wattos::net {
 namespace {
@@ -98,6 +103,36 @@ TEST(sse_format, multiline_data_and_fields) {
   EXPECT_EQ(format_sse_event({"", "", "x\r\ny", std::nullopt}), "data: x\ndata: y\n\n");
   // A line break in the event name must not forge extra fields.
   EXPECT_EQ(format_sse_event({"1\nevent: evil", "", "d", std::nullopt}), "id: 1 event: evil\ndata: d\n\n");
+}
+
+// The server takes a plain target as its own path without the URL parser: that must give
+// what the parser gives, for every target it takes.
+TEST(origin_form, a_plain_target_is_what_the_url_parser_makes_of_it) {
+  auto agrees_with_parser = [](const std::string& target) {
+    if (!is_plain_origin_path(target)) return true;
+    auto parsed = boost::urls::parse_origin_form(target);
+    return parsed && parsed->path() == target && !parsed->has_query() && parsed->params().empty();
+  };
+  for (const char* target : {"/", "/json", "/api/v1/spaces/0193-ab/search", "/a:b@c/!$&'()*+,;=-._~", "//x"}) {
+    EXPECT_TRUE(is_plain_origin_path(target)) << target;
+    EXPECT_TRUE(agrees_with_parser(target)) << target;
+  }
+  for (const char* target : {"", "json", "/a?b=c", "/a%20b", "/a b", "/a#f", "/\xc3\xa4", "*", "/a[1]", "/a\\b"}) {
+    EXPECT_FALSE(is_plain_origin_path(target)) << target;
+  }
+  // Every byte after a slash, and random targets over all bytes.
+  for (int c = 0; c < 256; ++c) {
+    const std::string target = std::string("/") + static_cast<char>(c);
+    EXPECT_TRUE(agrees_with_parser(target)) << c;
+  }
+  std::mt19937 rng(7);
+  const std::string alphabet = "/abcAZ09-._~!$&'()*+,;=:@%?#[] \"<>\\^`{|}\x7f\x80\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string target = "/";
+    const auto length = rng() % 12;
+    for (std::size_t k = 0; k < length; ++k) target += alphabet[rng() % alphabet.size()];
+    ASSERT_TRUE(agrees_with_parser(target)) << target;
+  }
 }
 
 }  // namespace
