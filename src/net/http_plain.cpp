@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -398,6 +399,7 @@ asio::awaitable<core::status> plain_call::state::connect(asio::cancellation_stat
     co_return error_of(ec, cs, "connect to " + target.host_header);
   }
   socket->set_option(tcp::no_delay(true), ec);
+  socket->non_blocking(true, ec);  // for the synchronous first attempt of each request's write
   co_return core::status{};
 }
 
@@ -409,7 +411,20 @@ asio::awaitable<attempt_end> plain_call::state::exchange(const std::string& head
     return attempt_end::failed;
   };
   const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(request.body)};
-  auto [wec, written] = co_await asio::async_write(*socket, out, use_nothrow);
+  // A non-blocking attempt first, as the server does with its answers: a request that fits
+  // the send buffer leaves without a composed operation and a round through the scheduler.
+  boost::system::error_code wec;
+  std::size_t written = socket->write_some(out, wec);
+  if (wec == asio::error::would_block || wec == asio::error::try_again) {
+    wec = {};
+    written = 0;
+  }
+  if (!wec && written < asio::buffer_size(out)) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(out);
+    rest.consume(written);
+    auto [async_ec, n] = co_await asio::async_write(*socket, rest, use_nothrow);
+    wec = async_ec;
+  }
   if (wec || failure || cs.cancelled() != asio::cancellation_type::none) {
     if (reused && !failure && cs.cancelled() == asio::cancellation_type::none) {
       socket.reset();
