@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 namespace wattos::net {
 namespace {
@@ -84,18 +85,37 @@ void fill_params(const route& r, const std::vector<std::string_view>& parts, std
   }
 }
 
+// Never 0, which marks a parameter as the last segment.
+std::size_t segment_hash(std::string_view segment) {
+  return std::hash<std::string_view>{}(segment) | 1;
+}
+
 }  // namespace
+
+void router::index_route(std::size_t index) {
+  const route& r = routes_[index];
+  if (r.has_rest) {
+    rest_routes_.push_back(index);
+    return;
+  }
+  const std::size_t n = r.segments.size();
+  if (by_length_.size() <= n) by_length_.resize(n + 1);
+  const std::string& last = r.segments.back();
+  by_length_[n].push_back({index, is_param(last) ? 0 : segment_hash(last)});
+}
 
 void router::add(std::string method, std::string pattern, handler h, route_options options) {
   route r = compile(std::move(method), std::move(pattern), options);
   r.http_handler = std::move(h);
   routes_.push_back(std::move(r));
+  index_route(routes_.size() - 1);
 }
 
 void router::add_websocket(std::string pattern, websocket_handler h, route_options options) {
   route r = compile({}, std::move(pattern), options);
   r.ws_handler = std::move(h);
   routes_.push_back(std::move(r));
+  index_route(routes_.size() - 1);
 }
 
 route_match router::find(std::string_view method, std::string_view path, bool websocket) const {
@@ -103,7 +123,27 @@ route_match router::find(std::string_view method, std::string_view path, bool we
   auto parts = split_path(path);
   int best_score = -1;
   std::string allowed;
-  for (const auto& r : routes_) {
+  // The routes of this length whose last segment fits, and the {*rest} routes, merged in
+  // the order they were added.
+  static const std::vector<candidate> no_candidates;
+  const auto& fixed = parts.size() < by_length_.size() ? by_length_[parts.size()] : no_candidates;
+  const std::size_t last_hash = segment_hash(parts.back());
+  std::size_t next_fixed = 0;
+  std::size_t next_rest = 0;
+  while (true) {
+    while (next_fixed < fixed.size() && fixed[next_fixed].last_hash != 0 && fixed[next_fixed].last_hash != last_hash) {
+      ++next_fixed;
+    }
+    const bool fixed_left = next_fixed < fixed.size();
+    const bool rest_left = next_rest < rest_routes_.size();
+    if (!fixed_left && !rest_left) break;
+    std::size_t index = 0;
+    if (fixed_left && (!rest_left || fixed[next_fixed].index < rest_routes_[next_rest])) {
+      index = fixed[next_fixed++].index;
+    } else {
+      index = rest_routes_[next_rest++];
+    }
+    const route& r = routes_[index];
     if (websocket != static_cast<bool>(r.ws_handler)) continue;
     if (!path_matches(r, parts)) continue;
     bool method_ok = websocket || r.method == method || (method == "HEAD" && r.method == "GET");

@@ -58,7 +58,18 @@ class router {
   const std::vector<route>& routes() const noexcept { return routes_; }
 
  private:
+  // What find() looks at first, so that it tries only routes that can match: routes of a
+  // fixed length by segment count, each with a hash of its last segment (0 for a
+  // parameter), and the {*rest} routes apart. Indices into routes_, in the order added
+  // (among equal scores the first added wins).
+  struct candidate {
+    std::size_t index;
+    std::size_t last_hash;  // of the last literal segment; 0: the last segment is {param}
+  };
+  void index_route(std::size_t index);
   std::vector<route> routes_;
+  std::vector<std::vector<candidate>> by_length_;
+  std::vector<std::size_t> rest_routes_;
 };
 
 }  // namespace wattos::net

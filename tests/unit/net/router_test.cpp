@@ -105,6 +105,82 @@ TEST(sse_format, multiline_data_and_fields) {
   EXPECT_EQ(format_sse_event({"1\nevent: evil", "", "d", std::nullopt}), "id: 1 event: evil\ndata: d\n\n");
 }
 
+// find() looks only at routes that can match (by segment count and last segment): the
+// answer must be the one of trying every route in order, as a plain reference does here.
+TEST(router, the_index_gives_what_trying_every_route_gives) {
+  const std::vector<std::string> segment_choices = {"a", "b", "{x}", "{y}", "{*r}"};
+  const std::vector<std::string> methods = {"GET", "POST"};
+  std::mt19937 rng(5);
+  router r;
+  struct reference_route {
+    std::string method, pattern;
+    std::vector<std::string> segments;
+  };
+  std::vector<reference_route> reference;
+  for (int i = 0; i < 60; ++i) {
+    std::vector<std::string> segments;
+    const auto length = 1 + rng() % 4;
+    for (std::size_t k = 0; k < length; ++k) {
+      std::string seg = segment_choices[rng() % (k + 1 == length ? 5 : 4)];
+      segments.push_back(seg);
+    }
+    std::string pattern;
+    for (const auto& seg : segments) pattern += "/" + seg;
+    const std::string& method = methods[rng() % 2];
+    r.add(method, pattern, noop());
+    reference.push_back({method, pattern, segments});
+  }
+  auto reference_find = [&](const std::string& method, const std::vector<std::string>& parts) {
+    const reference_route* best = nullptr;
+    int best_score = -1;
+    std::string allowed;
+    for (const auto& route : reference) {
+      const bool rest = route.segments.back() == "{*r}";
+      const std::size_t n = route.segments.size();
+      if (rest ? parts.size() + 1 < n : parts.size() != n) continue;
+      bool match = true;
+      int literals = 0;
+      for (std::size_t i = 0; i < n && match; ++i) {
+        const auto& seg = route.segments[i];
+        if (seg == "{*r}") break;
+        if (seg.front() == '{') {
+          match = !parts[i].empty();
+        } else {
+          ++literals;
+          match = seg == parts[i];
+        }
+      }
+      if (!match) continue;
+      if (route.method != method) {
+        if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;
+        continue;
+      }
+      const int score = literals * 2 + (rest ? 0 : 1);
+      if (score > best_score) {
+        best_score = score;
+        best = &route;
+      }
+    }
+    return std::make_pair(best ? best->pattern + " " + best->method : std::string(), best ? std::string() : allowed);
+  };
+  const std::vector<std::string> part_choices = {"a", "b", "c", ""};
+  for (int i = 0; i < 5000; ++i) {
+    std::vector<std::string> parts;
+    const auto length = 1 + rng() % 5;
+    std::string path;
+    for (std::size_t k = 0; k < length; ++k) {
+      parts.push_back(part_choices[rng() % 4]);
+      path += "/" + parts.back();
+    }
+    const std::string& method = methods[rng() % 2];
+    auto m = r.find(method, path);
+    const auto [want_route, want_allowed] = reference_find(method, parts);
+    const std::string got_route = m.matched ? m.matched->pattern + " " + m.matched->method : std::string();
+    ASSERT_EQ(got_route, want_route) << method << " " << path;
+    ASSERT_EQ(m.allowed_methods, want_allowed) << method << " " << path;
+  }
+}
+
 // The server takes a plain target as its own path without the URL parser: that must give
 // what the parser gives, for every target it takes.
 TEST(origin_form, a_plain_target_is_what_the_url_parser_makes_of_it) {
