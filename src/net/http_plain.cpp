@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "net/http_types.hpp"
+#include "net/send_now.hpp"
 
 namespace wattos::net::detail {
 namespace {
@@ -414,11 +415,7 @@ asio::awaitable<attempt_end> plain_call::state::exchange(const std::string& head
   // A non-blocking attempt first, as the server does with its answers: a request that fits
   // the send buffer leaves without a composed operation and a round through the scheduler.
   boost::system::error_code wec;
-  std::size_t written = socket->write_some(out, wec);
-  if (wec == asio::error::would_block || wec == asio::error::try_again) {
-    wec = {};
-    written = 0;
-  }
+  const std::size_t written = send_now(*socket, out, wec);
   if (!wec && written < asio::buffer_size(out)) {
     beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(out);
     rest.consume(written);

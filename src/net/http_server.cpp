@@ -32,6 +32,7 @@
 #include "net/http_error.hpp"
 #include "net/multipart.hpp"
 #include "net/origin_form.hpp"
+#include "net/send_now.hpp"
 #include "net/static_files.hpp"
 
 namespace wattos::net {
@@ -73,27 +74,26 @@ class request_metrics_cache {
  public:
   void record(core::metric_family<core::counter>& requests, core::metric_family<core::histogram>& latency,
               const std::string& route, const std::string& method, int status, double seconds) {
-    if (count_ == nullptr || status != status_ || method != method_ || route != count_route_) {
+    if (latency_ == nullptr || route != route_) {
+      latency_ = &latency.with({route});
+      count_ = nullptr;  // its labels include the route
+      route_ = route;
+    }
+    if (count_ == nullptr || status != status_ || method != method_) {
       count_ = &requests.with({route, method, std::to_string(status)});
-      count_route_ = route;
       method_ = method;
       status_ = status;
-    }
-    if (latency_ == nullptr || route != latency_route_) {
-      latency_ = &latency.with({route});
-      latency_route_ = route;
     }
     count_->inc();
     latency_->observe(seconds);
   }
 
  private:
-  core::counter* count_ = nullptr;
-  std::string count_route_;
+  std::string route_;
+  core::histogram* latency_ = nullptr;  // for route_
   std::string method_;
   int status_ = 0;
-  core::histogram* latency_ = nullptr;
-  std::string latency_route_;
+  core::counter* count_ = nullptr;  // for route_, method_, status_
 };
 
 // State a connection shares with the server's registry, so that shutdown can reach it.
@@ -799,13 +799,12 @@ asio::awaitable<bool> http_server::impl::write_response(connection_state& conn, 
   // One gathered write: head and body leave in one sendmsg. Most answers fit the socket's
   // send buffer, so a non-blocking attempt sends them without a timer, a composed operation
   // or a suspension; only what it leaves goes the asynchronous way, under the write timeout.
-  const std::size_t total = asio::buffer_size(parts);
   beast::error_code ec;
-  const std::size_t sent = conn.stream.socket().write_some(parts, ec);
-  if (!ec && sent == total) co_return true;
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+  const std::size_t sent = send_now(conn.stream.socket(), parts, ec);
+  if (ec) co_return false;
+  if (sent == asio::buffer_size(parts)) co_return true;
   beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(parts);
-  rest.consume(ec ? 0 : sent);
+  rest.consume(sent);
   conn.stream.expires_after(write_timeout());
   auto [write_ec, n] = co_await asio::async_write(conn.stream, rest, use_nothrow);
   co_return !write_ec;
