@@ -149,11 +149,13 @@ audit_filter filter_of(const net::request& req, int default_limit, int max_limit
   return f;
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a name being declared.
 #define WATTOS_OR_ERROR_RESPONSE(lhs, expr)                                              \
   auto WATTOS_CONCAT_(tmp_, __LINE__) = (expr);                                          \
   if (!WATTOS_CONCAT_(tmp_, __LINE__).ok())                                              \
     co_return net::error_response(WATTOS_CONCAT_(tmp_, __LINE__).err(), req.request_id); \
   lhs = std::move(WATTOS_CONCAT_(tmp_, __LINE__)).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define WATTOS_STATUS_OR_ERROR_RESPONSE(expr)                                           \
   if (auto WATTOS_CONCAT_(st_, __LINE__) = (expr); !WATTOS_CONCAT_(st_, __LINE__).ok()) \

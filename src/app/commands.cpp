@@ -319,8 +319,8 @@ int search_command(const std::string& config_path, const search_args& args, char
   auto mode = streams::rag::parse_search_mode(args.mode);
   if (!mode) return fail(mode.err());
   streams::rag::rag_service rag(**db, **llm, cfg->data_dir, cfg->rag);
-  const streams::rag::requester operator_{"cli", true, core::random_hex(8)};
-  auto space = rag.get_space(operator_, args.space);
+  const streams::rag::requester cli_operator{"cli", true, core::random_hex(8)};
+  auto space = rag.get_space(cli_operator, args.space);
   if (!space) return fail(space.err());
   streams::rag::search_request request;
   request.space_ids = {space->id};
@@ -335,7 +335,7 @@ int search_command(const std::string& config_path, const search_args& args, char
          std::optional<core::result<std::vector<streams::rag::search_hit>>>& out) -> boost::asio::awaitable<void> {
         auto found = co_await r.search(who, std::move(req));
         out.emplace(std::move(found));
-      }(rag, operator_, std::move(request), hits),
+      }(rag, cli_operator, std::move(request), hits),
       boost::asio::detached);
   io.run();
   if (!hits || !*hits) return fail(hits ? hits->err() : core::error::internal("search did not run"));

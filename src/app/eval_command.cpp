@@ -100,6 +100,7 @@ int eval_retrieval(const eval_retrieval_args& args) {
       auto hits = collection->search(q.text, qv, mode, 100, {}, options);
       latencies.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       std::vector<std::string> ranked;
+      ranked.reserve(hits.size());
       for (const auto& h : hits) ranked.push_back((*corpus)[h.key].id);
       auto s = rag::score_ranking(ranked, relevant->second);
       report.ndcg_at_10 += s.ndcg_at_10;

@@ -99,10 +99,13 @@ option_row bool_option(std::string path, Member member, std::string description)
   return row;
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `expr` is a member path (`server.port`), not an
+// expression, and the lambda it expands to cannot be parenthesised where it is used.
 #define WATTOS_FIELD(expr)  \
   [](config & c) -> auto& { \
     return c.expr;          \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 const std::vector<option_row>& option_table() {
   static const std::vector<option_row> rows = [] {
@@ -358,7 +361,9 @@ status apply_yaml(const YAML::Node& node, const std::string& prefix, config& cfg
       WATTOS_RETURN_IF_ERROR(parse_models(entry.second, cfg));
       continue;
     }
-    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    std::string path = prefix;
+    if (!path.empty()) path += '.';
+    path += key;
     auto row = std::find_if(rows.begin(), rows.end(), [&](const option_row& r) { return r.info.path == path; });
     if (row != rows.end()) {
       if (!entry.second.IsScalar()) {
@@ -393,7 +398,10 @@ status parse_model(const YAML::Node& node, std::size_t index, model_settings& m)
     if (!v.IsSequence()) return error::invalid_argument("config: " + where + "." + key + " must be a list");
     std::vector<std::string> out;
     for (const auto& item : v) {
-      if (!item.IsScalar()) return error::invalid_argument("config: " + where + "." + key + " must hold names");
+      if (!item.IsScalar()) {
+        return error::invalid_argument(
+            std::string("config: ").append(where).append(".").append(key).append(" must hold names"));
+      }
       out.push_back(item.Scalar());
     }
     return out;
@@ -444,7 +452,8 @@ status parse_model(const YAML::Node& node, std::size_t index, model_settings& m)
     } else if (key == "price_out_per_1m") {
       WATTOS_RETURN_IF_ERROR(number(raw, key, m.price_out_per_1m));
     } else
-      return error::invalid_argument("config: unknown key '" + where + "." + key + "'");
+      return error::invalid_argument(
+          std::string("config: unknown key '").append(where).append(".").append(key).append("'"));
   }
   if (m.id.empty()) return error::invalid_argument("config: " + where + ".id is required");
   for (char c : m.id) {
@@ -471,7 +480,8 @@ status parse_model(const YAML::Node& node, std::size_t index, model_settings& m)
   if (m.region.empty()) return error::invalid_argument("config: " + where + ".region must not be empty");
   for (const auto& c : m.capabilities) {
     if (std::find(known_capabilities().begin(), known_capabilities().end(), c) == known_capabilities().end()) {
-      return error::invalid_argument("config: " + where + ".capabilities: unknown capability '" + c + "'");
+      return error::invalid_argument(
+          std::string("config: ").append(where).append(".capabilities: unknown capability '").append(c).append("'"));
     }
   }
   if (m.capabilities.empty()) {

@@ -29,20 +29,20 @@
 namespace wattos::core {
 
 struct server_settings {
-  std::string host = "127.0.0.1";                           //!< address to listen on
-  std::uint16_t port = 3001;                                //!< TCP port (0: any free port)
-  int threads = 0;                                          //!< I/O threads (0: one per core)
-  int read_timeout_ms = 15000;                              //!< deadline to read a request head and body
-  int idle_timeout_ms = 60000;                              //!< keep-alive connection idle limit
-  int write_timeout_ms = 30000;                             //!< deadline to write one response part
-  std::uint32_t max_header_bytes = 16 * 1024;               //!< request line plus headers
-  std::uint64_t max_body_bytes = 1024 * 1024;               //!< default body limit of a route
-  std::uint64_t max_upload_bytes = 256ull << 20;            //!< limit of a multipart upload
-  int max_connections = 20000;                              //!< open connections before new ones are refused
-  int shutdown_grace_ms = 10000;                            //!< time streams get to finish on SIGTERM
-  int sse_heartbeat_ms = 15000;                             //!< comment line sent on idle SSE streams
-  std::uint64_t max_websocket_message_bytes = 1024 * 1024;  //!< largest WebSocket message
-  std::string static_dir;                                   //!< web UI files served at / (empty: none)
+  std::string host = "127.0.0.1";                              //!< address to listen on
+  std::uint16_t port = 3001;                                   //!< TCP port (0: any free port)
+  int threads = 0;                                             //!< I/O threads (0: one per core)
+  int read_timeout_ms = 15000;                                 //!< deadline to read a request head and body
+  int idle_timeout_ms = 60000;                                 //!< keep-alive connection idle limit
+  int write_timeout_ms = 30000;                                //!< deadline to write one response part
+  std::uint32_t max_header_bytes = 16 * 1024;                  //!< request line plus headers
+  std::uint64_t max_body_bytes = 1024ull * 1024;               //!< default body limit of a route
+  std::uint64_t max_upload_bytes = 256ull << 20;               //!< limit of a multipart upload
+  int max_connections = 20000;                                 //!< open connections before new ones are refused
+  int shutdown_grace_ms = 10000;                               //!< time streams get to finish on SIGTERM
+  int sse_heartbeat_ms = 15000;                                //!< comment line sent on idle SSE streams
+  std::uint64_t max_websocket_message_bytes = 1024ull * 1024;  //!< largest WebSocket message
+  std::string static_dir;                                      //!< web UI files served at / (empty: none)
 };
 
 struct log_settings {

@@ -162,6 +162,8 @@ class [[nodiscard]] status {
 
 // Returns the error of a failed status or result from the enclosing function.
 // (__COUNTER__ keeps names unique when one use nests inside another's lambda.)
+// NOLINTBEGIN(bugprone-macro-parentheses): `tmp` and `lhs` are names being declared, which
+// parentheses would turn into expressions; `expr` is parenthesised where it is used.
 #define WATTOS_RETURN_IF_ERROR(expr) WATTOS_RETURN_IF_ERROR_IMPL_(WATTOS_CONCAT_(wattos_status_, __COUNTER__), expr)
 #define WATTOS_RETURN_IF_ERROR_IMPL_(tmp, expr) \
   do {                                          \
@@ -176,3 +178,4 @@ class [[nodiscard]] status {
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return std::move(tmp).err();         \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -372,8 +372,10 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
       curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
       if (r.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
     }
+    std::string line;
     for (const auto& [name, val] : r.headers) {
-      t->header_list = curl_slist_append(t->header_list, (name + ": " + val).c_str());
+      line.assign(name).append(": ").append(val);
+      t->header_list = curl_slist_append(t->header_list, line.c_str());
     }
     // No Expect: 100-continue round trip before bodies.
     t->header_list = curl_slist_append(t->header_list, "Expect:");

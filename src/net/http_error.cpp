@@ -21,7 +21,6 @@ int http_status(core::errc code) noexcept {
     case errc::not_found:
       return 404;
     case errc::already_exists:
-      return 409;
     case errc::conflict:
       return 409;
     case errc::failed_precondition:
@@ -31,7 +30,6 @@ int http_status(core::errc code) noexcept {
     case errc::unsupported_media:
       return 415;
     case errc::rate_limited:
-      return 429;
     case errc::resource_exhausted:
       return 429;
     case errc::request_timeout:

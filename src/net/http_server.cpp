@@ -48,7 +48,7 @@ using std::chrono::milliseconds;
 // I/O errors are values: every co_await below returns (error_code, ...) instead of throwing.
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t sse_queue_limit = 256 * 1024;  // bytes queued before send() waits
+constexpr std::size_t sse_queue_limit = std::size_t{256} * 1024;  // bytes queued before send() waits
 
 // Errors that just mean "the peer went away": not worth a log line.
 bool is_disconnect(const beast::error_code& ec) {
@@ -527,8 +527,8 @@ asio::awaitable<http_server::impl::upload_outcome> http_server::impl::read_multi
   multipart_disk_writer writer(*boundary, hooks.upload_dir, limits);
 
   http::request_parser<http::buffer_body> body(std::move(head));
-  body.body_limit(limit + 64 * 1024);  // room for part headers and delimiters
-  std::vector<char> chunk(64 * 1024);
+  body.body_limit(limit + std::uint64_t{64} * 1024);  // room for part headers and delimiters
+  std::vector<char> chunk(std::size_t{64} * 1024);
   while (!body.is_done()) {
     body.get().body().data = chunk.data();
     body.get().body().size = chunk.size();

@@ -28,9 +28,9 @@ namespace wattos::net {
 
 struct multipart_limits {
   std::size_t max_parts = 64;
-  std::size_t max_part_header_bytes = 8 * 1024;
-  std::size_t max_field_bytes = 1024 * 1024;    // all non-file fields together
-  std::uint64_t max_file_bytes = 256ull << 20;  // all files together
+  std::size_t max_part_header_bytes = std::size_t{8} * 1024;
+  std::size_t max_field_bytes = std::size_t{1024} * 1024;  // all non-file fields together
+  std::uint64_t max_file_bytes = 256ull << 20;             // all files together
 };
 
 struct multipart_part_info {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "core/utf8.hpp"
 #include "persona/drafter.hpp"
@@ -15,7 +16,7 @@ namespace llm = infra::llm;
 
 namespace {
 
-constexpr std::size_t max_answer_bytes = 64 * 1024;
+constexpr std::size_t max_answer_bytes = std::size_t{64} * 1024;
 constexpr std::size_t max_drafted_rules = 10;
 
 // A string field of the model's answer, made valid UTF-8, on one line when asked, and
@@ -48,7 +49,7 @@ bool score_of(const json::object& o, std::string_view key, int& out) {
     return false;
   }
   if (!(d == d)) return false;  // NaN
-  out = static_cast<int>(std::clamp(d, 0.0, 100.0) + 0.5);
+  out = static_cast<int>(std::lround(std::clamp(d, 0.0, 100.0)));
   return true;
 }
 

@@ -53,7 +53,7 @@ struct oidc_identity {
 // more than 64 keys or a document over 256 KiB is refused.
 class jwk_set {
  public:
-  static constexpr std::size_t max_document_bytes = 256 * 1024;
+  static constexpr std::size_t max_document_bytes = std::size_t{256} * 1024;
 
   enum class verdict { valid, bad_signature, unknown_key, wrong_algorithm };
 

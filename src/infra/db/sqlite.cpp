@@ -47,7 +47,6 @@ core::error sqlite_error(sqlite3* handle, int rc, std::string_view what) {
       return core::error::conflict(std::move(message));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return core::error::unavailable(std::move(message));
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_FULL:

@@ -120,7 +120,7 @@ net::http_client_request provider_request(const call_target& target, std::string
 
 namespace {
 
-constexpr std::size_t max_error_body = 64 * 1024;
+constexpr std::size_t max_error_body = std::size_t{64} * 1024;
 
 call_outcome transport_failure(const core::error& err) {
   const auto code = err.code();

@@ -28,7 +28,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t max_message_bytes = 32 * 1024;
+constexpr std::size_t max_message_bytes = std::size_t{32} * 1024;
 constexpr std::size_t max_title_bytes = 200;
 constexpr std::size_t max_spaces = 20;
 constexpr std::int64_t context_token_budget = 3000;

@@ -389,7 +389,8 @@ core::result<parsed_document> parse_email(std::string_view bytes, const parse_li
         WATTOS_RETURN_IF_ERROR(sink.add(b.kind, b.text, 0, b.kind == block_kind::heading ? b.level + 1 : 0));
     }
     doc.ocr_pages += inner->ocr_pages;
-    for (auto& w : inner->warnings) doc.warnings.push_back("attachment " + name + ": " + w);
+    for (auto& w : inner->warnings)
+      doc.warnings.push_back(std::string("attachment ").append(name).append(": ").append(w));
   }
   return doc;
 }

@@ -218,7 +218,7 @@ core::result<reconcile_report> folder_watcher::impl::reconcile(const std::string
 }
 
 void folder_watcher::impl::run() {
-  std::array<char, 64 * 1024> buffer{};
+  std::array<char, std::size_t{64} * 1024> buffer{};
   while (true) {
     int timeout_ms = -1;
     std::vector<std::string> due;

@@ -91,6 +91,13 @@ core::result<std::vector<file_row>> rows_to_files(const db::query_result& rows) 
   return out;
 }
 
+std::vector<file_info> infos_of(std::vector<file_row>&& files) {
+  std::vector<file_info> out;
+  out.reserve(files.size());
+  for (auto& f : files) out.push_back(std::move(f.info));
+  return out;
+}
+
 // A parse or chunk failure that no retry can mend: the file itself is the problem.
 bool permanent_failure(core::errc code) {
   switch (code) {
@@ -476,9 +483,7 @@ core::result<std::vector<file_info>> ingest_service::files_from_source(std::stri
                                                            " FROM ingest_files WHERE space_id = ? AND source = ?",
                                                        {std::string(space_id), std::string(source)}));
   WATTOS_ASSIGN_OR_RETURN(auto files, rows_to_files(rows));
-  std::vector<file_info> out;
-  for (auto& f : files) out.push_back(std::move(f.info));
-  return out;
+  return infos_of(std::move(files));
 }
 
 core::status ingest_service::move_source(std::string_view file_id, std::string_view source_path,
@@ -505,9 +510,7 @@ core::result<std::vector<file_info>> ingest_service::list_files(const rag::reque
   sql += " ORDER BY created_at DESC, id DESC LIMIT 1000";
   WATTOS_ASSIGN_OR_RETURN(auto rows, impl_->db.execute(sql, params));
   WATTOS_ASSIGN_OR_RETURN(auto files, rows_to_files(rows));
-  std::vector<file_info> out;
-  for (auto& f : files) out.push_back(std::move(f.info));
-  return out;
+  return infos_of(std::move(files));
 }
 
 core::result<file_info> ingest_service::get_file(const rag::requester& who, std::string_view space_id,
@@ -525,9 +528,7 @@ core::result<std::vector<file_info>> ingest_service::changes(const rag::requeste
                                                            " ORDER BY updated_ms, id LIMIT ?",
                                                        {space.id, since_ms, static_cast<std::int64_t>(limit)}));
   WATTOS_ASSIGN_OR_RETURN(auto files, rows_to_files(rows));
-  std::vector<file_info> out;
-  for (auto& f : files) out.push_back(std::move(f.info));
-  return out;
+  return infos_of(std::move(files));
 }
 
 core::status ingest_service::delete_file(const rag::requester& who, std::string_view space_id,

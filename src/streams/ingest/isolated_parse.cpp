@@ -187,6 +187,7 @@ core::result<parsed_document> parse_file_isolated(const std::filesystem::path& f
                                    std::to_string(isolation.timeout.count()),
                                    path};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;

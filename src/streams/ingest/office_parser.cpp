@@ -161,7 +161,7 @@ core::result<std::map<std::string, std::string>> load_rels(zip_reader& zip, cons
     if (target[0] == '/')
       target.erase(0, 1);
     else
-      target = base_folder + target;
+      target.insert(0, base_folder);
     rels[std::string(attr(rel, "Id"))] = target;
   }
   return rels;

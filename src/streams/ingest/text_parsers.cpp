@@ -375,8 +375,9 @@ constexpr std::size_t max_csv_columns = 10'000;
 char csv_delimiter(std::string_view text) {
   // The delimiter that splits the first lines into the same number of fields (tab and
   // semicolon first: a comma also appears inside German numbers).
-  auto lines = split_lines(text.substr(0, 64 * 1024));
-  if (lines.size() > 1 && text.size() > 64 * 1024) lines.pop_back();  // maybe cut
+  constexpr std::size_t sniffed_bytes = std::size_t{64} * 1024;
+  auto lines = split_lines(text.substr(0, sniffed_bytes));
+  if (lines.size() > 1 && text.size() > sniffed_bytes) lines.pop_back();  // maybe cut
   char best = ',';
   std::size_t best_score = 0;
   for (char d : {'\t', ';', ','}) {

@@ -23,7 +23,7 @@ namespace {
 
 constexpr std::size_t max_name_bytes = 100;
 constexpr std::size_t max_description_bytes = 2000;
-constexpr std::size_t max_chunk_bytes = 64 * 1024;
+constexpr std::size_t max_chunk_bytes = std::size_t{64} * 1024;
 constexpr std::size_t max_chunks_per_document = 20000;
 constexpr std::size_t max_query_bytes = 4096;
 constexpr std::size_t max_k = 100;
@@ -144,7 +144,7 @@ std::string snippet_for(const analyzer& a, std::string_view text, const std::set
 struct rag_service::impl {
   impl(db::database& database, infra::llm::llm_gateway& gateway, std::filesystem::path dir,
        core::rag_settings rag_settings)
-      : db(database), llm(gateway), vectors_dir(std::move(dir) / "vectors"), settings(std::move(rag_settings)) {}
+      : db(database), llm(gateway), vectors_dir(dir / "vectors"), settings(std::move(rag_settings)) {}
 
   db::database& db;
   infra::llm::llm_gateway& llm;
@@ -790,7 +790,10 @@ asio::awaitable<core::result<space_info>> rag_service::reembed_space(const reque
       const auto& r = rows->rows[i];
       const std::string title = r.get_text(1).value_or("");
       const std::string text = r.get_text(2).value_or("");
-      batch.inputs.push_back(title.empty() ? text : title + ". " + text);
+      std::string input = title;
+      if (!input.empty()) input += ". ";
+      input += text;
+      batch.inputs.push_back(std::move(input));
       keys.push_back(r.get_int(0).value_or(0));
     }
     auto embedded = co_await impl_->llm.embed(system_call, std::move(batch));
