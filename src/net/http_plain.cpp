@@ -44,35 +44,6 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto max_idle_age = std::chrono::seconds(30);
 constexpr std::size_t max_idle_per_origin = 256;
 
-// The proxy in the environment that libcurl would use for plain HTTP to `host`, if any.
-bool environment_proxy_applies(std::string_view host) {
-  const char* proxy = nullptr;
-  for (const char* name : {"http_proxy", "all_proxy", "ALL_PROXY"}) {
-    proxy = std::getenv(name);
-    if (proxy && *proxy) break;
-    proxy = nullptr;
-  }
-  if (!proxy) return false;
-  const char* no_proxy = std::getenv("no_proxy");
-  if (!no_proxy || !*no_proxy) no_proxy = std::getenv("NO_PROXY");
-  if (!no_proxy) return true;
-  std::string_view list(no_proxy);
-  while (!list.empty()) {
-    auto end = list.find_first_of(", ");
-    std::string_view entry = list.substr(0, end);
-    list = end == std::string_view::npos ? std::string_view() : list.substr(end + 1);
-    if (entry.starts_with('.')) entry.remove_prefix(1);
-    if (entry.empty()) continue;
-    if (entry == "*") return false;
-    if (host.size() == entry.size() && iequals(host, entry)) return false;
-    if (host.size() > entry.size() && host[host.size() - entry.size() - 1] == '.' &&
-        iequals(host.substr(host.size() - entry.size()), entry)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -163,6 +134,40 @@ connection_pool& pool_of(const asio::any_io_executor& executor) {
 
 }  // namespace
 
+proxy_environment proxy_environment::of_process() {
+  proxy_environment out;
+  for (const char* name : {"http_proxy", "all_proxy", "ALL_PROXY"}) {
+    const char* value = std::getenv(name);
+    if (value && *value) {
+      out.proxy = value;
+      break;
+    }
+  }
+  const char* no_proxy = std::getenv("no_proxy");
+  if (!no_proxy || !*no_proxy) no_proxy = std::getenv("NO_PROXY");
+  if (no_proxy) out.no_proxy = no_proxy;
+  return out;
+}
+
+bool proxy_applies(std::string_view host, const proxy_environment& environment) {
+  if (environment.proxy.empty()) return false;
+  std::string_view list(environment.no_proxy);
+  while (!list.empty()) {
+    auto end = list.find_first_of(", ");
+    std::string_view entry = list.substr(0, end);
+    list = end == std::string_view::npos ? std::string_view() : list.substr(end + 1);
+    if (entry.starts_with('.')) entry.remove_prefix(1);
+    if (entry.empty()) continue;
+    if (entry == "*") return false;
+    if (host.size() == entry.size() && iequals(host, entry)) return false;
+    if (host.size() > entry.size() && host[host.size() - entry.size() - 1] == '.' &&
+        iequals(host.substr(host.size() - entry.size()), entry)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<plain_target> plain_target_of(const http_client_request& request) {
   if (request.follow_redirects) return std::nullopt;
   auto parsed = boost::urls::parse_uri(request.url);
@@ -182,7 +187,10 @@ std::optional<plain_target> plain_target_of(const http_client_request& request) 
       return std::nullopt;
   }
   if (out.host.empty() || out.host.find('%') != std::string::npos) return std::nullopt;
-  if (environment_proxy_applies(out.host)) return std::nullopt;
+  // Read once: six getenv scans per request showed in the proxy's profile, and a server's
+  // proxy settings are fixed at start (as libcurl's are for every transfer it makes).
+  static const proxy_environment environment = proxy_environment::of_process();
+  if (proxy_applies(out.host, environment)) return std::nullopt;
   out.port = url.port().empty() ? "80" : std::string(url.port());
   out.host_header = std::string(url.encoded_host_and_port());
   out.target = url.encoded_path().empty() ? "/" : std::string(url.encoded_path());

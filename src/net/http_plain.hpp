@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "net/http_client.hpp"
 
@@ -36,6 +37,16 @@ struct plain_target {
   std::string target;       // path and query, "/" at least
 };
 std::optional<plain_target> plain_target_of(const http_client_request& request);
+
+// The proxy settings libcurl reads from the environment for plain HTTP.
+struct proxy_environment {
+  std::string proxy;     // http_proxy, else all_proxy, else ALL_PROXY ("" when none)
+  std::string no_proxy;  // no_proxy, else NO_PROXY: hosts and domains reached directly
+  static proxy_environment of_process();
+};
+// True when libcurl would send a request to `host` through the proxy, which the plain
+// client does not speak: such requests go to curl.
+bool proxy_applies(std::string_view host, const proxy_environment& environment);
 
 // One exchange. Not reusable; shared by its coroutine and timer.
 class plain_call : public std::enable_shared_from_this<plain_call> {

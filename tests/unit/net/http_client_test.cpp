@@ -460,5 +460,26 @@ TEST(http_client, a_connection_the_server_closed_while_idle_is_not_reused) {
   EXPECT_EQ(server.connections.load(), 2);
 }
 
+// The plain client hands a request to curl exactly when curl would take it through the
+// environment's proxy; the decision follows curl's no_proxy rules.
+TEST(http_client, the_environment_proxy_applies_as_curl_applies_it) {
+  using detail::proxy_applies;
+  EXPECT_FALSE(proxy_applies("api.example.eu", {}));
+  EXPECT_FALSE(proxy_applies("api.example.eu", {"", "other.example"}));
+  const detail::proxy_environment proxied{"http://proxy.example.eu:3128",
+                                          "localhost, 127.0.0.1,.intern.example,EXAMPLE.org"};
+  EXPECT_TRUE(proxy_applies("api.example.eu", proxied));
+  EXPECT_FALSE(proxy_applies("localhost", proxied));
+  EXPECT_FALSE(proxy_applies("127.0.0.1", proxied));
+  EXPECT_TRUE(proxy_applies("127.0.0.10", proxied));  // whole names only, no prefixes
+  EXPECT_FALSE(proxy_applies("intern.example", proxied));
+  EXPECT_FALSE(proxy_applies("git.intern.example", proxied));
+  EXPECT_TRUE(proxy_applies("gitintern.example", proxied));  // a domain ends at a dot
+  EXPECT_FALSE(proxy_applies("www.example.ORG", proxied));   // case-blind
+  EXPECT_TRUE(proxy_applies("example.eu", proxied));
+  EXPECT_FALSE(proxy_applies("anything", {"http://proxy:3128", "*"}));
+  EXPECT_TRUE(proxy_applies("anything", {"http://proxy:3128", ",, "}));  // empty entries name nothing
+}
+
 }  // namespace
 }  // namespace wattos::net
