@@ -38,3 +38,5 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
+
+scripts/tidy.sh
