@@ -187,8 +187,9 @@ std::optional<plain_target> plain_target_of(const http_client_request& request) 
       return std::nullopt;
   }
   if (out.host.empty() || out.host.find('%') != std::string::npos) return std::nullopt;
-  // Read once: six getenv scans per request showed in the proxy's profile, and a server's
-  // proxy settings are fixed at start (as libcurl's are for every transfer it makes).
+  // Read once: up to five getenv scans per request showed in the proxy's profile. (libcurl
+  // reads the environment per transfer; a server that changed its proxy settings while
+  // running would see the two differ, and none does.)
   static const proxy_environment environment = proxy_environment::of_process();
   if (proxy_applies(out.host, environment)) return std::nullopt;
   out.port = url.port().empty() ? "80" : std::string(url.port());
