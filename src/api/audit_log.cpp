@@ -1,9 +1,11 @@
 #include "api/audit_log.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -250,6 +252,46 @@ boost::asio::awaitable<core::status> audit_log::append_async(audit_event event) 
   core::status st = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(core::status)>(
       initiate, asio::use_awaitable, std::move(event));
   co_return st;
+}
+
+namespace {
+
+// The timer never fires: finish() cancels it, which wakes the waiting coroutine.
+class pending_append final : public audit_ticket {
+ public:
+  explicit pending_append(const boost::asio::any_io_executor& executor)
+      : committed_(executor, boost::asio::steady_timer::time_point::max()) {}
+
+  const std::optional<core::status>& outcome() const noexcept override { return outcome_; }
+
+  boost::asio::awaitable<core::status> wait() override {
+    if (!outcome_) co_await committed_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (!outcome_) co_return core::error::cancelled("stopped waiting for the audit row");
+    co_return *outcome_;
+  }
+
+  void finish(core::status st) {
+    outcome_ = std::move(st);
+    committed_.cancel();
+  }
+
+ private:
+  std::optional<core::status> outcome_;
+  boost::asio::steady_timer committed_;
+};
+
+}  // namespace
+
+boost::asio::awaitable<std::shared_ptr<audit_ticket>> audit_log::start_append(audit_event event) {
+  namespace asio = boost::asio;
+  auto executor = co_await asio::this_coro::executor;
+  auto ticket = std::make_shared<pending_append>(executor);
+  // Outstanding work: the io_context stays busy until the outcome is back on it.
+  auto tracked = asio::prefer(executor, asio::execution::outstanding_work.tracked);
+  writer_->enqueue(std::move(event), [ticket, tracked](core::status st) {
+    asio::post(tracked, [ticket, st = std::move(st)]() mutable { ticket->finish(std::move(st)); });
+  });
+  co_return ticket;
 }
 
 audit_writer_stats audit_log::stats() const {

@@ -92,6 +92,18 @@ struct audit_writer_stats {
   std::int64_t rows = 0;            // rows committed
 };
 
+// An append handed to the writer and awaited later (audit_log::start_append). Used on
+// the executor that started it only.
+class audit_ticket {
+ public:
+  virtual ~audit_ticket() = default;
+  // The batch's outcome once it committed or failed; empty while it is pending.
+  virtual const std::optional<core::status>& outcome() const noexcept = 0;
+  // Completes once the batch committed or failed (at once when it did already); an
+  // error with errc::cancelled when the awaiting coroutine was cancelled first.
+  virtual boost::asio::awaitable<core::status> wait() = 0;
+};
+
 class audit_log {
  public:
   explicit audit_log(infra::db::database& db, audit_writer_settings settings = {});
@@ -107,6 +119,9 @@ class audit_log {
   // The same without blocking the calling thread: the coroutine resumes on its
   // executor once the batch committed or failed.
   boost::asio::awaitable<core::status> append_async(audit_event event);
+  // Hands the event to the writer and returns at once, with a ticket to await the commit
+  // later: a stream sends its first event while its row commits (api/gateway.hpp).
+  boost::asio::awaitable<std::shared_ptr<audit_ticket>> start_append(audit_event event);
 
   audit_writer_stats stats() const;
 

@@ -32,6 +32,85 @@ bool is_state_changing(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
+// A stream whose audit row is still committing: the first event goes out at once (the
+// time to first token does not wait for the batch), every later one and the end of the
+// stream wait for the commit. When the row cannot be written, the client gets an error
+// event and the stream ends: no stream goes on, or ends, as a success without its row.
+class audit_gated_stream final : public net::sse_stream {
+ public:
+  audit_gated_stream(net::sse_stream& inner, std::shared_ptr<audit_ticket> ticket, std::string_view request_id)
+      : inner_(inner), ticket_(std::move(ticket)), request_id_(request_id) {}
+
+  // Not coroutines (docs/coroutines.md, rule 2): an event that must wait is framed and
+  // held here; the producer sends one event at a time, so one slot is enough.
+  awaitable<bool> send(net::sse_event event) override {
+    if (passes_now()) return inner_.send(std::move(event));
+    held_ = net::format_sse_event(event);
+    return send_held();
+  }
+  awaitable<bool> send_raw(std::string framed) override {
+    if (passes_now()) return inner_.send_raw(std::move(framed));
+    held_ = std::move(framed);
+    return send_held();
+  }
+  bool closed() const noexcept override { return refused_ || inner_.closed(); }
+  bool stopping() const noexcept override { return inner_.stopping(); }
+
+  // After the producer returned: the stream ends once the row committed, or with the
+  // error event when it failed.
+  awaitable<void> finish() { co_await committed(); }
+
+ private:
+  // The first event, and every one once the row committed, goes out without waiting.
+  bool passes_now() {
+    if (refused_) return false;
+    const auto& outcome = ticket_->outcome();
+    const bool first = !sent_first_;
+    sent_first_ = true;
+    if (!outcome) return first;
+    return outcome->ok();
+  }
+
+  awaitable<bool> send_held() {
+    const bool may_send = co_await committed();  // named: docs/coroutines.md, rule 6
+    if (!may_send) co_return false;
+    co_return co_await inner_.send_raw(std::move(held_));
+  }
+
+  awaitable<bool> committed() {
+    if (refused_) co_return false;
+    core::status st;
+    if (ticket_->outcome()) {
+      st = *ticket_->outcome();
+    } else {
+      st = co_await ticket_->wait();
+    }
+    if (st.ok()) co_return true;
+    refused_ = true;
+    if (st.err().code() == core::errc::cancelled) co_return false;  // the stream is being torn down
+    core::log_error("audit append failed", {{"request_id", request_id_}, {"error", st.err().message()}});
+    const auto unaudited = net::error_response(core::error::unavailable("audit log unavailable"), request_id_);
+    net::sse_event error_event{"", "error", unaudited.body, std::nullopt};
+    co_await inner_.send(std::move(error_event));
+    co_return false;
+  }
+
+  net::sse_stream& inner_;
+  std::shared_ptr<audit_ticket> ticket_;
+  std::string request_id_;
+  std::string held_;
+  bool sent_first_ = false;
+  bool refused_ = false;
+};
+
+// Parameters by value: they live in the coroutine frame for the whole stream.
+awaitable<void> run_audit_gated(net::sse_producer producer, std::shared_ptr<audit_ticket> ticket,
+                                std::string request_id, net::sse_stream& out) {
+  audit_gated_stream gated(out, std::move(ticket), request_id);
+  co_await producer(gated);
+  co_await gated.finish();
+}
+
 // Principal fields travel as request attributes (the transport type knows no principals).
 void attach(net::request& req, const principal& p) {
   req.attributes.emplace_back("principal.kind", p.kind);
@@ -279,6 +358,15 @@ net::middleware gateway::audit() {
                       req.request_id,
                       req.remote_address,
                       {}};
+    if (res.sse) {
+      // A stream's first event does not wait for the commit (audit_gated_stream).
+      auto ticket = co_await audit_.start_append(std::move(event));
+      res.sse = [producer = std::move(res.sse), ticket = std::move(ticket),
+                 request_id = req.request_id](net::sse_stream& out) -> awaitable<void> {
+        return run_audit_gated(producer, ticket, request_id, out);
+      };
+      co_return res;
+    }
     // The audit writer commits the row with every other row pending (group commit);
     // this coroutine awaits that commit, the I/O thread serves other requests meanwhile.
     auto st = co_await audit_.append_async(std::move(event));

@@ -12,7 +12,9 @@
 // * audit: every state-changing request (POST, PUT, PATCH, DELETE) under /api or /v1
 //   is written to the audit log with its outcome, denied ones included. The request
 //   awaits its row's group commit (audit_log::append_async) without holding the I/O
-//   thread; a row that cannot be written turns the answer into 503 unavailable.
+//   thread; a row that cannot be written turns the answer into 503 unavailable. A
+//   stream (SSE) sends its first event while its row commits; later events and its end
+//   wait for the commit, and a failed row ends it with an error event (docs/api.md).
 // * authorize: every API route has an access rule (public, authenticated, or a named
 //   permission) in the route_table; an API route without one is refused (deny by
 //   default), so a forgotten rule fails closed.

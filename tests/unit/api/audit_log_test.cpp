@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "audit_refusal.hpp"
 #include "db_backends.hpp"
 
 namespace wattos::api {
@@ -82,6 +83,7 @@ TEST_P(audit_chain, rewritten_chain_from_the_middle_is_detected_by_the_link) {
 
 TEST_P(audit_chain, concurrent_appends_keep_one_chain) {
   std::vector<std::thread> writers;
+  writers.reserve(4);
   std::atomic<int> failures{0};
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
@@ -182,24 +184,12 @@ TEST_P(audit_chain, failed_commit_reports_failure_to_every_waiter_of_the_batch) 
   io.poll();
   ASSERT_EQ(log.pending_for_test(), 50u);
   // The batch's INSERT fails (after the head was read): a trigger refuses new rows.
-  const bool pg = db().kind() == infra::db::dialect::postgres;
-  if (pg) {
-    ASSERT_TRUE(db().execute("CREATE FUNCTION audit_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
-                             "END $$ LANGUAGE plpgsql")
-                    .ok());
-    ASSERT_TRUE(db().execute("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION "
-                             "audit_refuse()")
-                    .ok());
-  } else {
-    ASSERT_TRUE(
-        db().execute("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END")
-            .ok());
-  }
+  ASSERT_TRUE(testing::refuse_audit_rows(db()));
   log.release_writer_for_test();
   io.run();
   for (const auto& st : results) EXPECT_FALSE(st.ok());
   EXPECT_EQ(log.stats().failed_batches, 1);
-  ASSERT_TRUE(db().execute(pg ? "DROP TRIGGER audit_refuse ON audit_log" : "DROP TRIGGER audit_refuse").ok());
+  ASSERT_TRUE(testing::accept_audit_rows(db()));
   ASSERT_TRUE(log.append(event(99)).ok());
   auto report = log.verify();
   EXPECT_TRUE(report->intact) << report->problem;
