@@ -14,6 +14,10 @@
 // with the audit log's group commit every request in the batch waited for it. Here a
 // commit only wakes the checkpointer (PASSIVE: it blocks no reader and no writer), so a
 // request never waits for a sync (synchronous=NORMAL syncs only at checkpoints).
+// PASSIVE never starts the WAL again from its beginning while some reader still reads
+// from it, and readers that always overlap always do: past a limit the checkpointer
+// runs a TRUNCATE checkpoint, which holds writers back (up to a bounded wait) until the
+// readers of the moment are done, then empties the WAL.
 #include <sqlite3.h>
 
 #include <atomic>
@@ -76,15 +80,61 @@ std::shared_ptr<T> shared_per_file(const std::string& path, Make make) {
   return shared;
 }
 
+// The writers of one file in this process take turns here (see the top of this file).
+// A mutex and a condition variable rather than a std::timed_mutex, so that the
+// checkpointer's truncation can go first: a writer that commits in a loop takes a
+// timed_mutex back before a waiter wakes, every time.
+class writer_gate {
+ public:
+  bool try_lock_for(std::chrono::milliseconds wait) { return acquire(wait, false); }
+  // Ahead of every writer that is waiting or comes later.
+  bool try_lock_first_for(std::chrono::milliseconds wait) { return acquire(wait, true); }
+  void unlock() {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = false;
+    }
+    released_.notify_all();
+  }
+
+ private:
+  bool acquire(std::chrono::milliseconds wait, bool first) {
+    std::unique_lock lock(mutex_);
+    if (first) ++first_waiting_;
+    const bool got = released_.wait_for(lock, wait, [&] { return !held_ && (first || first_waiting_ == 0); });
+    if (first) --first_waiting_;
+    if (got) {
+      held_ = true;
+    } else if (first) {
+      released_.notify_all();  // writers held back by this wait may go
+    }
+    return got;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable released_;
+  bool held_ = false;
+  int first_waiting_ = 0;
+};
+
+// One gate per database file, shared by the pool's connections to it.
+std::shared_ptr<writer_gate> writer_gate_for(const std::string& path) {
+  return shared_per_file<writer_gate>(path, [] { return std::make_shared<writer_gate>(); });
+}
+
 // WAL pages after which a commit asks for a checkpoint: SQLite's own default.
 constexpr int checkpoint_after_pages = 1000;
 constexpr auto min_pass_interval = std::chrono::milliseconds(100);
+// WAL pages past which a pass truncates the WAL (16 MiB at 4 KiB pages), and how long
+// that pass may hold writers back waiting for readers before it gives up until the next.
+constexpr int truncate_after_pages = 4 * checkpoint_after_pages;
+constexpr int truncate_wait_ms = 250;
 
 // Runs PASSIVE checkpoints of one file on its own thread and connection, when a commit
 // asks for one; the thread starts with the first request.
 class wal_checkpointer {
  public:
-  explicit wal_checkpointer(std::string path) : path_(std::move(path)) {}
+  explicit wal_checkpointer(std::string path) : path_(std::move(path)), writer_gate_(writer_gate_for(path_)) {}
   wal_checkpointer(const wal_checkpointer&) = delete;
   wal_checkpointer& operator=(const wal_checkpointer&) = delete;
   ~wal_checkpointer() {
@@ -143,6 +193,8 @@ class wal_checkpointer {
       unusable_.store(true, std::memory_order_relaxed);
       return;
     }
+    // Only the TRUNCATE pass waits: PASSIVE never calls the busy handler.
+    sqlite3_busy_timeout(handle, truncate_wait_ms);
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [&] { return pending_ || stopping_; });
@@ -151,7 +203,18 @@ class wal_checkpointer {
       lock.unlock();
       int wal_pages = 0;
       int copied = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
+      int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
+      if (rc == SQLITE_OK && wal_pages > truncate_after_pages) {
+        // This process's writers wait at their gate meanwhile (the pass goes first):
+        // between their commits it would hardly ever get SQLite's write lock. Busy (the
+        // gate, or readers still on the WAL after the wait): the next pass tries again.
+        if (writer_gate_->try_lock_first_for(std::chrono::milliseconds(truncate_wait_ms))) {
+          rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+          writer_gate_->unlock();
+        } else {
+          rc = SQLITE_BUSY;
+        }
+      }
       if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         core::log_warn("sqlite checkpoint failed", {{"path", path_}, {"error", sqlite3_errmsg(handle)}});
       }
@@ -167,6 +230,7 @@ class wal_checkpointer {
   }
 
   const std::string path_;
+  const std::shared_ptr<writer_gate> writer_gate_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
@@ -176,11 +240,6 @@ class wal_checkpointer {
   std::uint64_t completed_ = 0;
   std::thread thread_;
 };
-
-// One gate per database file, shared by the pool's connections to it.
-std::shared_ptr<std::timed_mutex> writer_gate_for(const std::string& path) {
-  return shared_per_file<std::timed_mutex>(path, [] { return std::make_shared<std::timed_mutex>(); });
-}
 
 std::shared_ptr<wal_checkpointer> checkpointer_for(const std::string& path) {
   return shared_per_file<wal_checkpointer>(path, [&] { return std::make_shared<wal_checkpointer>(path); });
@@ -197,7 +256,7 @@ bool starts_with_keyword(std::string_view sql, std::string_view keyword) {
 
 class sqlite_connection final : public connection {
  public:
-  sqlite_connection(sqlite3* handle, std::shared_ptr<std::timed_mutex> gate, std::chrono::milliseconds wait,
+  sqlite_connection(sqlite3* handle, std::shared_ptr<writer_gate> gate, std::chrono::milliseconds wait,
                     std::shared_ptr<wal_checkpointer> checkpointer)
       : handle_(handle), gate_(std::move(gate)), gate_wait_(wait), checkpointer_(std::move(checkpointer)) {
     // Replaces the automatic checkpoint inside COMMIT (see the top of this file).
@@ -379,7 +438,7 @@ class sqlite_connection final : public connection {
 
  private:
   sqlite3* handle_;
-  std::shared_ptr<std::timed_mutex> gate_;
+  std::shared_ptr<writer_gate> gate_;
   std::chrono::milliseconds gate_wait_;
   std::shared_ptr<wal_checkpointer> checkpointer_;
   bool holds_gate_ = false;

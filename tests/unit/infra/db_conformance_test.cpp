@@ -1,7 +1,11 @@
 // The SQL store's conformance suite: every case runs against SQLite and PostgreSQL.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -144,6 +148,7 @@ TEST_P(conformance, concurrent_transactions_lose_no_update) {
   constexpr int per_thread = 25;
   std::atomic<int> failures{0};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       for (int i = 0; i < per_thread; ++i) {
@@ -203,14 +208,28 @@ TEST_P(conformance, ping_answers) {
 
 INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "postgres"), testing::backend_name);
 
+// An SQLite file of its own in a fresh temp directory, removed with it (also when an
+// assertion ends the test early).
+struct scratch_sqlite_file {
+  explicit scratch_sqlite_file(const std::string& name)
+      : dir(std::filesystem::temp_directory_path() / ("wattos-" + name + "-" + core::random_hex(8))) {
+    std::filesystem::create_directories(dir);
+    settings.backend = "sqlite";
+    settings.sqlite_path = (dir / (name + ".db")).string();
+  }
+  ~scratch_sqlite_file() { std::filesystem::remove_all(dir); }
+  scratch_sqlite_file(const scratch_sqlite_file&) = delete;
+  scratch_sqlite_file& operator=(const scratch_sqlite_file&) = delete;
+
+  std::filesystem::path dir;
+  core::database_settings settings;
+};
+
 // Commits never checkpoint inline: a commit that takes the WAL past 1000 pages wakes
 // the file's checkpointer thread, which copies the pages into the database file.
 TEST(sqlite_checkpoints, run_on_the_background_thread) {
-  const auto dir = std::filesystem::temp_directory_path() / ("wattos-ckpt-" + core::random_hex(8));
-  std::filesystem::create_directories(dir);
-  core::database_settings s;
-  s.backend = "sqlite";
-  s.sqlite_path = (dir / "ckpt.db").string();
+  const scratch_sqlite_file file("ckpt");
+  const core::database_settings& s = file.settings;
   {
     auto opened = database::open(s);
     ASSERT_TRUE(opened.ok()) << opened.err().message();
@@ -218,20 +237,96 @@ TEST(sqlite_checkpoints, run_on_the_background_thread) {
     ASSERT_TRUE(db.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").ok());
     const auto before_writes = std::filesystem::file_size(s.sqlite_path);
     const std::uint64_t seen = sqlite_background_checkpoints(s.sqlite_path);
-    const blob body{std::vector<std::uint8_t>(64 * 1024, 0x5a)};
+    const blob body{std::vector<std::uint8_t>(std::size_t{64} * 1024, 0x5a)};
     for (int i = 0; i < 80; ++i) {  // 5 MiB: about 1300 pages of 4 KiB
       ASSERT_TRUE(db.execute("INSERT INTO pages (body) VALUES (?)", {body}).ok());
     }
     ASSERT_TRUE(wait_for_sqlite_checkpoint(s.sqlite_path, seen, std::chrono::seconds(30)))
         << "no background checkpoint after 5 MiB of commits";
-    EXPECT_GT(std::filesystem::file_size(s.sqlite_path), before_writes + 2 * 1024 * 1024)
+    EXPECT_GT(std::filesystem::file_size(s.sqlite_path), before_writes + std::uintmax_t{2} * 1024 * 1024)
         << "the checkpoint did not copy the pages into the database file";
     auto rows = db.execute("SELECT count(*) AS n, sum(length(body)) AS bytes FROM pages", {});
     ASSERT_TRUE(rows.ok());
     EXPECT_EQ(*rows->rows.at(0).get_int("n"), 80);
     EXPECT_EQ(*rows->rows.at(0).get_int("bytes"), 80 * 64 * 1024);
   }
-  std::filesystem::remove_all(dir);
+}
+
+// Readers that always overlap (a new one begins before the last one ends) keep the WAL in
+// use: PASSIVE checkpoints copy its pages but the log is never started again from its
+// beginning, so it grew with every commit. Past a limit the checkpointer truncates it
+// (it waits for the readers of the moment; new ones read the database file meanwhile).
+TEST(sqlite_checkpoints, the_wal_stays_bounded_while_readers_always_overlap) {
+  const scratch_sqlite_file file("wal");
+  const core::database_settings& s = file.settings;
+  const std::string wal_path = s.sqlite_path + "-wal";
+  {
+    auto opened = database::open(s);
+    ASSERT_TRUE(opened.ok()) << opened.err().message();
+    database& db = **opened;
+    ASSERT_TRUE(db.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").ok());
+    // Raw connections: the pool's own reads are single statements; these hold their
+    // snapshot across two, as overlapping reads of several threads or processes do.
+    sqlite3* first_reader = nullptr;
+    sqlite3* second_reader = nullptr;
+    ASSERT_EQ(sqlite3_open(s.sqlite_path.c_str(), &first_reader), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(s.sqlite_path.c_str(), &second_reader), SQLITE_OK);
+    std::atomic<bool> stop{false};
+    std::atomic<std::int64_t> handovers{0};
+    std::thread readers([&] {
+      sqlite3* current = first_reader;
+      sqlite3* next = second_reader;
+      auto begin_read = [](sqlite3* c) {
+        sqlite3_exec(c, "BEGIN; SELECT count(*) FROM pages;", nullptr, nullptr, nullptr);  // takes the snapshot
+      };
+      begin_read(current);
+      while (!stop.load()) {
+        begin_read(next);  // begins before the current one ends: never a moment without a reader
+        sqlite3_exec(current, "COMMIT", nullptr, nullptr, nullptr);
+        std::swap(current, next);
+        handovers.fetch_add(1);
+      }
+      sqlite3_exec(current, "COMMIT", nullptr, nullptr, nullptr);
+    });
+    auto finish_readers = [&] {
+      if (!readers.joinable()) return;
+      stop.store(true);
+      readers.join();
+      sqlite3_close(first_reader);
+      sqlite3_close(second_reader);
+    };
+    struct at_exit {  // also when an assertion returns early
+      std::function<void()> run;
+      ~at_exit() { run(); }
+    } finish_at_exit{finish_readers};
+    // Writes without a pause until the WAL is seen to shrink (a pass truncated it). The
+    // bound is in checkpoint passes (each at least 100 ms after the last), not in bytes:
+    // a pass that copies a large WAL takes long, and the writes go on meanwhile. Without
+    // the truncation the file only ever grows.
+    const blob body{std::vector<std::uint8_t>(std::size_t{64} * 1024, 0x5a)};
+    const std::uint64_t passes_at_start = sqlite_background_checkpoints(s.sqlite_path);
+    constexpr std::uint64_t most_passes = 40;
+    constexpr int most_rows = 8192;  // 512 MiB: a bound on the disk a broken build would fill
+    std::uintmax_t largest_wal = 0;
+    bool shrank = false;
+    int rows = 0;
+    while (!shrank && rows < most_rows &&
+           sqlite_background_checkpoints(s.sqlite_path) < passes_at_start + most_passes) {
+      auto inserted = db.execute("INSERT INTO pages (body) VALUES (?)", {body});
+      ASSERT_TRUE(inserted.ok()) << rows << ": " << inserted.err().message();
+      ++rows;
+      const std::uintmax_t wal = std::filesystem::file_size(wal_path);
+      shrank = wal < largest_wal;
+      largest_wal = std::max(largest_wal, wal);
+    }
+    finish_readers();
+    EXPECT_GT(handovers.load(), 0);
+    EXPECT_TRUE(shrank) << "the WAL grew to " << largest_wal << " bytes over " << rows << " commits and "
+                        << sqlite_background_checkpoints(s.sqlite_path) - passes_at_start << " passes";
+    auto count = db.execute("SELECT count(*) AS n FROM pages", {});
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(*count->rows.at(0).get_int("n"), rows);
+  }
 }
 
 TEST(database_open, bad_settings_fail_with_errors) {
