@@ -460,6 +460,47 @@ TEST(http_client, a_connection_the_server_closed_while_idle_is_not_reused) {
   EXPECT_EQ(server.connections.load(), 2);
 }
 
+// Which requests the plain client takes, and where they go. Each URL twice and the hosts
+// interleaved: the origin of the last URL is kept per thread, and a kept origin must give
+// what a fresh parse gives. Whatever the plain client refuses, curl takes (and reports).
+TEST(http_client, plain_targets_follow_the_url) {
+  struct expectation {
+    const char* url;
+    std::optional<detail::plain_target> target;
+  };
+  const expectation cases[] = {
+      {"http://127.0.0.1:8080/api/v1/chat?x=1&y=%20",
+       detail::plain_target{"127.0.0.1", "8080", "127.0.0.1:8080", "/api/v1/chat?x=1&y=%20"}},
+      {"http://127.0.0.1:8080/other", detail::plain_target{"127.0.0.1", "8080", "127.0.0.1:8080", "/other"}},
+      {"HTTP://Chat.Example.eu", detail::plain_target{"Chat.Example.eu", "80", "Chat.Example.eu", "/"}},
+      {"http://chat.example.eu?q=1", detail::plain_target{"chat.example.eu", "80", "chat.example.eu", "/?q=1"}},
+      {"http://[::1]:9000/v1/models", detail::plain_target{"::1", "9000", "[::1]:9000", "/v1/models"}},
+      {"http://127.0.0.1:8080/has space", std::nullopt},     // not a valid path
+      {"http://127.0.0.1:8080/page#part", std::nullopt},     // a fragment: curl drops it
+      {"http://user:secret@127.0.0.1:8080/", std::nullopt},  // credentials: curl sends them
+      {"https://127.0.0.1:8443/", std::nullopt},             // TLS
+      {"http://", std::nullopt},
+      {"http://127.0.0.1:notaport/", std::nullopt},
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& c : cases) {
+      http_client_request request;
+      request.url = c.url;
+      auto got = detail::plain_target_of(request);
+      ASSERT_EQ(got.has_value(), c.target.has_value()) << c.url;
+      if (!got) continue;
+      EXPECT_EQ(got->host, c.target->host) << c.url;
+      EXPECT_EQ(got->port, c.target->port) << c.url;
+      EXPECT_EQ(got->host_header, c.target->host_header) << c.url;
+      EXPECT_EQ(got->target, c.target->target) << c.url;
+    }
+  }
+  http_client_request redirected;
+  redirected.url = "http://127.0.0.1:8080/";
+  redirected.follow_redirects = true;
+  EXPECT_FALSE(detail::plain_target_of(redirected));
+}
+
 // The plain client hands a request to curl exactly when curl would take it through the
 // environment's proxy; the decision follows curl's no_proxy rules.
 TEST(http_client, the_environment_proxy_applies_as_curl_applies_it) {
