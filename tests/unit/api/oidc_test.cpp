@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 
 #include "../net/test_client.hpp"
+#include "api/gateway.hpp"
 #include "api/identity/identity_service.hpp"
 #include "db_backends.hpp"
 #include "oidc_keys.hpp"
@@ -100,7 +102,7 @@ TEST(jwk_set, refuses_documents_without_usable_keys) {
       EXPECT_EQ(set.err().code(), core::errc::bad_gateway) << doc;
     }
   }
-  EXPECT_FALSE(jwk_set::parse(std::string(300 * 1024, ' ')).ok());
+  EXPECT_FALSE(jwk_set::parse(std::string(std::size_t{300} * 1024, ' ')).ok());
   json::array many;
   for (int i = 0; i < 65; ++i) many.push_back(ec_key().jwk());
   EXPECT_FALSE(jwk_set::parse(json::serialize(json::object{{"keys", many}})).ok());
@@ -213,7 +215,8 @@ TEST(oidc_verifier, wants_keys_only_for_unknown_key_ids_and_not_twice_in_a_row) 
   EXPECT_FALSE(w->wants_keys_for(provider_key::p256("ec-2").sign(ours)));
 }
 
-// The provider's JWKS endpoint, counting its requests.
+// The provider's JWKS endpoint, counting its requests. While held, a request waits at the
+// endpoint (on the server's own thread) until released.
 class jwks_server {
  public:
   jwks_server() {
@@ -221,12 +224,20 @@ class jwks_server {
       ++requests;
       std::string body;
       {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
+        ++waiting_;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !held_; });
+        --waiting_;
         body = document_;
       }
       co_return net::response::json(200, body);
     });
     server_.start();
+  }
+  ~jwks_server() {
+    release();
+    server_.stop();
   }
   void publish(std::string doc) {
     std::lock_guard lock(mutex_);
@@ -234,12 +245,32 @@ class jwks_server {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/certs"; }
 
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = false;
+    }
+    changed_.notify_all();
+  }
+  // True once a request waits at the held endpoint.
+  bool wait_for_held_request(std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [this] { return waiting_ > 0; });
+  }
+
   std::atomic<int> requests{0};
 
  private:
   net::testing::test_server server_;
   std::mutex mutex_;
+  std::condition_variable changed_;
   std::string document_;
+  bool held_ = false;
+  int waiting_ = 0;
 };
 
 TEST(oidc_verifier, fetches_keys_once_for_callers_that_ask_together_and_keeps_them_on_failure) {
@@ -429,6 +460,57 @@ TEST_P(identity_oidc, a_token_without_email_or_from_another_issuer_is_refused) {
   auto foreign = claims_for("kc-x");
   foreign["iss"] = "wattos";
   EXPECT_EQ(svc_->authenticate(rsa_key().sign(foreign)).err().code(), core::errc::unauthenticated);
+}
+
+// The gateway's authenticate middleware: a request whose token verifies with keys past
+// jwks_refresh_s is answered with those keys at once, and the refresh runs beside it.
+// The provider holds the fetch until the answer is back; once the refresh is done, the
+// rotated key set decides.
+TEST_P(identity_oidc, the_gateway_answers_with_stale_keys_and_refreshes_them_in_the_background) {
+  jwks_server provider;
+  provider.publish(jwks_of(ec_key()));  // rotated: the RSA key is gone
+  auto settings = provider_settings();
+  settings.jwks_url = provider.url();
+  settings.jwks_refresh_s = 3600;
+  make_service(settings);  // holds the RSA and the EC key, just loaded
+  auto limiter = infra::make_memory_rate_limiter();
+  net::testing::test_server srv;
+  route_table routes(srv.routes);
+  routes.add(
+      "GET", "/api/v1/test/me", access_rule::signed_in(),
+      [](net::request& req) -> boost::asio::awaitable<net::response> {
+        co_return net::response::json(200, json::serialize(json::object{{"kind", req.attribute("principal.kind")}}));
+      });
+  gateway gw(routes, *svc_, *audit_, *limiter, core::rate_limit_settings{}, core::cors_settings{});
+  srv.middlewares = {gw.authenticate(), gw.authorize()};
+  srv.start();
+  auto me = [&srv](const std::string& token) {
+    return net::testing::send_request(srv.port(), "GET", "/api/v1/test/me", {}, {{"Authorization", "Bearer " + token}});
+  };
+  const std::string rsa_token = rsa_key().sign(claims_for("kc-erika"));
+  const std::string ec_token = ec_key().sign(claims_for("kc-erika"));
+
+  auto fresh = me(rsa_token);
+  EXPECT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(provider.requests.load(), 0);  // fresh keys: nothing fetched
+
+  svc_->oidc()->backdate_keys_for_test(std::chrono::seconds(3600 + 1));
+  provider.hold();
+  auto stale = me(rsa_token);  // answered while the fetch waits at the provider
+  EXPECT_EQ(stale.status, 200) << stale.body;
+  ASSERT_TRUE(provider.wait_for_held_request(std::chrono::seconds(10))) << "no refresh was started";
+  provider.release();
+  // refresh_keys joins a fetch that runs (and fetches again if it ended already).
+  boost::asio::io_context io;
+  auto joined = boost::asio::co_spawn(io, oidc_verifier::refresh_keys(svc_->oidc()), boost::asio::use_future);
+  io.run();
+  ASSERT_TRUE(joined.get().ok());
+  EXPECT_GE(provider.requests.load(), 1);
+
+  EXPECT_EQ(me(rsa_token).status, 401);  // its key is no longer published
+  auto rotated = me(ec_token);
+  EXPECT_EQ(rotated.status, 200) << rotated.body;
+  srv.stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, identity_oidc, ::testing::Values("sqlite", "postgres"),
