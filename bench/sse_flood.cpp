@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     std::printf(
         "streams_ready %d\nstreams_failed %d\nseconds_to_ready %.2f\nserver_rss_before_kib %ld\n"
         "server_rss_after_kib %ld\nbytes_per_stream %.0f\n",
-        s.ready, s.failed, secs, before, after, s.ready ? (after - before) * 1024.0 / s.ready : 0.0);
+        s.ready, s.failed, secs, before, after, s.ready ? static_cast<double>(after - before) * 1024.0 / s.ready : 0.0);
     std::fflush(stdout);
     io.stop();  // closes every stream
   });

@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   namespace http = boost::beast::http;
   http::request_parser<http::string_body> parser;
   parser.header_limit(16 * 1024);
-  parser.body_limit(64 * 1024);
+  parser.body_limit(std::uint64_t{64} * 1024);
   parser.eager(true);
   boost::beast::error_code ec;
   std::string_view input(reinterpret_cast<const char*>(data), size);

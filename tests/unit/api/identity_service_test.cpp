@@ -202,7 +202,7 @@ TEST_P(identity, api_keys_are_scoped_expiring_and_revocable) {
   ASSERT_TRUE(roles.ok());
   EXPECT_FALSE(svc_->authenticate(key)->can(perm::chat_use));
   ASSERT_TRUE(svc_->set_user_roles(max.user_id, {"editor"}).ok());
-  clock_ += 2 * 86400;
+  clock_ += std::int64_t{2} * 86400;
   EXPECT_EQ(svc_->authenticate(key).err().code(), core::errc::unauthenticated);  // expired
   auto forever = svc_->create_api_key(max, "forever", {std::string(perm::chat_use)}, 0);
   EXPECT_TRUE(svc_->authenticate(forever->second).ok());

@@ -26,6 +26,7 @@ TEST(id, ids_increase_and_are_unique_across_threads) {
   constexpr int per_thread = 20000;
   std::vector<std::vector<std::string>> ids(4);
   std::vector<std::thread> threads;
+  threads.reserve(ids.size());
   for (auto& list : ids) {
     threads.emplace_back([&list] {
       for (int i = 0; i < per_thread; ++i) list.push_back(new_uuid_v7());

@@ -56,6 +56,7 @@ TEST(metrics, concurrent_increments_are_not_lost) {
   metrics_registry registry;
   auto& c = registry.counter_family("c_total", "C", {"k"});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) c.with({"v"}).inc();

@@ -52,6 +52,7 @@ TEST(side_task, completes_when_every_helper_is_blocked) {
 TEST(side_task, many_callers_at_once) {
   std::atomic<int> runs{0};
   std::vector<std::thread> callers;
+  callers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     callers.emplace_back([&] {
       for (int i = 0; i < 500; ++i) {

@@ -647,8 +647,11 @@ TEST_P(llm_gateway_test, speech_and_transcription_through_the_openai_provider) {
 
   auto heard = run_client([](llm_gateway* g) -> boost::asio::awaitable<core::result<transcription_result>> {
     const caller nobody;
-    transcription_request request{"s-stt", std::string("RIFF\0\x01binary", 12), "../../etc/passwd.wav", "audio/wav",
-                                  "de"};
+    transcription_request request{"s-stt",
+                                  std::string("RIFF\0\x01"
+                                              "binary",
+                                              12),
+                                  "../../etc/passwd.wav", "audio/wav", "de"};
     auto result = co_await g->transcribe(nobody, std::move(request));
     co_return result;
   }(gw));

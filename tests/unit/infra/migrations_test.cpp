@@ -74,6 +74,7 @@ TEST_P(migrations, dialect_specific_sql_is_used) {
 
 TEST_P(migrations, concurrent_migrators_apply_each_migration_once) {
   std::vector<std::thread> starters;
+  starters.reserve(4);
   std::atomic<int> failures{0};
   for (int i = 0; i < 4; ++i) {
     starters.emplace_back([&] {

@@ -159,6 +159,7 @@ TEST_P(queue_conformance, enqueue_claim_complete) {
 
 TEST_P(queue_conformance, claims_in_fifo_order) {
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) ids.push_back(enqueue("job " + std::to_string(i)));
   EXPECT_EQ(list_ids(job_state::waiting), ids);
   EXPECT_EQ(list_ids(job_state::waiting, 2), (std::vector<std::string>{ids[0], ids[1]}));
@@ -454,6 +455,7 @@ TEST_P(queue_conformance, concurrent_workers_claim_each_job_exactly_once) {
   std::vector<std::string> seen;  // guarded by mutex
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(workers);
   for (int t = 0; t < workers; ++t) {
     threads.emplace_back([&, t] {
       const std::string worker = "w" + std::to_string(t);
@@ -510,6 +512,7 @@ TEST_P(shared_redis_queue, two_clients_share_one_queue) {
   std::mutex mutex;
   std::vector<std::string> seen;  // guarded by mutex
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       job_queue& client = t % 2 == 0 ? *q_ : *second;

@@ -58,6 +58,7 @@ TEST_P(rate_limits, concurrent_takers_never_exceed_the_burst) {
   auto k = key();
   std::atomic<int> allowed{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 40; ++i) {

@@ -121,7 +121,7 @@ TEST(router, the_index_gives_what_trying_every_route_gives) {
     std::vector<std::string> segments;
     const auto length = 1 + rng() % 4;
     for (std::size_t k = 0; k < length; ++k) {
-      std::string seg = segment_choices[rng() % (k + 1 == length ? 5 : 4)];
+      const std::string& seg = segment_choices[rng() % (k + 1 == length ? 5 : 4)];
       segments.push_back(seg);
     }
     std::string pattern;

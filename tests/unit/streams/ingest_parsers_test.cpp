@@ -261,6 +261,7 @@ TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
 TEST(IngestDetect, ParsesFromSeveralThreadsAtOnce) {
   // libmagic handles are per thread; poppler, libzip and pugixml state per document.
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([t, &ok] {

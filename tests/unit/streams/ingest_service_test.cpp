@@ -172,7 +172,7 @@ class ingest_service_test : public infra::db::testing::backend_test {
   }
 
   fs::path write(const std::string& name, const std::string& content) {
-    const auto p = dir_ / "in" / name;
+    auto p = dir_ / "in" / name;
     fs::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << content;
     return p;
