@@ -137,18 +137,30 @@ void base64url_append(std::string& out, std::string_view bytes) {
   out.resize(at + (4 * bytes.size() + 2) / 3);
 }
 
-result<std::string> base64url_decode(std::string_view text) {
+namespace {
+
+result<std::string> base64_decode_variant(std::string_view text, int variant, const char* what) {
   crypto_init();
   std::string out(text.size(), '\0');
   std::size_t length = 0;
   const char* end = nullptr;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &length, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+                        &length, &end, variant) != 0 ||
       end != text.data() + text.size()) {
-    return error::invalid_argument("invalid base64url");
+    return error::invalid_argument(std::string("invalid ") + what);
   }
   out.resize(length);
   return out;
+}
+
+}  // namespace
+
+result<std::string> base64url_decode(std::string_view text) {
+  return base64_decode_variant(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING, "base64url");
+}
+
+result<std::string> base64_decode(std::string_view text) {
+  return base64_decode_variant(text, sodium_base64_VARIANT_ORIGINAL, "base64");
 }
 
 ed25519_keypair ed25519_generate() {

@@ -55,6 +55,7 @@ void base64url_append(std::string& out, std::string_view bytes);  // base64url_e
 // Standard base64 with padding (RFC 4648 section 4), as OpenAI's base64 embeddings use.
 std::string base64_encode(std::string_view bytes);
 result<std::string> base64url_decode(std::string_view text);
+result<std::string> base64_decode(std::string_view text);  // standard, padded
 
 struct ed25519_keypair {
   std::string public_key;  // 32 raw bytes

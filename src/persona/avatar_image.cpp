@@ -4,21 +4,15 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
+
+#include "infra/ocr/ocr_engine.hpp"
 
 namespace wattos::persona {
 
 namespace {
 
-struct pix_deleter {
-  void operator()(Pix* p) const { pixDestroy(&p); }
-};
-using pix_ptr = std::unique_ptr<Pix, pix_deleter>;
-
-void quiet_leptonica() {
-  static std::once_flag once;
-  std::call_once(once, [] { setMsgSeverity(L_SEVERITY_NONE); });
-}
+using infra::ocr::pix_ptr;
+using infra::ocr::quiet_leptonica;
 
 enum class image_kind { unknown, png, jpeg, gif, webp, svg };
 

@@ -25,8 +25,9 @@ namespace wattos::infra::db {
 // The process's pool for blocking store work (4 threads; they mostly wait).
 boost::asio::thread_pool& blocking_pool();
 
+// The same on another pool (CPU-bound work such as OCR, kept off the store's threads).
 template <typename Work>
-auto offload(Work work) -> boost::asio::awaitable<std::invoke_result_t<Work&>> {
+auto offload_on(boost::asio::thread_pool& pool, Work work) -> boost::asio::awaitable<std::invoke_result_t<Work&>> {
   using value = std::invoke_result_t<Work&>;
   // std::optional: co_spawn's result must be default-constructible, core::result is not.
   auto task = [w = std::move(work)]() mutable -> boost::asio::awaitable<std::optional<value>> { co_return w(); };
@@ -37,9 +38,14 @@ auto offload(Work work) -> boost::asio::awaitable<std::invoke_result_t<Work&>> {
   // An empty slot keeps the two apart; the caller still sees its own cancellation when
   // it resumes.
   std::optional<value> done = co_await boost::asio::co_spawn(
-      blocking_pool(), std::move(task),
+      pool, std::move(task),
       boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), boost::asio::use_awaitable));
   co_return std::move(*done);
+}
+
+template <typename Work>
+auto offload(Work work) -> boost::asio::awaitable<std::invoke_result_t<Work&>> {
+  return offload_on(blocking_pool(), std::move(work));
 }
 
 }  // namespace wattos::infra::db

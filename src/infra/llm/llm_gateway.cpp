@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "core/id.hpp"
 #include "core/log.hpp"
 #include "infra/db/offload.hpp"
+#include "infra/llm/image_pii.hpp"
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/pii.hpp"
 #include "infra/llm/token_budget.hpp"
@@ -175,6 +177,17 @@ struct llm_gateway::impl {
   std::condition_variable reload_done;
   bool reloading = false;
   clock_type::time_point last_reload{};
+
+  // OCR of images bound for external models (image_pii.hpp): CPU-bound, about a second
+  // per image, so one thread of its own keeps it off the I/O threads and the store's
+  // pool, and holds one tesseract engine. Started on first use; joined with the gateway,
+  // so the engine ends before tesseract's process-wide caches do.
+  std::once_flag image_pool_started;
+  std::unique_ptr<asio::thread_pool> image_pool;
+  asio::thread_pool& image_check_pool() {
+    std::call_once(image_pool_started, [this] { image_pool = std::make_unique<asio::thread_pool>(1); });
+    return *image_pool;
+  }
 
   core::metric_family<core::counter>* requests_metric = nullptr;
   core::metric_family<core::counter>* tokens_metric = nullptr;
@@ -370,10 +383,15 @@ asio::awaitable<void> record_usage_off_thread(Write write) {
   co_await db::offload(std::move(task));
 }
 
-// Rewrites every text of a request through the redactor.
-chat_request redacted(const chat_request& request, pii_redactor& redactor) {
+// Rewrites every text of a request through the redactor; the images become their
+// checked versions (`image_urls`: one per image, in message order).
+chat_request redacted(const chat_request& request, pii_redactor& redactor, const std::vector<std::string>& image_urls) {
   chat_request out = request;
+  std::size_t next_image = 0;
   for (auto& m : out.messages) {
+    for (auto& image : m.images) {
+      if (next_image < image_urls.size()) image.url = image_urls[next_image++];
+    }
     if (m.images.empty()) {
       m.content = redactor.redact(m.content);
     } else {
@@ -664,9 +682,40 @@ core::result<const core::model_settings*> admit(llm_gateway& gw, const llm_gatew
 
 namespace {
 
+// The request's images as they may leave for an external model, or why they may not.
+struct checked_images {
+  std::vector<std::string> urls;       // one per image, in message order
+  std::optional<core::error> refused;  // set: no external model gets this request
+};
+
+// Each image of the request as it may leave for an external model (personal data
+// painted over), in message order; fails on the first image that cannot be checked.
+asio::awaitable<core::result<std::vector<std::string>>> check_images_off_thread(asio::thread_pool& pool,
+                                                                                const chat_request& request,
+                                                                                const caller& who) {
+  auto work = [&request, &who]() -> core::result<std::vector<std::string>> {
+    std::vector<std::string> urls;
+    int regions = 0;
+    for (const auto& m : request.messages) {
+      for (const auto& image : m.images) {
+        WATTOS_ASSIGN_OR_RETURN(auto checked, redact_image_pii(image.url));
+        regions += checked.regions;
+        urls.push_back(std::move(checked.url));
+      }
+    }
+    if (regions > 0) {
+      core::log_info("personal data painted over in images",
+                     {{"words", regions}, {"images", urls.size()}, {"request_id", who.request_id}});
+    }
+    return urls;
+  };
+  auto urls = co_await db::offload_on(pool, std::move(work));
+  co_return urls;
+}
+
 // Produces one streamed answer: attempts, retries, fallbacks, usage.
 asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_stream::state> state, caller who,
-                               chat_request request, const core::model_settings* primary) {
+                               chat_request request, const core::model_settings* primary, checked_images images) {
   // A cancelled call (the caller left) still records its usage and closes the stream:
   // cancellation ends the provider call and the backoff sleeps, never this bookkeeping.
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -678,16 +727,21 @@ asio::awaitable<void> run_chat(llm_gateway::impl* im, std::shared_ptr<chat_strea
     if (model != primary && !im->view(*model).residency_ok) continue;
     if (!request.tools.empty() && request.tool_choice != "none" && !has_capability(*model, "tools")) continue;
     if (model != primary && has_images(request.messages) && !has_capability(*model, "vision")) continue;
+    const bool redact = im->settings.redact_pii && model->external;
+    if (redact && images.refused) {
+      // An external fallback of a model inside the organisation: its images could not be checked.
+      if (!last_error) last_error = *images.refused;
+      continue;
+    }
     last_model = model;
     state->model = model->id;
-    const bool redact = im->settings.redact_pii && model->external;
     for (int attempt = 0; attempt <= im->settings.max_retries; ++attempt) {
       if (!im->breaker_allows(*model)) {
         last_error = core::error::unavailable("model '" + model->id + "' is failing; its circuit breaker is open");
         break;
       }
       pii_redactor redactor;
-      const chat_request outbound = redact ? redacted(request, redactor) : request;
+      const chat_request outbound = redact ? redacted(request, redactor, images.urls) : request;
       relay_sink sink(*state, redact ? &redactor : nullptr, clock_type::now());
       const auto call_target_value = im->target_for(*model);
       call_outcome outcome = co_await im->provider_for(*model).chat(call_target_value, outbound, sink);
@@ -776,10 +830,25 @@ asio::awaitable<core::result<std::unique_ptr<chat_stream>>> llm_gateway::chat(co
   if (!admitted) co_return std::move(admitted).err();
   const core::model_settings* primary = *admitted;
 
+  checked_images images;
+  if (settings_.redact_pii && has_images(request.messages)) {
+    const auto chain = impl_->chain(*primary, "chat");
+    if (std::any_of(chain.begin(), chain.end(), [](const core::model_settings* m) { return m->external; })) {
+      auto checked = co_await check_images_off_thread(impl_->image_check_pool(), request, who);
+      if (checked) {
+        images.urls = std::move(*checked);
+      } else if (primary->external) {
+        co_return std::move(checked).err();
+      } else {
+        images.refused = std::move(checked).err();  // the primary may still answer; external fallbacks may not
+      }
+    }
+  }
+
   auto executor = co_await asio::this_coro::executor;
   auto state = std::make_shared<chat_stream::state>(executor);
   auto stream = std::make_unique<chat_stream>(state);
-  asio::co_spawn(executor, run_chat(impl_.get(), state, who, std::move(request), primary),
+  asio::co_spawn(executor, run_chat(impl_.get(), state, who, std::move(request), primary, std::move(images)),
                  asio::bind_cancellation_slot(state->cancel.slot(), asio::detached));
   co_return stream;
 }

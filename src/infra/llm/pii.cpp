@@ -296,11 +296,7 @@ std::optional<std::size_t> scan_phone(std::string_view s, std::size_t i) {
   return end;
 }
 
-struct match {
-  std::size_t begin;
-  std::size_t end;
-  pii_kind kind;
-};
+using match = pii_match;
 
 using scanner = std::optional<std::size_t> (*)(std::string_view, std::size_t);
 
@@ -410,7 +406,7 @@ std::string pii_redactor::placeholder_for(pii_kind kind, std::string_view origin
   return placeholder;
 }
 
-std::string pii_redactor::redact(std::string_view text) {
+std::vector<pii_match> find_pii(std::string_view text) {
   // Priority order: an IBAN's or card's digits must not be taken for a phone number.
   std::vector<match> found;
   scan_all(text, pii_kind::email, scan_email, found);
@@ -420,7 +416,11 @@ std::string pii_redactor::redact(std::string_view text) {
   scan_all(text, pii_kind::ip_address, scan_ip, found);
   scan_all(text, pii_kind::phone, scan_phone, found);
   std::sort(found.begin(), found.end(), [](const match& a, const match& b) { return a.begin < b.begin; });
+  return found;
+}
 
+std::string pii_redactor::redact(std::string_view text) {
+  const std::vector<match> found = find_pii(text);
   std::string out;
   out.reserve(text.size());
   std::size_t pos = 0;

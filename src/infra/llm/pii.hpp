@@ -30,6 +30,16 @@ enum class pii_kind { email, phone, iban, credit_card, tax_id, ip_address };
 // "EMAIL", "PHONE", "IBAN", "CARD", "TAXID", "IP": the placeholder's label.
 std::string_view pii_label(pii_kind kind) noexcept;
 
+// One piece of personal data in a text: bytes [begin, end).
+struct pii_match {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  pii_kind kind = pii_kind::email;
+};
+
+// Every match in `text`, in order, none overlapping (what pii_redactor::redact replaces).
+std::vector<pii_match> find_pii(std::string_view text);
+
 class pii_redactor {
  public:
   struct replacement {

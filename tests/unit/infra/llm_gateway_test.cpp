@@ -12,6 +12,7 @@
 #include "infra/llm/json_wire.hpp"
 #include "infra/llm/token_budget.hpp"
 #include "scripted_provider.hpp"
+#include "test_images.hpp"
 
 namespace wattos::infra::llm {
 namespace {
@@ -266,13 +267,14 @@ TEST_P(llm_gateway_test, redacted_text_keeps_images_in_place) {
     chat_request request = ask(model, "Schreib an max.mustermann@example.de: Rechnung anbei, bitte prüfen");
     auto& m = request.messages.front();
     const std::string first = "Schreib an max.mustermann@example.de: ";
-    m.images.push_back({"https://example.eu/rechnung.png", "", first.size()});
+    const std::string blank = testing::blank_data_url();  // a real image without text: sent as it is
+    m.images.push_back({blank, "", first.size()});
     auto out = run_chat(request);
     ASSERT_FALSE(out.failure) << model << ": " << out.failure->message();
     const auto sent = provider_.bodies().back();
     EXPECT_EQ(sent.find("max.mustermann"), std::string::npos) << sent;
     const auto email = sent.find("[EMAIL_1]");
-    const auto image = sent.find("https://example.eu/rechnung.png");
+    const auto image = sent.find(blank.substr(blank.find(',') + 1));
     const auto rest = sent.find("Rechnung anbei");
     ASSERT_NE(email, std::string::npos) << sent;
     ASSERT_NE(image, std::string::npos) << sent;
@@ -474,8 +476,71 @@ TEST(llm_wire, text_and_images_keep_their_order) {
   EXPECT_EQ(order, (std::vector<std::string>{"abc", "u1", "u2"}));
 }
 
+// Personal data in an image bound for an external model is painted over (OCR); a model
+// inside the organisation gets the image as it came.
+TEST_P(llm_gateway_test, personal_data_in_images_is_painted_over_for_external_models) {
+  auto& local = add_model("local-vision", "echo");
+  local.capabilities = {"chat", "vision"};
+  local.external = false;
+  const std::string letter = testing::letter_data_url();
+  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
+  const std::string letter_data = letter.substr(letter.find(',') + 1);
+
+  chat_request request = ask("s-vision", "Worum geht es in dem Brief?");
+  request.messages.front().images.push_back({letter, ""});
+  auto out = run_chat(request);
+  ASSERT_FALSE(out.failure) << out.failure->message();
+  const auto sent = provider_.bodies().back();
+  EXPECT_EQ(sent.find(letter_data), std::string::npos) << "the unredacted letter left for an external model";
+  EXPECT_NE(sent.find(R"("url":"data:image/png;base64,)"), std::string::npos);
+  EXPECT_NE(sent.find("Worum geht es"), std::string::npos);
+
+  request.model = "local-vision";
+  auto kept = run_chat(request);
+  ASSERT_FALSE(kept.failure) << kept.failure->message();
+  EXPECT_NE(provider_.bodies().back().find(letter_data), std::string::npos);
+}
+
+// An image the provider would fetch itself cannot be checked: refused before any call
+// when redaction applies, passed on for a model inside the organisation, whose external
+// fallbacks are then skipped.
+TEST_P(llm_gateway_test, remote_images_are_refused_for_external_models) {
+  auto& local = add_model("local-vision", "echo");
+  local.capabilities = {"chat", "vision"};
+  local.external = false;
+  local.fallbacks = {"s-vision"};
+  auto& failing = add_model("local-storm-vision", "storm");
+  failing.capabilities = {"chat", "vision"};
+  failing.external = false;
+  failing.fallbacks = {"s-vision"};
+  chat_request request = ask("s-vision", "Was zeigt das Bild?");
+  request.messages.front().images.push_back({"https://example.eu/rechnung.png", ""});
+  const int calls = provider_.calls("echo");
+  auto refused = run_chat(request);
+  ASSERT_TRUE(refused.failure);
+  EXPECT_EQ(refused.failure->code(), core::errc::invalid_argument);
+  EXPECT_NE(refused.failure->message().find("data URL"), std::string::npos) << refused.failure->message();
+  EXPECT_EQ(provider_.calls("echo"), calls);
+
+  request.model = "local-vision";
+  auto passed = run_chat(request);
+  ASSERT_FALSE(passed.failure) << passed.failure->message();
+  EXPECT_EQ(passed.model, "local-vision");
+  EXPECT_NE(provider_.bodies().back().find("https://example.eu/rechnung.png"), std::string::npos);
+  EXPECT_EQ(provider_.calls("echo"), calls + 1);
+
+  // The local model fails: its external fallback does not get the unchecked image.
+  request.model = "local-storm-vision";
+  auto failed = run_chat(request);
+  ASSERT_TRUE(failed.failure);
+  EXPECT_NE(failed.failure->code(), core::errc::invalid_argument) << "the storm's error, not the image's";
+  EXPECT_EQ(provider_.calls("echo"), calls + 1);
+}
+
+// The wire forms of images (redaction off: the two tests above cover it).
 TEST_P(llm_gateway_test, images_reach_vision_models_only) {
   cfg_.llm.breaker_failures = 100;  // the storm shares the scripted endpoint with s-vision
+  cfg_.llm.redact_pii = false;
   chat_request with_image = ask("s-vision", "Was zeigt das Bild?");
   with_image.messages.front().images.push_back({"data:image/png;base64,iVBORw0KGgo=", ""});
   auto seen = run_chat(with_image);

@@ -1,0 +1,39 @@
+// File: infra/llm/image_pii.hpp
+//
+// Personal data in images bound for an external model. The image's text is read with
+// OCR (tesseract, German and English), the finder that redacts text (find_pii) runs over
+// it, and every word that is part of a match (an e-mail address, a phone number, an IBAN,
+// ...) is painted over in black before the image leaves. An image without such text goes
+// out as it came. Slow (OCR: about a second for a page-sized image), so the gateway runs
+// it on a thread of its own, once per request.
+//
+// Example:
+//   WATTOS_ASSIGN_OR_RETURN(auto checked, llm::redact_image_pii(image.url));
+//   image.url = checked.url;  // checked.regions words were painted over
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace wattos::infra::llm {
+
+struct image_pii_limits {
+  std::int64_t max_pixels = 16'000'000;  // OCR time grows with the area; 4000 x 4000
+  std::string languages = "deu+eng";
+};
+
+struct image_pii_result {
+  std::string url;  // the data URL to send: the original, or the painted image (PNG, or JPEG for a JPEG)
+  int regions = 0;  // words painted over
+};
+
+// `url` is a base64 data URL of a PNG, JPEG, WebP or GIF image (what the API accepts).
+// invalid_argument for an https URL (the provider would fetch what the gateway never
+// saw) and for data that does not decode; payload_too_large above max_pixels;
+// unavailable when OCR cannot run (the image is then not sent: fail closed).
+core::result<image_pii_result> redact_image_pii(std::string_view url, const image_pii_limits& limits = {});
+
+}  // namespace wattos::infra::llm

@@ -1,0 +1,112 @@
+// Personal data in images bound for an external model: OCR finds the e-mail address in a
+// real German letter and paints it over; what stays readable is the rest of the letter.
+#include "infra/llm/image_pii.hpp"
+
+#include <gtest/gtest.h>
+#include <leptonica/allheaders.h>
+#include <tesseract/baseapi.h>
+
+#include <memory>
+
+#include "infra/llm/pii.hpp"
+#include "infra/ocr/ocr_engine.hpp"
+#include "test_images.hpp"
+
+namespace wattos::infra::llm {
+namespace {
+
+// What OCR reads in a data URL's image.
+std::string ocr_text(std::string_view url) {
+  const auto comma = url.find(',');
+  auto bytes = core::base64_decode(url.substr(comma + 1));
+  EXPECT_TRUE(bytes.ok());
+  if (!bytes.ok()) return {};
+  Pix* pix = pixReadMem(reinterpret_cast<const l_uint8*>(bytes->data()), bytes->size());
+  EXPECT_NE(pix, nullptr);
+  if (pix == nullptr) return {};
+  auto api = ocr::engine_for("deu+eng");
+  EXPECT_TRUE(api.ok());
+  if (!api.ok()) {
+    pixDestroy(&pix);
+    return {};
+  }
+  (*api)->SetImage(pix);
+  (*api)->SetSourceResolution(110);
+  const std::unique_ptr<char[]> text((*api)->GetUTF8Text());
+  (*api)->Clear();
+  pixDestroy(&pix);
+  return text ? std::string(text.get()) : std::string();
+}
+
+bool has_email(const std::string& text) {
+  for (const auto& m : find_pii(text)) {
+    if (m.kind == pii_kind::email) return true;
+  }
+  return false;
+}
+
+TEST(image_pii, the_letters_email_address_is_painted_over) {
+  const std::string letter = testing::letter_data_url();
+  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
+  // The unredacted page: OCR reads the address, so the test below can fail.
+  const std::string before = ocr_text(letter);
+  ASSERT_TRUE(has_email(before)) << before;
+
+  auto checked = redact_image_pii(letter);
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_GE(checked->regions, 1);
+  EXPECT_TRUE(checked->url.starts_with("data:image/png;base64,"));
+  EXPECT_NE(checked->url, letter);
+
+  const std::string after = ocr_text(checked->url);
+  EXPECT_FALSE(has_email(after)) << after;
+  EXPECT_EQ(after.find("gmail"), std::string::npos) << after;
+  // Only the address went: the sender, the recipient and the letter's text are still there.
+  EXPECT_NE(after.find("Mustermann"), std::string::npos) << after;
+  EXPECT_NE(after.find("EasyCare"), std::string::npos) << after;
+  EXPECT_NE(after.find("Mitgliedschaft"), std::string::npos) << after;
+}
+
+TEST(image_pii, an_image_without_personal_data_goes_out_unchanged) {
+  const std::string blank = testing::blank_data_url();
+  ASSERT_FALSE(blank.empty());
+  auto checked = redact_image_pii(blank);
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_EQ(checked->regions, 0);
+  EXPECT_EQ(checked->url, blank);
+  // Too small for a word: not read at all.
+  const std::string pixel = testing::blank_data_url(1, 1);
+  auto tiny = redact_image_pii(pixel);
+  ASSERT_TRUE(tiny.ok()) << tiny.err().message();
+  EXPECT_EQ(tiny->url, pixel);
+}
+
+TEST(image_pii, what_cannot_be_checked_is_refused) {
+  // The provider would fetch what the gateway never saw.
+  auto remote = redact_image_pii("https://example.eu/rechnung.png");
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.err().code(), core::errc::invalid_argument);
+  EXPECT_NE(remote.err().message().find("data URL"), std::string::npos);
+  // Not base64; a PNG signature and nothing after it; a payload that is no image at all.
+  for (const char* url : {"data:image/png;base64,@@@@", "data:image/png;base64,iVBORw0KGgo=",
+                          "data:image/png;base64,aGVsbG8gd29ybGQ=", "data:image/png,rawbytes"}) {
+    auto bad = redact_image_pii(url);
+    ASSERT_FALSE(bad.ok()) << url;
+    EXPECT_EQ(bad.err().code(), core::errc::invalid_argument) << url;
+  }
+  // The size is read from the header, before anything is decoded or recognised.
+  image_pii_limits small;
+  small.max_pixels = 1000;
+  auto large = redact_image_pii(testing::blank_data_url(), small);
+  ASSERT_FALSE(large.ok());
+  EXPECT_EQ(large.err().code(), core::errc::payload_too_large);
+  // Languages that tesseract does not have: OCR is unavailable and nothing is sent.
+  image_pii_limits unknown;
+  unknown.languages = "xyz";
+  auto unavailable = redact_image_pii(testing::blank_data_url(), unknown);
+  ASSERT_FALSE(unavailable.ok());
+  EXPECT_EQ(unavailable.err().code(), core::errc::unavailable);
+}
+
+}  // namespace
+}  // namespace wattos::infra::llm

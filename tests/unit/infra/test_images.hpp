@@ -1,0 +1,72 @@
+// Images for the tests (and bench/image_pii_bench) of PII in images: a real German letter
+// (shared/data) rendered by poppler, whose header holds an e-mail address, and a blank
+// page. Both as the base64 data URLs that the API takes.
+#pragma once
+
+#include <leptonica/allheaders.h>
+#include <poppler/cpp/poppler-document.h>
+#include <poppler/cpp/poppler-image.h>
+#include <poppler/cpp/poppler-page-renderer.h>
+#include <poppler/cpp/poppler-page.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/crypto.hpp"
+
+namespace wattos::infra::llm::testing {
+
+inline std::string png_data_url(Pix* pix) {
+  l_uint8* data = nullptr;
+  std::size_t size = 0;
+  if (pixWriteMemPng(&data, &size, pix, 0.0F) != 0) return {};
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  lept_free(data);
+  return "data:image/png;base64," + core::base64_encode(bytes);
+}
+
+// The first page of a PDF rendered at `dpi`, "" when it cannot be rendered.
+inline std::string pdf_page_data_url(const std::filesystem::path& path, double dpi) {
+  const std::unique_ptr<poppler::document> pdf(poppler::document::load_from_file(path.string()));
+  if (!pdf) return {};
+  const std::unique_ptr<poppler::page> page(pdf->create_page(0));
+  if (!page) return {};
+  poppler::page_renderer renderer;
+  const poppler::image img = renderer.render_page(page.get(), dpi, dpi);
+  if (!img.is_valid() || img.format() != poppler::image::format_argb32) return {};
+  Pix* pix = pixCreate(img.width(), img.height(), 32);
+  for (int y = 0; y < img.height(); ++y) {
+    const char* row = img.const_data() + static_cast<std::ptrdiff_t>(y) * img.bytes_per_row();
+    l_uint32* out = pixGetData(pix) + static_cast<std::ptrdiff_t>(y) * pixGetWpl(pix);
+    for (int x = 0; x < img.width(); ++x) {
+      std::uint32_t argb = 0;
+      std::memcpy(&argb, row + static_cast<std::ptrdiff_t>(x) * 4, 4);
+      out[x] = (argb << 8) | 0xffU;  // poppler's 0xAARRGGBB to leptonica's 0xRRGGBBAA
+    }
+  }
+  std::string url = png_data_url(pix);
+  pixDestroy(&pix);
+  return url;
+}
+
+#ifdef WATTOS_SHARED_DATA
+// The first page of shared/data/docs/de/docspell_letter-de.pdf ("E-Mail:
+// max.muster@gmail.com" in its header).
+inline std::string letter_data_url(double dpi = 110) {
+  return pdf_page_data_url(std::filesystem::path(WATTOS_SHARED_DATA) / "docs/de/docspell_letter-de.pdf", dpi);
+}
+#endif
+
+// A white PNG (64 x 48 unless told): a real image without any text.
+inline std::string blank_data_url(int width = 64, int height = 48) {
+  Pix* pix = pixCreate(width, height, 8);
+  pixSetAll(pix);
+  std::string url = png_data_url(pix);
+  pixDestroy(&pix);
+  return url;
+}
+
+}  // namespace wattos::infra::llm::testing
