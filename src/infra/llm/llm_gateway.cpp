@@ -178,8 +178,8 @@ struct llm_gateway::impl {
   bool reloading = false;
   clock_type::time_point last_reload{};
 
-  // OCR of images bound for external models (image_pii.hpp): CPU-bound, about a second
-  // per image, so one thread of its own keeps it off the I/O threads and the store's
+  // OCR of images bound for external models (image_pii.hpp): CPU-bound, about 0.3 s per
+  // page-sized image, so one thread of its own keeps it off the I/O threads and the store's
   // pool, and holds one tesseract engine. Started on first use; joined with the gateway,
   // so the engine ends before tesseract's process-wide caches do.
   std::once_flag image_pool_started;
