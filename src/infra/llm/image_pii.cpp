@@ -68,6 +68,17 @@ core::result<std::string> encode_as_data_url(Pix* pix, l_int32 source_format) {
   return std::string(jpeg ? "data:image/jpeg;base64," : "data:image/png;base64,") + core::base64_encode(bytes);
 }
 
+// Whether the file may show more than the one frame leptonica decodes (and OCR reads):
+// GIF, an animated PNG (its acTL chunk comes before the first IDAT), and any format
+// other than the three single-frame ones. Animated WebP does not decode: refused anyway.
+bool may_hold_unread_frames(std::string_view bytes, l_int32 format) {
+  if (format == IFF_PNG) {
+    const std::size_t first_data = bytes.find("IDAT");
+    return bytes.substr(0, first_data).find("acTL") != std::string_view::npos;
+  }
+  return format != IFF_JFIF_JPEG && format != IFF_WEBP;
+}
+
 }  // namespace
 
 core::result<image_pii_result> redact_image_pii(std::string_view url, const image_pii_limits& limits) {
@@ -97,14 +108,16 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
   }
   const pix_ptr pix(pixReadMem(data, bytes.size()));
   if (!pix) return core::error::invalid_argument("the image is corrupt or truncated");
-  // Too small to hold a readable word (icons, spacer pixels); tesseract refuses them too.
+  // Too small to hold a readable word (icons, spacer pixels): not read (tesseract refuses them too).
   constexpr int min_side = 8;
-  if (width < min_side || height < min_side) return image_pii_result{std::string(url), 0};
-
   std::string text;
-  WATTOS_ASSIGN_OR_RETURN(const auto words, read_words(pix.get(), limits.languages, text));
+  std::vector<word_box> words;
+  if (width >= min_side && height >= min_side) {
+    WATTOS_ASSIGN_OR_RETURN(words, read_words(pix.get(), limits.languages, text));
+  }
   const std::vector<pii_match> found = find_pii(text);
-  if (found.empty()) return image_pii_result{std::string(url), 0};
+  // Only what OCR read may leave: a file that may hold more goes on as its first frame.
+  if (found.empty() && !may_hold_unread_frames(bytes, format)) return image_pii_result{std::string(url), 0};
 
   // 32 bits per pixel, so that black is one value whatever the source's depth or palette.
   const pix_ptr painted(pixConvertTo32(pix.get()));

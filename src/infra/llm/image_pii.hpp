@@ -4,8 +4,9 @@
 // OCR (tesseract, German and English), the finder that redacts text (find_pii) runs over
 // it, and every word that is part of a match (an e-mail address, a phone number, an IBAN,
 // ...) is painted over in black before the image leaves. An image without such text goes
-// out as it came. Slow (OCR: about 0.3 s for a letter page at 110 dpi), so the gateway
-// runs it on a thread of its own, once per request.
+// out as it came, unless the file may show more than the frame that was read (GIF, an
+// animated PNG): then its first frame goes out, as PNG. Slow (OCR: about 0.3 s for a letter page at 110 dpi), so the
+// gateway runs it on a thread of its own, once per request.
 //
 // Example:
 //   WATTOS_ASSIGN_OR_RETURN(auto checked, llm::redact_image_pii(image.url));

@@ -6,7 +6,9 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/baseapi.h>
 
+#include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "infra/llm/pii.hpp"
 #include "infra/ocr/ocr_engine.hpp"
@@ -79,6 +81,51 @@ TEST(image_pii, an_image_without_personal_data_goes_out_unchanged) {
   auto tiny = redact_image_pii(pixel);
   ASSERT_TRUE(tiny.ok()) << tiny.err().message();
   EXPECT_EQ(tiny->url, pixel);
+}
+
+// PNG's chunk checksum (CRC-32, ISO 3309), for the chunk made below.
+std::uint32_t png_crc(std::string_view bytes) {
+  std::uint32_t crc = 0xffffffffU;
+  for (const char c : bytes) {
+    crc ^= static_cast<unsigned char>(c);
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320U & (0U - (crc & 1U)));
+  }
+  return ~crc;
+}
+
+std::string big_endian(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// An animated PNG's frames after the first are never read: it goes on as that first frame.
+TEST(image_pii, an_animated_png_goes_on_as_the_frame_that_was_read) {
+  const std::string still = testing::blank_data_url();
+  auto bytes = core::base64_decode(still.substr(still.find(',') + 1));
+  ASSERT_TRUE(bytes.ok());
+  // acTL (2 frames, endless) right after IHDR (8 signature bytes + 25 of IHDR).
+  const std::string body = "acTL" + big_endian(2) + big_endian(0);
+  std::string animated = *bytes;
+  animated.insert(33, big_endian(8) + body + big_endian(png_crc(body)));
+  const std::string url = "data:image/png;base64," + core::base64_encode(animated);
+  auto checked = redact_image_pii(url);
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_NE(checked->url, url);
+  auto out = core::base64_decode(checked->url.substr(checked->url.find(',') + 1));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->find("acTL"), std::string::npos);
+}
+
+// A GIF may hold frames that were never read: only its first frame, the one OCR saw,
+// goes on (as PNG), however small.
+TEST(image_pii, a_gif_goes_on_as_the_frame_that_was_read) {
+  for (int side : {64, 4}) {
+    const std::string gif = testing::blank_data_url(side, side, IFF_GIF, "image/gif");
+    ASSERT_FALSE(gif.empty());
+    auto checked = redact_image_pii(gif);
+    ASSERT_TRUE(checked.ok()) << checked.err().message();
+    EXPECT_EQ(checked->regions, 0);
+    EXPECT_TRUE(checked->url.starts_with("data:image/png;base64,")) << side;
+  }
 }
 
 TEST(image_pii, what_cannot_be_checked_is_refused) {

@@ -19,13 +19,14 @@
 
 namespace wattos::infra::llm::testing {
 
-inline std::string png_data_url(Pix* pix) {
+// `pix` encoded as leptonica's `format` (IFF_PNG, IFF_GIF, ...) in a data URL of `mime`.
+inline std::string data_url(Pix* pix, int format = IFF_PNG, const char* mime = "image/png") {
   l_uint8* data = nullptr;
   std::size_t size = 0;
-  if (pixWriteMemPng(&data, &size, pix, 0.0F) != 0) return {};
+  if (pixWriteMem(&data, &size, pix, format) != 0) return {};
   std::string bytes(reinterpret_cast<const char*>(data), size);
   lept_free(data);
-  return "data:image/png;base64," + core::base64_encode(bytes);
+  return std::string("data:") + mime + ";base64," + core::base64_encode(bytes);
 }
 
 // The first page of a PDF rendered at `dpi`, "" when it cannot be rendered.
@@ -47,7 +48,7 @@ inline std::string pdf_page_data_url(const std::filesystem::path& path, double d
       out[x] = (argb << 8) | 0xffU;  // poppler's 0xAARRGGBB to leptonica's 0xRRGGBBAA
     }
   }
-  std::string url = png_data_url(pix);
+  std::string url = data_url(pix);
   pixDestroy(&pix);
   return url;
 }
@@ -60,11 +61,12 @@ inline std::string letter_data_url(double dpi = 110) {
 }
 #endif
 
-// A white PNG (64 x 48 unless told): a real image without any text.
-inline std::string blank_data_url(int width = 64, int height = 48) {
+// A white image (64 x 48 PNG unless told): a real image without any text.
+inline std::string blank_data_url(int width = 64, int height = 48, int format = IFF_PNG,
+                                  const char* mime = "image/png") {
   Pix* pix = pixCreate(width, height, 8);
   pixSetAll(pix);
-  std::string url = png_data_url(pix);
+  std::string url = data_url(pix, format, mime);
   pixDestroy(&pix);
   return url;
 }
