@@ -9,7 +9,7 @@ seconds=${FUZZ_SECONDS:-15}
 build_dir=build/fuzz
 CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-gline-tables-only -DWATTOS_FUZZ=ON -DWATTOS_WERROR=ON >/dev/null
 targets=(fuzz_http_request fuzz_multipart fuzz_json_body fuzz_config fuzz_sse_stream fuzz_llm_text fuzz_document fuzz_persona
-  fuzz_token)
+  fuzz_token fuzz_image)
 cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]}"
 mkdir -p "$build_dir/artifacts"
 for target in "${targets[@]}"; do

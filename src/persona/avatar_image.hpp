@@ -38,8 +38,4 @@ struct avatar_image {
 // JPEG, WebP or GIF; SVG), payload_too_large (bytes or pixels over the limits).
 core::result<avatar_image> normalise_avatar(std::string_view bytes, const avatar_limits& limits);
 
-// The EXIF orientation (1-8) of a JPEG, 1 when it has none or the data is not one.
-// Exposed for tests and the fuzz target.
-int jpeg_exif_orientation(std::string_view jpeg);
-
 }  // namespace wattos::persona

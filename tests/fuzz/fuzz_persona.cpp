@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/utf8.hpp"
+#include "infra/ocr/image_file.hpp"
 #include "persona/avatar_image.hpp"
 #include "persona/drafter.hpp"
 
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (data[0] & 1) {
-    const int orientation = persona::jpeg_exif_orientation(input);
+    const int orientation = wattos::infra::ocr::jpeg_exif_orientation(input);
     if (orientation < 1 || orientation > 8) std::abort();
     // Small limits keep one input fast; a declared size over them is refused unread.
     static const persona::avatar_limits limits{.max_bytes = 1u << 20, .max_pixels = 4'000'000, .size = 64};

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/crypto.hpp"
 #include "infra/llm/pii.hpp"
+#include "infra/ocr/image_file.hpp"
 #include "infra/ocr/ocr_engine.hpp"
 
 namespace wattos::infra::llm {
@@ -52,9 +54,10 @@ core::result<std::vector<word_box>> read_words(Pix* pix, const std::string& lang
   return words;
 }
 
-// The image re-encoded in its own kind where that keeps it small (JPEG stays JPEG),
-// PNG otherwise.
+// The image encoded anew in its own kind where that keeps it small (JPEG stays JPEG),
+// PNG otherwise. Leptonica would carry a JPEG comment or PNG text along: not here.
 core::result<std::string> encode_as_data_url(Pix* pix, l_int32 source_format) {
+  pixSetText(pix, nullptr);
   l_uint8* data = nullptr;
   std::size_t size = 0;
   const bool jpeg = source_format == IFF_JFIF_JPEG;
@@ -68,15 +71,10 @@ core::result<std::string> encode_as_data_url(Pix* pix, l_int32 source_format) {
   return std::string(jpeg ? "data:image/jpeg;base64," : "data:image/png;base64,") + core::base64_encode(bytes);
 }
 
-// Whether the file may show more than the one frame leptonica decodes (and OCR reads):
-// GIF, an animated PNG (its acTL chunk comes before the first IDAT), and any format
-// other than the three single-frame ones. Animated WebP does not decode: refused anyway.
-bool may_hold_unread_frames(std::string_view bytes, l_int32 format) {
-  if (format == IFF_PNG) {
-    const std::size_t first_data = bytes.find("IDAT");
-    return bytes.substr(0, first_data).find("acTL") != std::string_view::npos;
-  }
-  return format != IFF_JFIF_JPEG && format != IFF_WEBP;
+// The formats whose metadata is cut away without touching the pixels (ocr::without_metadata).
+// The others (GIF, with frames that OCR never read) go on as the decoded frame, as PNG.
+bool keeps_its_bytes(l_int32 format) {
+  return format == IFF_PNG || format == IFF_JFIF_JPEG || format == IFF_WEBP;
 }
 
 }  // namespace
@@ -93,21 +91,16 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
   if (marker == std::string_view::npos) return core::error::invalid_argument("the image is not a base64 data URL");
   WATTOS_ASSIGN_OR_RETURN(const std::string bytes, core::base64_decode(url.substr(marker + base64_marker.size())));
 
-  ocr::quiet_leptonica();
-  const auto* data = reinterpret_cast<const l_uint8*>(bytes.data());
-  l_int32 format = 0, width = 0, height = 0, bits = 0, samples = 0, colormap = 0;
-  // The header first: a small file may declare a gigapixel image.
-  if (pixReadHeaderMem(data, bytes.size(), &format, &width, &height, &bits, &samples, &colormap) != 0 || width <= 0 ||
-      height <= 0) {
-    return core::error::invalid_argument("the image is corrupt or in a variant that cannot be read");
+  constexpr std::string_view what = "the image to check for personal data";
+  WATTOS_ASSIGN_OR_RETURN(const auto header, ocr::read_image_header(bytes, limits.max_pixels, what));
+  WATTOS_ASSIGN_OR_RETURN(pix_ptr pix, ocr::decode_image(bytes, what));
+  // OCR reads a photo upright, as a viewer shows it; a redacted JPEG goes on upright too.
+  if (header.format == IFF_JFIF_JPEG) {
+    pix = ocr::apply_orientation(std::move(pix), ocr::jpeg_exif_orientation(bytes));
+    if (!pix) return core::error::internal("the image could not be turned upright");
   }
-  if (static_cast<std::int64_t>(width) * height > limits.max_pixels) {
-    return core::error::payload_too_large("the image has " + std::to_string(width) + "x" + std::to_string(height) +
-                                          " pixels, too many to check for personal data (at most " +
-                                          std::to_string(limits.max_pixels) + ")");
-  }
-  const pix_ptr pix(pixReadMem(data, bytes.size()));
-  if (!pix) return core::error::invalid_argument("the image is corrupt or truncated");
+  const int width = pixGetWidth(pix.get());
+  const int height = pixGetHeight(pix.get());
   // Too small to hold a readable word (icons, spacer pixels): not read (tesseract refuses them too).
   constexpr int min_side = 8;
   std::string text;
@@ -116,8 +109,15 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
     WATTOS_ASSIGN_OR_RETURN(words, read_words(pix.get(), limits.languages, text));
   }
   const std::vector<pii_match> found = find_pii(text);
-  // Only what OCR read may leave: a file that may hold more goes on as its first frame.
-  if (found.empty() && !may_hold_unread_frames(bytes, format)) return image_pii_result{std::string(url), 0};
+  // Only the pixels that OCR read may leave: no EXIF (GPS position, camera, owner), no
+  // comments, no thumbnails, no further frames.
+  if (found.empty() && keeps_its_bytes(header.format)) {
+    if (auto clean = ocr::without_metadata(bytes)) {
+      if (*clean == bytes) return image_pii_result{std::string(url), 0, false};
+      return image_pii_result{std::string(url.substr(0, marker + base64_marker.size())) + core::base64_encode(*clean),
+                              0, true};
+    }
+  }
 
   // 32 bits per pixel, so that black is one value whatever the source's depth or palette.
   const pix_ptr painted(pixConvertTo32(pix.get()));
@@ -125,6 +125,7 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
   constexpr int pad = 2;  // OCR boxes hug the glyphs; anti-aliased edges stay readable without it
   constexpr l_uint32 opaque_black = 0x000000ffU;  // leptonica's RGBA, alpha in the low byte
   image_pii_result out;
+  out.metadata_removed = true;  // the new file holds pixels only
   auto match = found.begin();
   for (const auto& w : words) {
     while (match != found.end() && match->end <= w.begin) ++match;
@@ -141,7 +142,7 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
     if (failed != 0) return core::error::internal("the image could not be redacted");
     ++out.regions;
   }
-  WATTOS_ASSIGN_OR_RETURN(out.url, encode_as_data_url(painted.get(), format));
+  WATTOS_ASSIGN_OR_RETURN(out.url, encode_as_data_url(painted.get(), header.format));
   return out;
 }
 

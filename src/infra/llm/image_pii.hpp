@@ -3,10 +3,12 @@
 // Personal data in images bound for an external model. The image's text is read with
 // OCR (tesseract, German and English), the finder that redacts text (find_pii) runs over
 // it, and every word that is part of a match (an e-mail address, a phone number, an IBAN,
-// ...) is painted over in black before the image leaves. An image without such text goes
-// out as it came, unless the file may show more than the frame that was read (GIF, an
-// animated PNG): then its first frame goes out, as PNG. Slow (OCR: about 0.3 s for a letter page at 110 dpi), so the
-// gateway runs it on a thread of its own, once per request.
+// ...) is painted over in black before the image leaves. Only pixels that OCR read
+// leave: a PNG, JPEG or WebP without such text keeps its bytes but loses its metadata
+// (EXIF with the GPS position, XMP, comments, text chunks, thumbnails, animation
+// frames; ocr::without_metadata), a GIF goes out as its first frame in PNG. A photo is
+// read upright by its EXIF orientation. Slow (OCR: about 0.3 s for a letter page at
+// 110 dpi), so the gateway runs it on a thread of its own, once per request.
 //
 // Example:
 //   WATTOS_ASSIGN_OR_RETURN(auto checked, llm::redact_image_pii(image.url));
@@ -27,8 +29,9 @@ struct image_pii_limits {
 };
 
 struct image_pii_result {
-  std::string url;  // the data URL to send: the original, or the painted image (PNG, or JPEG for a JPEG)
-  int regions = 0;  // words painted over
+  std::string url;                // the data URL to send: the original, or the painted image (PNG, or JPEG for a JPEG)
+  int regions = 0;                // words painted over
+  bool metadata_removed = false;  // EXIF, comments, text chunks, thumbnails or frames were cut away
 };
 
 // `url` is a base64 data URL of a PNG, JPEG, WebP or GIF image (what the API accepts).

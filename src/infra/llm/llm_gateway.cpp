@@ -689,23 +689,27 @@ struct checked_images {
 };
 
 // Each image of the request as it may leave for an external model (personal data
-// painted over), in message order; fails on the first image that cannot be checked.
+// painted over, metadata cut away), in message order; fails on the first image that cannot be checked.
 asio::awaitable<core::result<std::vector<std::string>>> check_images_off_thread(asio::thread_pool& pool,
                                                                                 const chat_request& request,
                                                                                 const caller& who) {
   auto work = [&request, &who]() -> core::result<std::vector<std::string>> {
     std::vector<std::string> urls;
     int regions = 0;
+    int without_metadata = 0;
     for (const auto& m : request.messages) {
       for (const auto& image : m.images) {
         WATTOS_ASSIGN_OR_RETURN(auto checked, redact_image_pii(image.url));
         regions += checked.regions;
+        without_metadata += checked.metadata_removed ? 1 : 0;
         urls.push_back(std::move(checked.url));
       }
     }
-    if (regions > 0) {
-      core::log_info("personal data painted over in images",
-                     {{"words", regions}, {"images", urls.size()}, {"request_id", who.request_id}});
+    if (regions > 0 || without_metadata > 0) {
+      core::log_info("personal data removed from images", {{"words", regions},
+                                                           {"metadata_removed", without_metadata},
+                                                           {"images", urls.size()},
+                                                           {"request_id", who.request_id}});
     }
     return urls;
   };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "infra/ocr/image_file.hpp"
 #include "infra/ocr/ocr_engine.hpp"
 #include "streams/ingest/parser_internal.hpp"
 
@@ -32,23 +33,15 @@ core::result<std::string> ocr_pixels(const unsigned char* pixels, int width, int
 }
 
 core::result<parsed_document> parse_image(std::string_view bytes, const parse_limits& limits) {
-  infra::ocr::quiet_leptonica();
   parsed_document doc;
   doc.pages = 1;
-  const auto* data = reinterpret_cast<const l_uint8*>(bytes.data());
-  l_int32 format = 0, w = 0, h = 0, bps = 0, spp = 0, iscmap = 0;
   // The header first: a small file may declare a gigapixel image.
-  if (pixReadHeaderMem(data, bytes.size(), &format, &w, &h, &bps, &spp, &iscmap) != 0 || w <= 0 || h <= 0)
-    return core::error::invalid_argument("the image is corrupt or in a variant that cannot be read");
-  if (static_cast<std::int64_t>(w) * h > max_ocr_pixels)
-    return core::error::payload_too_large("the image has " + std::to_string(w) + "x" + std::to_string(h) +
-                                          " pixels, too many for OCR");
+  WATTOS_RETURN_IF_ERROR(infra::ocr::read_image_header(bytes, max_ocr_pixels, "the image"));
   if (!limits.ocr) {
     doc.warnings.push_back("image: OCR is off, no text taken");
     return doc;
   }
-  infra::ocr::pix_ptr pix(pixReadMem(data, bytes.size()));
-  if (!pix) return core::error::invalid_argument("the image is corrupt or truncated");
+  WATTOS_ASSIGN_OR_RETURN(const infra::ocr::pix_ptr pix, infra::ocr::decode_image(bytes, "the image"));
   WATTOS_ASSIGN_OR_RETURN(auto* api, infra::ocr::engine_for(limits.ocr_languages));
   api->SetImage(pix.get());
   l_int32 xres = pixGetXRes(pix.get());

@@ -97,7 +97,8 @@ std::string big_endian(std::uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
 
-// An animated PNG's frames after the first are never read: it goes on as that first frame.
+// An animated PNG's frames are never read: it goes on as the image that was read (its
+// default image; the animation's chunks are cut away).
 TEST(image_pii, an_animated_png_goes_on_as_the_frame_that_was_read) {
   const std::string still = testing::blank_data_url();
   auto bytes = core::base64_decode(still.substr(still.find(',') + 1));
@@ -110,9 +111,58 @@ TEST(image_pii, an_animated_png_goes_on_as_the_frame_that_was_read) {
   auto checked = redact_image_pii(url);
   ASSERT_TRUE(checked.ok()) << checked.err().message();
   EXPECT_NE(checked->url, url);
-  auto out = core::base64_decode(checked->url.substr(checked->url.find(',') + 1));
-  ASSERT_TRUE(out.ok());
-  EXPECT_EQ(out->find("acTL"), std::string::npos);
+  EXPECT_TRUE(checked->metadata_removed);
+  EXPECT_EQ(testing::data_url_bytes(checked->url), *bytes);
+}
+
+// A photo without personal data in its text keeps its pixels byte for byte, but not its
+// EXIF (GPS position) or comments; one without any metadata goes on as it came.
+TEST(image_pii, a_photo_loses_its_metadata_but_not_its_pixels) {
+  const std::string plain = testing::data_url_bytes(testing::blank_data_url(64, 48, IFF_JFIF_JPEG, "image/jpeg"));
+  ASSERT_FALSE(plain.empty());
+  std::string photo = testing::jpeg_with_segment(plain, 0xE1, testing::exif_payload(1));
+  photo = testing::jpeg_with_segment(photo, 0xFE, "Max Mustermann, Musterweg 5");
+  const std::string url = "data:image/jpeg;base64," + core::base64_encode(photo);
+  auto checked = redact_image_pii(url);
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_EQ(checked->regions, 0);
+  EXPECT_TRUE(checked->metadata_removed);
+  EXPECT_TRUE(checked->url.starts_with("data:image/jpeg;base64,"));
+  EXPECT_EQ(testing::data_url_bytes(checked->url), plain);
+
+  const std::string clean_url = "data:image/jpeg;base64," + core::base64_encode(plain);
+  auto unchanged = redact_image_pii(clean_url);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.err().message();
+  EXPECT_FALSE(unchanged->metadata_removed);
+  EXPECT_EQ(unchanged->url, clean_url);
+}
+
+// A phone photo is stored sideways with an EXIF orientation: OCR reads it as it is shown,
+// finds the address, and the redacted photo goes on upright (its EXIF is gone).
+TEST(image_pii, a_sideways_photo_is_read_upright) {
+  const std::string letter = testing::data_url_bytes(testing::letter_data_url());
+  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
+  const ocr::pix_ptr page(pixReadMem(reinterpret_cast<const l_uint8*>(letter.data()), letter.size()));
+  ASSERT_TRUE(page);
+  const ocr::pix_ptr sideways(pixRotateOrth(page.get(), 3));  // stored turned 90 degrees to the left
+  const std::string stored = testing::encoded(sideways.get(), IFF_JFIF_JPEG);
+  // Without its orientation the address is not found (the check below can fail).
+  auto unturned = redact_image_pii("data:image/jpeg;base64," + core::base64_encode(stored));
+  ASSERT_TRUE(unturned.ok()) << unturned.err().message();
+  EXPECT_EQ(unturned->regions, 0);
+
+  const std::string photo = testing::jpeg_with_segment(stored, 0xE1, testing::exif_payload(6));  // turn right to show
+  auto checked = redact_image_pii("data:image/jpeg;base64," + core::base64_encode(photo));
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_GE(checked->regions, 1);
+  const std::string out = testing::data_url_bytes(checked->url);
+  EXPECT_EQ(out.find("Exif"), std::string::npos);
+  const ocr::pix_ptr shown(pixReadMem(reinterpret_cast<const l_uint8*>(out.data()), out.size()));
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(pixGetWidth(shown.get()), pixGetWidth(page.get()));  // upright, as the page was
+  const std::string after = ocr_text(checked->url);
+  EXPECT_FALSE(has_email(after)) << after;
+  EXPECT_NE(after.find("Mitgliedschaft"), std::string::npos) << after;
 }
 
 // A GIF may hold frames that were never read: only its first frame, the one OCR saw,

@@ -14,19 +14,26 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/crypto.hpp"
 
 namespace wattos::infra::llm::testing {
 
-// `pix` encoded as leptonica's `format` (IFF_PNG, IFF_GIF, ...) in a data URL of `mime`.
-inline std::string data_url(Pix* pix, int format = IFF_PNG, const char* mime = "image/png") {
+// `pix` encoded as leptonica's `format`.
+inline std::string encoded(Pix* pix, int format) {
   l_uint8* data = nullptr;
   std::size_t size = 0;
   if (pixWriteMem(&data, &size, pix, format) != 0) return {};
   std::string bytes(reinterpret_cast<const char*>(data), size);
   lept_free(data);
-  return std::string("data:") + mime + ";base64," + core::base64_encode(bytes);
+  return bytes;
+}
+
+// `pix` encoded as leptonica's `format` (IFF_PNG, IFF_GIF, ...) in a data URL of `mime`.
+inline std::string data_url(Pix* pix, int format = IFF_PNG, const char* mime = "image/png") {
+  const std::string bytes = encoded(pix, format);
+  return bytes.empty() ? std::string() : std::string("data:") + mime + ";base64," + core::base64_encode(bytes);
 }
 
 // The first page of a PDF rendered at `dpi`, "" when it cannot be rendered.
@@ -69,6 +76,38 @@ inline std::string blank_data_url(int width = 64, int height = 48, int format = 
   std::string url = data_url(pix, format, mime);
   pixDestroy(&pix);
   return url;
+}
+
+// `jpeg` with a segment (`marker`: 0xE1 for APP1, 0xFE for a comment, ...) put in after
+// the first `after` bytes (2: right after SOI).
+inline std::string jpeg_with_segment(std::string jpeg, unsigned marker, const std::string& payload,
+                                     std::size_t after = 2) {
+  const std::size_t length = payload.size() + 2;
+  std::string segment{'\xff', static_cast<char>(marker), static_cast<char>(length >> 8),
+                      static_cast<char>(length & 0xffU)};
+  jpeg.insert(after, segment + payload);
+  return jpeg;
+}
+
+// An EXIF payload (for an APP1 segment) with the orientation and a GPS-like ASCII entry.
+inline std::string exif_payload(int orientation, const std::string& gps_text = "GPS 52.5200 N 13.4050 E") {
+  std::string tiff("MM\x00\x2a\x00\x00\x00\x08", 8);
+  tiff += std::string("\x00\x02", 2);  // two entries
+  tiff +=
+      std::string("\x01\x12\x00\x03\x00\x00\x00\x01", 8) + '\0' + static_cast<char>(orientation) + std::string(2, '\0');
+  // ImageDescription (ASCII), its text after the IFD: 8 + 2 + 2 * 12 + 4 = 38.
+  const std::size_t count = gps_text.size() + 1;
+  tiff += std::string("\x01\x0e\x00\x02", 4) + std::string(2, '\0') + static_cast<char>(count >> 8) +
+          static_cast<char>(count & 0xffU) + std::string("\x00\x00\x00\x26", 4);
+  tiff += std::string(4, '\0');  // no next IFD
+  tiff += gps_text + '\0';
+  return std::string("Exif\0\0", 6) + tiff;
+}
+
+// The bytes of a data URL.
+inline std::string data_url_bytes(std::string_view url) {
+  auto bytes = core::base64_decode(url.substr(url.find(',') + 1));
+  return bytes.ok() ? *bytes : std::string();
 }
 
 }  // namespace wattos::infra::llm::testing

@@ -7,12 +7,15 @@
 
 #include <memory>
 
+#include "infra/ocr/image_file.hpp"
 #include "persona/avatar_image.hpp"
 #include "persona/persona.hpp"
 #include "persona_store_fixture.hpp"
 
 namespace wattos::persona {
 namespace {
+
+using infra::ocr::jpeg_exif_orientation;
 
 // A suite of its own name on the shared fixture, so that the two files' cases stay apart.
 class avatar_store_test : public testing::persona_store_test {};
