@@ -79,12 +79,7 @@ class audit_gated_stream final : public net::sse_stream {
 
   awaitable<bool> committed() {
     if (refused_) co_return false;
-    core::status st;
-    if (ticket_->outcome()) {
-      st = *ticket_->outcome();
-    } else {
-      st = co_await ticket_->wait();
-    }
+    const core::status st = co_await ticket_->wait();  // at once when the batch is done
     if (st.ok()) co_return true;
     refused_ = true;
     if (st.err().code() == core::errc::cancelled) co_return false;  // the stream is being torn down
