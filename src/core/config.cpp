@@ -261,6 +261,10 @@ const std::vector<option_row>& option_table() {
                                 "How long an open circuit refuses calls before one trial"));
     r.push_back(bool_option("llm.redact_pii", WATTOS_FIELD(llm.redact_pii),
                             "Redact PII before text goes to an external model; restore it in the answer"));
+    r.push_back(int_option<int>("llm.image_check_threads", WATTOS_FIELD(llm.image_check_threads), 1, 64,
+                                "Threads that read images (OCR) for personal data before an external model"));
+    r.push_back(int_option<int>("llm.image_check_queue", WATTOS_FIELD(llm.image_check_queue), 1, 10000,
+                                "Requests with images checked or waiting at once; more are refused with 503"));
     r.push_back(int_option<std::int64_t>("llm.user_daily_tokens", WATTOS_FIELD(llm.user_daily_tokens), 0, 1ll << 40,
                                          "Tokens per user and day; 0: unlimited"));
     r.push_back(string_option(

@@ -157,6 +157,8 @@ struct llm_settings {
   int breaker_failures = 5;                      //!< consecutive failures that open an endpoint's circuit
   int breaker_open_ms = 30000;                   //!< how long an open circuit refuses calls before a trial
   bool redact_pii = true;                        //!< redact PII before text goes to an external model
+  int image_check_threads = 1;                   //!< threads that read images (OCR) bound for external models
+  int image_check_queue = 8;                     //!< requests with images in their check at once; more get 503
   std::int64_t user_daily_tokens = 0;            //!< tokens per user and day (0: unlimited)
   std::string role_daily_tokens;                 //!< per-role daily tokens, e.g. "member=200000,editor=1000000"
   int extractive_delay_ms = 0;                   //!< pause between streamed words of the extractive model

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -179,13 +180,19 @@ struct llm_gateway::impl {
   clock_type::time_point last_reload{};
 
   // OCR of images bound for external models (image_pii.hpp): CPU-bound, about 0.3 s per
-  // page-sized image, so one thread of its own keeps it off the I/O threads and the store's
-  // pool, and holds one tesseract engine. Started on first use; joined with the gateway,
-  // so the engine ends before tesseract's process-wide caches do.
+  // page-sized image, so threads of their own (llm.image_check_threads) keep it off the
+  // I/O threads and the store's pool, each with one tesseract engine. Started on first
+  // use; joined with the gateway, so the engines end before tesseract's process-wide
+  // caches do. At most llm.image_check_queue requests are in their check at once: a
+  // burst is refused, not queued for minutes.
   std::once_flag image_pool_started;
   std::unique_ptr<asio::thread_pool> image_pool;
+  std::atomic<int> image_checks{0};
   asio::thread_pool& image_check_pool() {
-    std::call_once(image_pool_started, [this] { image_pool = std::make_unique<asio::thread_pool>(1); });
+    std::call_once(image_pool_started, [this] {
+      image_pool =
+          std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, settings.image_check_threads)));
+    });
     return *image_pool;
   }
 
@@ -688,6 +695,33 @@ struct checked_images {
   std::optional<core::error> refused;  // set: no external model gets this request
 };
 
+// A request's place among the image checks (llm.image_check_queue), held from the start of
+// chat() to the end of its check. Taken before the first suspension, so that requests
+// that arrive together are counted together.
+class image_check_slot {
+ public:
+  // No slot when `in_flight` is null (the request needs no check).
+  image_check_slot(std::atomic<int>* in_flight, int limit) {
+    if (in_flight == nullptr) return;
+    if (in_flight->fetch_add(1, std::memory_order_acq_rel) < limit) {
+      in_flight_ = in_flight;
+    } else {
+      in_flight->fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  image_check_slot(const image_check_slot&) = delete;
+  image_check_slot& operator=(const image_check_slot&) = delete;
+  ~image_check_slot() { release(); }
+  bool held() const noexcept { return in_flight_ != nullptr; }
+  void release() noexcept {
+    if (in_flight_ != nullptr) in_flight_->fetch_sub(1, std::memory_order_acq_rel);
+    in_flight_ = nullptr;
+  }
+
+ private:
+  std::atomic<int>* in_flight_ = nullptr;
+};
+
 // Each image of the request as it may leave for an external model (personal data
 // painted over, metadata cut away), in message order; fails on the first image that cannot be checked.
 asio::awaitable<core::result<std::vector<std::string>>> check_images_off_thread(asio::thread_pool& pool,
@@ -830,15 +864,20 @@ asio::awaitable<core::result<std::unique_ptr<chat_stream>>> llm_gateway::chat(co
       co_return core::error::invalid_argument("model '" + m->id + "' does not read images (no vision capability)");
     }
   }
+  const bool may_check_images = settings_.redact_pii && has_images(request.messages);
+  image_check_slot slot(may_check_images ? &impl_->image_checks : nullptr, settings_.image_check_queue);
   auto admitted = admit(*this, *impl_, who, request.model, "chat");
   if (!admitted) co_return std::move(admitted).err();
   const core::model_settings* primary = *admitted;
 
   checked_images images;
-  if (settings_.redact_pii && has_images(request.messages)) {
+  if (may_check_images) {
     const auto chain = impl_->chain(*primary, "chat");
     if (std::any_of(chain.begin(), chain.end(), [](const core::model_settings* m) { return m->external; })) {
-      auto checked = co_await check_images_off_thread(impl_->image_check_pool(), request, who);
+      core::result<std::vector<std::string>> checked = core::error::unavailable(
+          "too many images are being checked for personal data (llm.image_check_queue); try again shortly");
+      if (slot.held()) checked = co_await check_images_off_thread(impl_->image_check_pool(), request, who);
+      slot.release();
       if (checked) {
         images.urls = std::move(*checked);
       } else if (primary->external) {

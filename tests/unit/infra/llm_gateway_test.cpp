@@ -4,7 +4,16 @@
 // usage, for the OpenAI and the Anthropic wire formats and the built-in models.
 #include "infra/llm/llm_gateway.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "db_backends.hpp"
@@ -499,6 +508,54 @@ TEST_P(llm_gateway_test, personal_data_in_images_is_painted_over_for_external_mo
   auto kept = run_chat(request);
   ASSERT_FALSE(kept.failure) << kept.failure->message();
   EXPECT_NE(provider_.bodies().back().find(letter_data), std::string::npos);
+}
+
+// A burst of requests with images is refused beyond llm.image_check_queue, not queued
+// behind seconds of OCR; a model inside the organisation still answers; the place is
+// free again once a check ended.
+TEST_P(llm_gateway_test, image_checks_beyond_the_queue_are_refused) {
+  cfg_.llm.image_check_queue = 1;
+  auto& local = add_model("local-vision", "echo");
+  local.capabilities = {"chat", "vision"};
+  local.external = false;
+  chat_request request = ask("s-vision", "Worum geht es in dem Brief?");
+  request.messages.front().images.push_back({testing::letter_data_url(), ""});
+  ASSERT_FALSE(request.messages.front().images.front().url.empty()) << "the letter could not be rendered";
+  chat_request local_request = request;
+  local_request.model = "local-vision";
+
+  // Started together: the first takes the one place before it suspends for its check,
+  // the two after it come while it holds it.
+  using start_outcome = std::optional<core::errc>;  // empty: the chat started
+  auto* gw = &gateway();
+  const auto outcomes = run_client(
+      [](llm_gateway* g, std::vector<chat_request> requests) -> boost::asio::awaitable<std::vector<start_outcome>> {
+        auto executor = co_await boost::asio::this_coro::executor;
+        std::vector<start_outcome> out(requests.size());
+        auto start = [](llm_gateway* gateway, chat_request r, start_outcome* outcome) -> boost::asio::awaitable<void> {
+          const caller anyone;  // named: no owning temporaries in co_await (docs/coroutines.md)
+          auto started = co_await gateway->chat(anyone, std::move(r));
+          if (!started) *outcome = started.err().code();
+        };
+        auto pending = std::make_shared<std::size_t>(requests.size());
+        boost::asio::steady_timer all_done(executor, std::chrono::steady_clock::time_point::max());
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+          boost::asio::co_spawn(executor, start(g, std::move(requests[i]), &out[i]), [&all_done, pending](auto&&...) {
+            if (--*pending == 0) all_done.cancel();
+          });
+        }
+        boost::system::error_code ignored;
+        co_await all_done.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        co_return out;
+      }(gw, {request, request, local_request}));
+  ASSERT_EQ(outcomes.size(), 3U);
+  EXPECT_FALSE(outcomes[0].has_value());
+  ASSERT_TRUE(outcomes[1].has_value());
+  EXPECT_EQ(*outcomes[1], core::errc::unavailable);
+  EXPECT_FALSE(outcomes[2].has_value()) << "a model inside the organisation needs no check";
+
+  auto after = run_chat(request);
+  EXPECT_FALSE(after.failure) << after.failure->message();
 }
 
 // An image the provider would fetch itself cannot be checked: refused before any call
