@@ -38,6 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto again = ocr::without_metadata(*clean);
   if (!again || *again != *clean) std::abort();
   if (ocr::jpeg_exif_orientation(*clean) != orientation) std::abort();
-  if (!decodes_alike(input, *clean)) std::abort();
+  // Not for WebP: libwebp decodes a VP8 bitstream that runs past its chunk from the
+  // bytes after it, so a malformed file's pixels change with what the cut removed (the
+  // image check sends a WebP with metadata encoded anew; well-formed WebPs keep their
+  // pixels: image_file_test).
+  if (!input.starts_with("RIFF") && !decodes_alike(input, *clean)) std::abort();
   return 0;
 }

@@ -114,8 +114,12 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
   if (found.empty() && keeps_its_bytes(header.format)) {
     if (auto clean = ocr::without_metadata(bytes)) {
       if (*clean == bytes) return image_pii_result{std::string(url), 0, false};
-      return image_pii_result{std::string(url.substr(0, marker + base64_marker.size())) + core::base64_encode(*clean),
-                              0, true};
+      // Not WebP: a VP8 bitstream that runs past its chunk is decoded from the bytes
+      // after it (libwebp), so cut bytes could show other pixels than OCR read. A WebP
+      // with metadata goes on encoded anew (PNG).
+      if (header.format != IFF_WEBP)
+        return image_pii_result{std::string(url.substr(0, marker + base64_marker.size())) + core::base64_encode(*clean),
+                                0, true};
     }
   }
 

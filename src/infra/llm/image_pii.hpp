@@ -4,9 +4,9 @@
 // OCR (tesseract, German and English), the finder that redacts text (find_pii) runs over
 // it, and every word that is part of a match (an e-mail address, a phone number, an IBAN,
 // ...) is painted over in black before the image leaves. Only pixels that OCR read
-// leave: a PNG, JPEG or WebP without such text keeps its bytes but loses its metadata
+// leave: a PNG or JPEG without such text keeps its bytes but loses its metadata
 // (EXIF with the GPS position, XMP, comments, text chunks, thumbnails, animation
-// frames; ocr::without_metadata), a GIF goes out as its first frame in PNG. A photo is
+// frames; ocr::without_metadata), a GIF and a WebP with metadata go out in PNG. A photo is
 // read upright by its EXIF orientation. Slow (OCR: about 0.3 s for a letter page at
 // 110 dpi), so the gateway runs it on a thread of its own, once per request.
 //

@@ -137,6 +137,22 @@ TEST(image_pii, a_photo_loses_its_metadata_but_not_its_pixels) {
   EXPECT_EQ(unchanged->url, clean_url);
 }
 
+// A WebP with metadata goes on encoded anew (libwebp may read a malformed bitstream past
+// its chunk, so cut bytes are not trusted to show what OCR read).
+TEST(image_pii, a_webp_with_metadata_goes_on_as_png) {
+  const std::string plain = testing::data_url_bytes(testing::blank_data_url(64, 48, IFF_WEBP, "image/webp"));
+  ASSERT_TRUE(plain.starts_with("RIFF"));
+  const std::string exif = "EXIF" + std::string("\x05\x00\x00\x00", 4) + "GPS 5" + std::string(1, '\0');
+  std::string webp = plain + exif;
+  const auto riff_size = static_cast<std::uint32_t>(webp.size() - 8);
+  for (int i = 0; i < 4; ++i) webp[4 + i] = static_cast<char>((riff_size >> (8 * i)) & 0xffU);
+  auto checked = redact_image_pii("data:image/webp;base64," + core::base64_encode(webp));
+  ASSERT_TRUE(checked.ok()) << checked.err().message();
+  EXPECT_TRUE(checked->metadata_removed);
+  EXPECT_TRUE(checked->url.starts_with("data:image/png;base64,"));
+  EXPECT_EQ(testing::data_url_bytes(checked->url).find("GPS"), std::string::npos);
+}
+
 // A phone photo is stored sideways with an EXIF orientation: OCR reads it as it is shown,
 // finds the address, and the redacted photo goes on upright (its EXIF is gone).
 TEST(image_pii, a_sideways_photo_is_read_upright) {
