@@ -30,9 +30,7 @@ struct word_box {
 // The image's words in reading order, joined by spaces and line breaks into `text`.
 core::result<std::vector<word_box>> read_words(Pix* pix, const std::string& languages, std::string& text) {
   WATTOS_ASSIGN_OR_RETURN(auto* api, ocr::engine_for(languages));
-  api->SetImage(pix);
-  const l_int32 xres = pixGetXRes(pix);
-  api->SetSourceResolution(xres >= 50 && xres <= 1200 ? xres : 300);
+  ocr::set_image(api, pix);
   if (api->Recognize(nullptr) != 0) {
     api->Clear();
     return core::error::invalid_argument("OCR failed on the image");

@@ -62,6 +62,12 @@ core::result<tesseract::TessBaseAPI*> engine_for(const std::string& languages) {
   return engine.api.get();
 }
 
+void set_image(tesseract::TessBaseAPI* api, Pix* pix) {
+  api->SetImage(pix);
+  const l_int32 xres = pixGetXRes(pix);
+  api->SetSourceResolution(xres >= 50 && xres <= 1200 ? xres : 300);
+}
+
 void pix_deleter::operator()(Pix* pix) const noexcept {
   pixDestroy(&pix);
 }

@@ -28,6 +28,10 @@ namespace wattos::infra::ocr {
 // language list, unavailable when tesseract cannot load the languages.
 core::result<tesseract::TessBaseAPI*> engine_for(const std::string& languages);
 
+// Gives `api` the image, with the resolution its file declares when that is plausible
+// (50-1200 dpi; tesseract sizes its text models by it), 300 dpi otherwise.
+void set_image(tesseract::TessBaseAPI* api, Pix* pix);
+
 // Leptonica prints its decoding complaints to stderr; the callers report errors as values.
 void quiet_leptonica();
 

@@ -43,9 +43,7 @@ core::result<parsed_document> parse_image(std::string_view bytes, const parse_li
   }
   WATTOS_ASSIGN_OR_RETURN(const infra::ocr::pix_ptr pix, infra::ocr::decode_image(bytes, "the image"));
   WATTOS_ASSIGN_OR_RETURN(auto* api, infra::ocr::engine_for(limits.ocr_languages));
-  api->SetImage(pix.get());
-  l_int32 xres = pixGetXRes(pix.get());
-  api->SetSourceResolution(xres >= 50 && xres <= 1200 ? xres : 300);
+  infra::ocr::set_image(api, pix.get());
   WATTOS_ASSIGN_OR_RETURN(std::string text, recognise(api));
   block_sink sink(doc, limits);
   WATTOS_RETURN_IF_ERROR(text_to_blocks(text, sink, 1, {.short_lines_end_paragraphs = true}));
