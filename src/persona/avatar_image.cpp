@@ -72,9 +72,6 @@ core::result<avatar_image> normalise_avatar(std::string_view bytes, const avatar
   if (pixGetColormap(pix.get()) != nullptr) pix.reset(pixRemoveColormap(pix.get(), REMOVE_CMAP_BASED_ON_SRC));
   if (pix && pixGetDepth(pix.get()) != 32) pix.reset(pixConvertTo32(pix.get()));
   if (!pix) return core::error::invalid_argument("the avatar image could not be converted");
-  if (kind == image_kind::jpeg)
-    pix = infra::ocr::apply_orientation(std::move(pix), infra::ocr::jpeg_exif_orientation(bytes));
-  if (!pix) return core::error::internal("the avatar image could not be turned upright");
 
   // Whether the image has an alpha channel: kept through the crop and the scaling.
   const l_int32 samples = pixGetSpp(pix.get());

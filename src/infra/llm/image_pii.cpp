@@ -91,12 +91,8 @@ core::result<image_pii_result> redact_image_pii(std::string_view url, const imag
 
   constexpr std::string_view what = "the image to check for personal data";
   WATTOS_ASSIGN_OR_RETURN(const auto header, ocr::read_image_header(bytes, limits.max_pixels, what));
+  // Upright: OCR reads a photo as a viewer shows it, and a redacted JPEG goes on upright.
   WATTOS_ASSIGN_OR_RETURN(pix_ptr pix, ocr::decode_image(bytes, what));
-  // OCR reads a photo upright, as a viewer shows it; a redacted JPEG goes on upright too.
-  if (header.format == IFF_JFIF_JPEG) {
-    pix = ocr::apply_orientation(std::move(pix), ocr::jpeg_exif_orientation(bytes));
-    if (!pix) return core::error::internal("the image could not be turned upright");
-  }
   const int width = pixGetWidth(pix.get());
   const int height = pixGetHeight(pix.get());
   // Too small to hold a readable word (icons, spacer pixels): not read (tesseract refuses them too).

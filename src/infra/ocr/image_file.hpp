@@ -33,8 +33,8 @@ struct image_header {
 // header does not read; payload_too_large when it declares more than max_pixels.
 core::result<image_header> read_image_header(std::string_view bytes, std::int64_t max_pixels, std::string_view what);
 
-// The pixels, once read_image_header accepted the file. invalid_argument when they do
-// not decode.
+// The pixels, once read_image_header accepted the file, upright: a JPEG is turned by its
+// EXIF orientation. invalid_argument when they do not decode.
 core::result<pix_ptr> decode_image(std::string_view bytes, std::string_view what);
 
 // The EXIF orientation (1-8) of a JPEG, 1 when it has none or the data is not one.

@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "core/utf8.hpp"
+#include "infra/ocr/ocr_engine.hpp"
 #include "streams/ingest/parsers.hpp"
+#include "test_images.hpp"
 
 namespace ingest = wattos::streams::ingest;
 using wattos::core::errc;
@@ -256,6 +258,28 @@ TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
                         0, 1, static_cast<char>(0x86), static_cast<char>(0xA0)};
   huge.replace(16, 8, dims, 8);  // IHDR width and height
   EXPECT_EQ(parse_error(huge), errc::payload_too_large);
+}
+
+// A phone photo of a letter is stored sideways with an EXIF orientation: ingestion reads
+// it as a viewer shows it.
+TEST(IngestOcr, APhotoIsReadUpright) {
+  namespace images = wattos::infra::llm::testing;
+  const std::string letter = images::data_url_bytes(images::letter_data_url());
+  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
+  const wattos::infra::ocr::pix_ptr page(pixReadMem(reinterpret_cast<const l_uint8*>(letter.data()), letter.size()));
+  ASSERT_TRUE(page);
+  const wattos::infra::ocr::pix_ptr sideways(pixRotateOrth(page.get(), 3));  // stored turned 90 degrees left
+  const std::string stored = images::encoded(sideways.get(), IFF_JFIF_JPEG);
+  ingest::parse_limits limits;
+  // Without its orientation the sentence is not read (so the check below can fail).
+  auto unturned = parse_text_ok(stored, limits);
+  EXPECT_FALSE(contains(ingest::document_text(unturned), "Mitgliedschaft"));
+
+  const std::string photo = images::jpeg_with_segment(stored, 0xE1, images::exif_payload(6));  // turn right to show
+  auto doc = parse_text_ok(photo, limits);
+  EXPECT_EQ(doc.format, "image");
+  EXPECT_EQ(doc.ocr_pages, 1);
+  EXPECT_TRUE(contains(ingest::document_text(doc), "Mitgliedschaft")) << ingest::document_text(doc);
 }
 
 TEST(IngestDetect, ParsesFromSeveralThreadsAtOnce) {
