@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
-scripts/deps.sh build
 bench_build wattos
 abstracts=${INGEST_BENCH_ABSTRACTS:-2000}
 workers=${INGEST_BENCH_WORKERS:-2}

@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
-scripts/deps.sh bench
 bench_build extract_bench
 repeat=${EXTRACT_REPEAT:-5}
 docs=${DOCS_DIR:-../shared/data/docs}

@@ -15,7 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
-scripts/deps.sh bench
 bench_build wattos rag_bench bm25_bench
 data=${SCIFACT_DIR:-../shared/data/scifact}
 sizes=${RAG_BENCH_SIZES:-10000 100000}

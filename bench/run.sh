@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kernel benchmarks (issue: platform kernel), side by side with nginx in one run on
 # this machine. Prints a Markdown section; `bench/run.sh --record` appends it to
-# bench/RESULTS.md. Needs: scripts/deps.sh bench (nginx-light, wrk).
+# bench/RESULTS.md. Installs what it needs (scripts/deps.sh bench: nginx-light, wrk).
 #   (a) small JSON route of `bench_server` (same http_server, middleware, metrics as
 #       `wattos serve`) vs nginx serving a static file with the same bytes: wrk -t1 -c64,
 #       three interleaved rounds each, requests/s and p99 latency; one server thread vs
