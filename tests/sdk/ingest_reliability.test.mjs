@@ -2,7 +2,8 @@
 // worker processes (`wattos serve --service ingestion`, two worker threads each) share
 // the store (one SQLite file), the file store and the Redis job queue; one of them is
 // killed with SIGKILL at random moments, several times, and started again. In the end
-// every document is indexed exactly once: all 1,000 files done with their one chunk,
+// every document is indexed exactly once: all 1,000 files (text, and every 25th HTML,
+// parsed in a child process) done with their one chunk,
 // exactly 1,000 chunks in the space (no duplicate), every job completed once, none dead,
 // none left, and a random document is found by its own word.
 import { test, after } from 'node:test';
@@ -67,9 +68,14 @@ test('1,000 documents, two workers, kill -9 at random moments: each indexed exac
 
   const docsDir = join(dir, 'docs');
   mkdirSync(docsDir);
+  // Every 25th is HTML: plain text is parsed in the worker, HTML in a child process
+  // (gumbo), so both ways are killed mid-flight.
+  const fileName = (i) => `doc${String(i).padStart(4, '0')}.${i % 25 === 0 ? 'html' : 'txt'}`;
   for (let i = 0; i < documents; i++) {
-    writeFileSync(join(docsDir, `doc${String(i).padStart(4, '0')}.txt`),
-      `Dokument ${i} der Zuverlässigkeitsprüfung.\n\nSein eigenes Wort ist wort${i}x, sonst steht hier wenig.`);
+    const text = `Sein eigenes Wort ist wort${i}x, sonst steht hier wenig.`;
+    writeFileSync(join(docsDir, fileName(i)), i % 25 === 0
+      ? `<!DOCTYPE html><html><head><title>Dokument ${i}</title></head><body><h1>Dokument ${i} der Zuverlässigkeitsprüfung</h1><p>${text}</p></body></html>`
+      : `Dokument ${i} der Zuverlässigkeitsprüfung.\n\n${text}`);
   }
 
   const workerDirs = [join(dir, 'worker-a'), join(dir, 'worker-b')];
@@ -132,6 +138,6 @@ test('1,000 documents, two workers, kill -9 at random moments: each indexed exac
   const hits = await call(base, 'POST', `/api/v1/spaces/${space.id}/search`, { query: `wort${probe}x`, mode: 'lexical', k: 3 }, admin);
   assert.equal(hits.status, 200);
   assert.equal(hits.json.hits.length, 1);
-  const wanted = last.items.find((f) => f.filename === `doc${String(probe).padStart(4, '0')}.txt`);
+  const wanted = last.items.find((f) => f.filename === fileName(probe));
   assert.equal(hits.json.hits[0].document_id, wanted.id);
 });

@@ -60,16 +60,9 @@ bool is_zip(std::string_view bytes) {
                                bytes.substr(0, 4) == std::string_view("PK\x05\x06", 4));
 }
 
-// Valid UTF-8 (a character cut at the end of the head aside) with no control bytes
-// but tab, line feed, form feed and carriage return.
+// Plain text, a character cut at the end of the head aside.
 bool looks_like_plain_text(std::string_view head) {
-  const std::string_view whole = core::utf8_prefix(head, head.size() >= 4 ? head.size() - 3 : head.size());
-  if (whole.empty() || !core::is_valid_utf8(whole)) return false;
-  for (const char c : whole) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f') || u == 0x7f) return false;
-  }
-  return true;
+  return detail::is_plain_text(core::utf8_prefix(head, head.size() >= 4 ? head.size() - 3 : head.size()));
 }
 
 }  // namespace
@@ -124,6 +117,15 @@ detected_format detect_format(std::string_view bytes) {
 }
 
 namespace detail {
+
+bool is_plain_text(std::string_view text) {
+  if (text.empty() || !core::is_valid_utf8(text)) return false;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f') || u == 0x7f) return false;
+  }
+  return true;
+}
 
 namespace {
 

@@ -154,6 +154,9 @@ int run_parse_child(const std::filesystem::path& file, const parse_limits& limit
 core::result<parsed_document> parse_file_isolated(const std::filesystem::path& file, const parse_limits& limits,
                                                   const isolation_settings& isolation) {
   if (isolation.executable.empty()) return parse_file(file, limits);
+  if (isolation.in_process_text_bytes > 0) {
+    if (auto text = parse_file_if_plain_text(file, limits, isolation.in_process_text_bytes)) return std::move(*text);
+  }
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return core::error::unavailable("cannot create a pipe for the parser");
   posix_spawn_file_actions_t actions;

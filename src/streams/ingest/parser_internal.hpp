@@ -88,6 +88,8 @@ core::status html_to_blocks(std::string_view html, block_sink& sink, int page, s
 // The format inside a ZIP container: docx, pptx, xlsx, odt, or empty when none of ours;
 // invalid_argument when the container cannot be opened.
 core::result<std::string> zip_container_format(std::string_view bytes);
+// Valid UTF-8 with no control bytes but tab, line feed, form feed and carriage return.
+bool is_plain_text(std::string_view text);
 bool looks_like_email(std::string_view text);
 bool looks_like_markdown(std::string_view text);
 bool looks_like_csv(std::string_view text);

@@ -1,5 +1,6 @@
 #include "streams/ingest/parsers.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <system_error>
@@ -10,12 +11,10 @@ namespace wattos::streams::ingest {
 
 namespace detail {
 
-core::result<parsed_document> parse_at_depth(std::string_view bytes, const parse_limits& limits, int depth) {
-  if (bytes.empty()) return core::error::invalid_argument("the file is empty");
-  if (bytes.size() > limits.max_file_bytes)
-    return core::error::payload_too_large("the file is over " + std::to_string(limits.max_file_bytes) + " bytes");
+namespace {
 
-  detected_format found = detect_format(bytes);
+core::result<parsed_document> parse_detected(std::string_view bytes, const detected_format& found,
+                                             const parse_limits& limits, int depth) {
   const std::string& f = found.format;
   core::result<parsed_document> parsed = core::error::unsupported_media("");
   if (f == "pdf") {
@@ -66,28 +65,61 @@ core::result<parsed_document> parse_at_depth(std::string_view bytes, const parse
   return parsed;
 }
 
+}  // namespace
+
+core::result<parsed_document> parse_at_depth(std::string_view bytes, const parse_limits& limits, int depth) {
+  if (bytes.empty()) return core::error::invalid_argument("the file is empty");
+  if (bytes.size() > limits.max_file_bytes)
+    return core::error::payload_too_large("the file is over " + std::to_string(limits.max_file_bytes) + " bytes");
+  return parse_detected(bytes, detect_format(bytes), limits, depth);
+}
+
 }  // namespace detail
 
 core::result<parsed_document> parse_bytes(std::string_view bytes, const parse_limits& limits) {
   return detail::parse_at_depth(bytes, limits, 0);
 }
 
-core::result<parsed_document> parse_file(const std::filesystem::path& file, const parse_limits& limits) {
+namespace {
+
+// The file's bytes, at most `max_bytes` (payload_too_large beyond).
+core::result<std::string> read_bounded(const std::filesystem::path& file, std::uint64_t max_bytes) {
   std::error_code ec;
   auto size = std::filesystem::file_size(file, ec);
   if (ec) return core::error::not_found("cannot read " + file.filename().string() + ": " + ec.message());
-  if (size > limits.max_file_bytes)
-    return core::error::payload_too_large("the file is over " + std::to_string(limits.max_file_bytes) + " bytes");
+  if (size > max_bytes)
+    return core::error::payload_too_large("the file is over " + std::to_string(max_bytes) + " bytes");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!in) return core::error::not_found("cannot open " + file.filename().string());
   // Read up to one byte more than allowed: the file may have grown since file_size.
   std::string bytes;
   bytes.resize(static_cast<std::size_t>(size) + 1);
   std::size_t got = std::fread(bytes.data(), 1, bytes.size(), in.get());
-  if (got > limits.max_file_bytes)
-    return core::error::payload_too_large("the file is over " + std::to_string(limits.max_file_bytes) + " bytes");
+  if (got > max_bytes)
+    return core::error::payload_too_large("the file is over " + std::to_string(max_bytes) + " bytes");
   bytes.resize(got);
-  return parse_bytes(bytes, limits);
+  return bytes;
+}
+
+}  // namespace
+
+core::result<parsed_document> parse_file(const std::filesystem::path& file, const parse_limits& limits) {
+  auto bytes = read_bounded(file, limits.max_file_bytes);
+  if (!bytes) return std::move(bytes).err();
+  return parse_bytes(*bytes, limits);
+}
+
+std::optional<core::result<parsed_document>> parse_file_if_plain_text(const std::filesystem::path& file,
+                                                                      const parse_limits& limits,
+                                                                      std::uint64_t max_bytes) {
+  auto bytes = read_bounded(file, std::min(max_bytes, limits.max_file_bytes));
+  // Unreadable or larger: the caller's way reports it.
+  if (!bytes || bytes->empty() || !detail::is_plain_text(*bytes)) return std::nullopt;
+  // libmagic sees only clean UTF-8 here, and decides as it would in the child.
+  detected_format found = detect_format(*bytes);
+  const std::string& f = found.format;
+  if (f != "txt" && f != "md" && f != "csv" && f != "json") return std::nullopt;
+  return detail::parse_detected(*bytes, found, limits, 0);
 }
 
 std::string document_text(const parsed_document& doc) {

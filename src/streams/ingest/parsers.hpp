@@ -28,7 +28,9 @@
 //   for (const auto& b : doc.blocks) ...
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +50,15 @@ detected_format detect_format(std::string_view bytes);
 
 // Reads the file (bounded by limits.max_file_bytes), detects and parses it.
 core::result<parsed_document> parse_file(const std::filesystem::path& file, const parse_limits& limits);
+
+// Parses the file only when it is plain text (valid UTF-8 without control bytes, at most
+// `max_bytes`) that reads as txt, md, csv or json: the formats whose parsers are this
+// project's own code and Boost.JSON, linear in their input, with no C library behind
+// them. Anything else (HTML, e-mail, binary formats, a larger or unreadable file) is
+// nullopt, for the caller to parse in a child process (isolated_parse.hpp).
+std::optional<core::result<parsed_document>> parse_file_if_plain_text(const std::filesystem::path& file,
+                                                                      const parse_limits& limits,
+                                                                      std::uint64_t max_bytes);
 
 // Parses bytes already in memory (attachments, fuzzing).
 core::result<parsed_document> parse_bytes(std::string_view bytes, const parse_limits& limits);
