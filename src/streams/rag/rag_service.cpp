@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -86,7 +88,29 @@ struct loaded_space {
   std::mutex meta_mutex;  // guards meta and keys_of
   std::unordered_map<std::uint64_t, chunk_meta> meta;
   std::unordered_map<std::string, std::vector<std::uint64_t>> keys_of;  // document -> chunk keys
+  std::mutex save_mutex;                                                // guards next_save
+  std::chrono::steady_clock::time_point next_save{};                    // the first save is due at once
 };
+
+// Saves the space's vector index when it is due. A save writes the whole index (and
+// syncs it), so saving after every document made ingestion quadratic in the space's
+// size: saves are paced to take at most a tenth of the time, a second apart at least.
+// What a crash loses in between, the next load adds back from the store.
+void save_when_due(loaded_space& space) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(space.save_mutex);
+    if (start < space.next_save) return;
+    space.next_save = start + std::chrono::hours(1);  // one saver at a time
+  }
+  auto st = space.index->save();
+  const auto end = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(space.save_mutex);
+    space.next_save = end + std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(1), (end - start) * 9);
+  }
+  if (!st.ok()) core::log_warn("vector index not saved", {{"space", space.info.id}, {"error", st.err().message()}});
+}
 
 // Marks the words of `text` whose stems are among the query's: "**Frist**".
 std::string snippet_for(const analyzer& a, std::string_view text, const std::set<std::string>& query_stems,
@@ -238,26 +262,35 @@ struct rag_service::impl {
             "SELECT key, text, document_id, doc_type, tags, doc_date, embedding FROM rag_chunks WHERE space_id = ?",
             {info.id}));
     auto opened = open_vectors(info);
-    bool rebuild = !opened.ok() || (*opened)->size() != rows.rows.size();
     std::unique_ptr<vector_index> vectors;
-    if (!rebuild) vectors = std::move(*opened);
+    if (opened.ok()) vectors = std::move(*opened);
     std::vector<std::pair<std::uint64_t, std::vector<float>>> embeddings;
+    std::vector<bool> missing;  // stored chunks the index file lacks (indexed after its last save)
+    std::size_t present = 0;
     for (const auto& r : rows.rows) {
       WATTOS_ASSIGN_OR_RETURN(auto key_value, r.get_int(0));
       const auto key = static_cast<std::uint64_t>(key_value);
-      if (!rebuild && !vectors->contains(key)) rebuild = true;
+      const bool there = vectors && vectors->contains(key);
+      present += there ? 1 : 0;
+      missing.push_back(!there);
       WATTOS_ASSIGN_OR_RETURN(auto blob, r.get_blob(6));
       embeddings.emplace_back(key, from_blob(blob));
     }
+    // Missing chunks are added to the file's index; keys the store no longer holds
+    // (deleted after its last save) or an unreadable file make it rebuilt whole.
+    const bool rebuild = !vectors || vectors->size() != present;
     if (rebuild) {
       core::log_warn("rebuilding vector index",
                      {{"space", info.id}, {"reason", opened.ok() ? std::string("stale") : opened.err().message()}});
-      if (!vectors && opened.ok()) vectors = std::move(*opened);
       if (vectors) (void)vectors->drop();
       vectors.reset();
       drop_vectors(info);
       WATTOS_ASSIGN_OR_RETURN(vectors, open_vectors(info));
+      missing.assign(rows.rows.size(), true);
     }
+    const auto added = static_cast<std::size_t>(std::count(missing.begin(), missing.end(), true));
+    if (!rebuild && added > 0)
+      core::log_info("vector index caught up with the store", {{"space", info.id}, {"added", std::to_string(added)}});
     space->index = std::make_unique<retriever>(std::move(vectors));
     for (std::size_t i = 0; i < rows.rows.size(); ++i) {
       const auto& r = rows.rows[i];
@@ -269,7 +302,7 @@ struct rag_service::impl {
       meta.tags = db::split_lines(tags);
       WATTOS_ASSIGN_OR_RETURN(meta.date, r.get_text(5));
       const auto key = embeddings[i].first;
-      if (rebuild) {
+      if (missing[i]) {
         WATTOS_RETURN_IF_ERROR(space->index->add(key, text, embeddings[i].second));
       } else {
         WATTOS_RETURN_IF_ERROR(space->index->add_lexical_only(key, text));
@@ -277,7 +310,7 @@ struct rag_service::impl {
       space->keys_of[meta.document_id].push_back(key);
       space->meta.emplace(key, std::move(meta));
     }
-    if (rebuild) WATTOS_RETURN_IF_ERROR(space->index->save());
+    if (added > 0) WATTOS_RETURN_IF_ERROR(space->index->save());
     std::lock_guard lock(mutex);
     auto [it, inserted] = spaces.emplace(info.id, space);
     return it->second;
@@ -570,12 +603,7 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
     std::lock_guard lock(loaded.meta_mutex);
     loaded.keys_of[document.document_id] = keys;
   }
-  // Small indexes are saved at once; large ones when the process ends (and rebuilt
-  // from the store if it did not end cleanly).
-  if (loaded.index->size() <= 100000) {
-    if (auto st = loaded.index->save(); !st.ok())
-      core::log_warn("vector index not saved", {{"error", st.err().message()}});
-  }
+  save_when_due(loaded);
   co_return keys.size();
 }
 
