@@ -155,12 +155,10 @@ TEST(image_pii, a_webp_with_metadata_goes_on_as_png) {
 // A phone photo is stored sideways with an EXIF orientation: OCR reads it as it is shown,
 // finds the address, and the redacted photo goes on upright (its EXIF is gone).
 TEST(image_pii, a_sideways_photo_is_read_upright) {
-  const std::string letter = testing::data_url_bytes(testing::letter_data_url());
-  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
-  const ocr::pix_ptr page(pixReadMem(reinterpret_cast<const l_uint8*>(letter.data()), letter.size()));
-  ASSERT_TRUE(page);
-  const ocr::pix_ptr sideways(pixRotateOrth(page.get(), 3));  // stored turned 90 degrees to the left
-  const std::string stored = testing::encoded(sideways.get(), IFF_JFIF_JPEG);
+  const std::string stored = testing::sideways_letter_jpeg();
+  ASSERT_FALSE(stored.empty()) << "the letter could not be rendered";
+  const ocr::pix_ptr sideways(pixReadMem(reinterpret_cast<const l_uint8*>(stored.data()), stored.size()));
+  ASSERT_TRUE(sideways);
   // Without its orientation the address is not found (the check below can fail).
   auto unturned = redact_image_pii("data:image/jpeg;base64," + core::base64_encode(stored));
   ASSERT_TRUE(unturned.ok()) << unturned.err().message();
@@ -174,7 +172,7 @@ TEST(image_pii, a_sideways_photo_is_read_upright) {
   EXPECT_EQ(out.find("Exif"), std::string::npos);
   const ocr::pix_ptr shown(pixReadMem(reinterpret_cast<const l_uint8*>(out.data()), out.size()));
   ASSERT_TRUE(shown);
-  EXPECT_EQ(pixGetWidth(shown.get()), pixGetWidth(page.get()));  // upright, as the page was
+  EXPECT_EQ(pixGetWidth(shown.get()), pixGetHeight(sideways.get()));  // upright, as the page was
   const std::string after = ocr_text(checked->url);
   EXPECT_FALSE(has_email(after)) << after;
   EXPECT_NE(after.find("Mitgliedschaft"), std::string::npos) << after;

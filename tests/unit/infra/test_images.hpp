@@ -110,4 +110,21 @@ inline std::string data_url_bytes(std::string_view url) {
   return bytes.ok() ? *bytes : std::string();
 }
 
+#ifdef WATTOS_SHARED_DATA
+// The letter as a JPEG stored turned 90 degrees to the left, with no orientation: the
+// pixels a phone stores before it adds EXIF orientation 6 ("turn right to show").
+// "" when it cannot be made.
+inline std::string sideways_letter_jpeg() {
+  const std::string letter = data_url_bytes(letter_data_url());
+  if (letter.empty()) return {};
+  Pix* page = pixReadMem(reinterpret_cast<const l_uint8*>(letter.data()), letter.size());
+  if (page == nullptr) return {};
+  Pix* sideways = pixRotateOrth(page, 3);
+  pixDestroy(&page);
+  std::string jpeg = sideways != nullptr ? encoded(sideways, IFF_JFIF_JPEG) : std::string();
+  pixDestroy(&sideways);
+  return jpeg;
+}
+#endif
+
 }  // namespace wattos::infra::llm::testing

@@ -3,10 +3,6 @@
 // hostile and hand-made input: every result is checked for its content, every failure
 // for its error code.
 #include <gtest/gtest.h>
-#include <poppler/cpp/poppler-document.h>
-#include <poppler/cpp/poppler-image.h>
-#include <poppler/cpp/poppler-page-renderer.h>
-#include <poppler/cpp/poppler-page.h>
 #include <zip.h>
 
 #include <algorithm>
@@ -20,7 +16,6 @@
 #include <vector>
 
 #include "core/utf8.hpp"
-#include "infra/ocr/ocr_engine.hpp"
 #include "streams/ingest/parsers.hpp"
 #include "test_images.hpp"
 
@@ -223,24 +218,9 @@ TEST(IngestOcr, OcrPageLimitIsKept) {
   EXPECT_TRUE(contains(doc.warnings[0], "page 2"));
 }
 
-// A PNG of the letter's page, rendered by poppler at a low resolution.
-std::string letter_png() {
-  std::unique_ptr<poppler::document> pdf(poppler::document::load_from_file(doc_path("de/docspell_letter-de.pdf")));
-  EXPECT_TRUE(pdf);
-  if (!pdf) return {};
-  std::unique_ptr<poppler::page> page(pdf->create_page(0));
-  poppler::page_renderer renderer;
-  poppler::image img = renderer.render_page(page.get(), 40, 40);
-  auto path =
-      std::filesystem::path(testing::TempDir()) / ("ingest_letter_" + std::to_string(std::random_device{}()) + ".png");
-  EXPECT_TRUE(img.save(path.string(), "png"));
-  std::string bytes = read_bytes(path);
-  std::filesystem::remove(path);
-  return bytes;
-}
-
 TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
-  std::string png = letter_png();
+  // The letter's page as a PNG, rendered by poppler at a low resolution.
+  std::string png = wattos::infra::llm::testing::data_url_bytes(wattos::infra::llm::testing::letter_data_url(40));
   ASSERT_GT(png.size(), 100u);
   EXPECT_EQ(ingest::detect_format(png).format, "image");
   auto doc = parse_text_ok(png);
@@ -264,12 +244,8 @@ TEST(IngestImage, DetectedAndCheckedWithoutOcr) {
 // it as a viewer shows it.
 TEST(IngestOcr, APhotoIsReadUpright) {
   namespace images = wattos::infra::llm::testing;
-  const std::string letter = images::data_url_bytes(images::letter_data_url());
-  ASSERT_FALSE(letter.empty()) << "the letter could not be rendered";
-  const wattos::infra::ocr::pix_ptr page(pixReadMem(reinterpret_cast<const l_uint8*>(letter.data()), letter.size()));
-  ASSERT_TRUE(page);
-  const wattos::infra::ocr::pix_ptr sideways(pixRotateOrth(page.get(), 3));  // stored turned 90 degrees left
-  const std::string stored = images::encoded(sideways.get(), IFF_JFIF_JPEG);
+  const std::string stored = images::sideways_letter_jpeg();
+  ASSERT_FALSE(stored.empty()) << "the letter could not be rendered";
   ingest::parse_limits limits;
   // Without its orientation the sentence is not read (so the check below can fail).
   auto unturned = parse_text_ok(stored, limits);
