@@ -6,6 +6,9 @@
 #   abstracts INGEST_BENCH_ABSTRACTS SciFact abstracts as text files (default 2,000)
 # each into a fresh data directory, with ingest.workers from INGEST_BENCH_WORKERS
 # (default 2). Reports documents/s, pages/s (real), chunks and the process's peak RSS.
+# INGEST_BENCH_BASELINE=<another wattos binary> (built from an earlier commit) runs the
+# same corpora through it too, alternating, and adds its rows and the speed-up
+# (INGEST_BENCH_BASELINE_COMMIT names its commit in the record).
 # `--record` appends the table to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,17 +42,19 @@ with open(src, newline='', encoding='utf-8') as f:
             o.write(row['title'] + "\n\n" + abstract)
 PY
 
-# run NAME DIR: ingests DIR into a fresh store; prints "docs= seconds= rss_mib= pages= chunks=".
+# run NAME DIR [BINARY]: ingests DIR into a fresh store; prints "docs= seconds= rss_mib= pages= chunks=".
 run() {
-  local name=$1 dir=$2
+  local name=$1 dir=$2 binary=${3:-$build_dir/src/app/wattos}
   local data="$work/data-$name"
-  python3 - "$build_dir/src/app/wattos" "$data" "$dir" "$workers" <<'PY'
+  python3 - "$binary" "$data" "$dir" "$workers" <<'PY'
 import os, resource, sqlite3, subprocess, sys, time
 binary, data, src, workers = sys.argv[1:5]
 env = dict(os.environ, WATTOS_DATA_DIR=data, WATTOS_INGEST_OCR="false", WATTOS_INGEST_WORKERS=workers)
 t0 = time.monotonic()
 p = subprocess.run([binary, "ingest", "--create", "--space", "bench", src], env=env, capture_output=True, text=True)
 seconds = time.monotonic() - t0
+if p.returncode not in (0, 1):  # 1: some files failed (the legacy .xls)
+    sys.exit(f"{binary} ingest failed ({p.returncode}): {p.stderr[-2000:]}")
 rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 db = sqlite3.connect(os.path.join(data, "wattos.db"))
 docs, pages, chunks, failed = db.execute(
@@ -62,17 +67,38 @@ if failed:
 PY
 }
 
+row() {  # row LABEL RESULT
+  local pages_per_s=-  # text files have no pages
+  [ "$(field pages "$2")" = 0 ] || pages_per_s=$(field pages_per_s "$2")
+  echo "| $1 | $(field docs "$2") | $(field failed "$2") | $(field seconds "$2") | $(field docs_per_s "$2") |" \
+    "$pages_per_s | $(field chunks "$2") | $(field rss_mib "$2") |"
+}
+baseline=${INGEST_BENCH_BASELINE:-}
+if [ -n "$baseline" ]; then
+  base_real=$(run base-real "$work/real" "$baseline")
+  echo "baseline, real documents: $base_real"
+fi
 real=$(run real "$work/real")
 echo "real documents: $real"
+if [ -n "$baseline" ]; then
+  base_synthetic=$(run base-abstracts "$work/abstracts" "$baseline")
+  echo "baseline, abstracts: $base_synthetic"
+fi
 synthetic=$(run abstracts "$work/abstracts")
 echo "abstracts: $synthetic"
-table=$(cat <<TABLE
-| corpus | documents done | failed | seconds | documents/s | pages/s | chunks | peak RSS MiB |
-|---|---|---|---|---|---|---|---|
-| shared documents (text layer, OCR off) | $(field docs "$real") | $(field failed "$real") | $(field seconds "$real") | $(field docs_per_s "$real") | $(field pages_per_s "$real") | $(field chunks "$real") | $(field rss_mib "$real") |
-| SciFact abstracts as .txt | $(field docs "$synthetic") | $(field failed "$synthetic") | $(field seconds "$synthetic") | $(field docs_per_s "$synthetic") | - | $(field chunks "$synthetic") | $(field rss_mib "$synthetic") |
-TABLE
+table=$(
+  echo "| corpus | documents done | failed | seconds | documents/s | pages/s | chunks | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|"
+  [ -z "$baseline" ] || row "shared documents (text layer, OCR off), baseline" "$base_real"
+  row "shared documents (text layer, OCR off)" "$real"
+  [ -z "$baseline" ] || row "SciFact abstracts as .txt, baseline" "$base_synthetic"
+  row "SciFact abstracts as .txt" "$synthetic"
 )
+if [ -n "$baseline" ]; then
+  speedup=$(python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}')" \
+    "$(field seconds "$base_synthetic")" "$(field seconds "$synthetic")")
+  table+=$'\n\n'"Abstracts: this build ingests ${speedup}x as fast as the baseline."
+fi
 echo "$table"
 if [ "$record" = "--record" ]; then
   {
@@ -81,6 +107,7 @@ if [ "$record" = "--record" ]; then
     echo
     echo "Command: \`bench/ingest.sh --record\` (Release build, \`wattos ingest\` with $workers workers, the built-in"
     echo "embedder, SQLite + HNSW files, a fresh data directory per corpus; $(nproc) cores shared with the rest of the machine)."
+    [ -z "$baseline" ] || echo "Baseline (\`INGEST_BENCH_BASELINE\`): a Release build of commit ${INGEST_BENCH_BASELINE_COMMIT:-(not named)}."
     echo
     echo "$table"
   } >>bench/RESULTS.md

@@ -6,7 +6,8 @@ build_dir=${BENCH_BUILD_DIR:-build/bench}
 # Builds the Release binaries the benchmarks need.
 bench_build() {
   # What the benchmarks and their peers need (nginx, wrk, the npm peers, ...): fast when there.
-  [ -n "${WATTOS_BENCH_NO_DEPS:-}" ] || scripts/deps.sh bench >/dev/null
+  # Not WATTOS_*: wattos refuses environment variables of that prefix that it does not know.
+  [ -n "${BENCH_NO_DEPS:-}" ] || scripts/deps.sh bench >/dev/null
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWATTOS_TESTS=OFF -DWATTOS_BENCH=ON >/dev/null
   cmake --build "$build_dir" -j "$(nproc)" --target "$@" >/dev/null
 }

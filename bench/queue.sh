@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 record=${1:-}
 source bench/lib.sh
 build_dir=${QUEUE_BENCH_BUILD_DIR:-$build_dir}  # another Release folder, e.g. one per engineer
-# WATTOS_BENCH_NO_DEPS=1 skips the install step on a machine known to be set up (where
+# BENCH_NO_DEPS=1 skips the install step on a machine known to be set up (where
 # reinstalling other folders' npm packages would disturb someone else's run).
 bench_build queue_bench
 jobs=${QUEUE_BENCH_JOBS:-20000}
