@@ -40,6 +40,11 @@ function startProvider() {
         }
         const parsed = JSON.parse(body);
         providerRequests.push(parsed);
+        if (parsed.model === 'outage') {
+          res.writeHead(503, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'down for maintenance' } }));
+          return;
+        }
         if (parsed.model === 'storm') {
           res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '0' });
           res.end(JSON.stringify({ error: { message: 'slow down' } }));
@@ -81,6 +86,7 @@ before(async () => {
     'models:',
     ...model('scripted-tools', 'tools', 'chat, tools'),
     ...model('scripted-storm', 'storm', 'chat'),
+    ...model('scripted-outage', 'outage', 'chat'),
     ...model('scripted-vision', 'vision', 'chat, vision'),
     ...model('scripted-tts', 'tts-1', 'speech'),
     ...model('scripted-stt', 'whisper-1', 'transcription'),
@@ -217,6 +223,18 @@ test('a provider rate-limit storm reaches the SDK as a RateLimitError after the 
     client.chat.completions.create({ model: 'scripted-storm', messages: [{ role: 'user', content: 'x' }] }),
     (e) => e instanceof OpenAI.RateLimitError && e.headers['retry-after'] !== undefined);
   assert.equal(providerRequests.filter((r) => r.model === 'storm').length, 3);
+});
+
+// As nginx does: a provider's 5xx (after the gateway's retries) is our 502, naming it.
+test('a provider that is down reaches the SDK as a 502 that names the provider\'s answer', async () => {
+  for (const stream of [false, true]) {
+    const before = providerRequests.filter((r) => r.model === 'outage').length;
+    await assert.rejects(
+      client.chat.completions.create({ model: 'scripted-outage', stream, messages: [{ role: 'user', content: 'x' }] }),
+      (e) => e instanceof OpenAI.InternalServerError && e.status === 502 &&
+        /the model provider failed with HTTP 503: down for maintenance/.test(e.message));
+    assert.equal(providerRequests.filter((r) => r.model === 'outage').length - before, 3, `stream: ${stream}`);
+  }
 });
 
 test('errors arrive as the SDK\'s typed errors', async () => {
