@@ -296,6 +296,46 @@ std::optional<std::size_t> scan_phone(std::string_view s, std::size_t i) {
   return end;
 }
 
+// A North American number without its "+1": "(212) 555-0123", "212-555-0123",
+// "212.555.0123". The shape is strict (3-3-4 digits, one separator kind, area code and
+// exchange starting 2-9, as the numbering plan has it) so that part numbers and dates
+// stay untouched; "+1 212 555 0123" is an international number above.
+std::optional<std::size_t> scan_north_american_phone(std::string_view s, std::size_t i) {
+  if (i > 0 && (is_word_byte(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == ',' || s[i - 1] == '+' || s[i - 1] == '-' ||
+                s[i - 1] == '/')) {
+    return std::nullopt;
+  }
+  const auto digits_at = [&](std::size_t at, std::size_t n) {
+    if (at + n > s.size()) return false;
+    for (std::size_t k = at; k < at + n; ++k)
+      if (!is_digit(s[k])) return false;
+    return s[at] >= '2';  // area codes and exchanges start 2-9; subscriber numbers are checked apart
+  };
+  std::size_t j = i;
+  char separator = 0;
+  if (s[j] == '(') {
+    if (!digits_at(j + 1, 3) || j + 4 >= s.size() || s[j + 4] != ')') return std::nullopt;
+    j += 5;
+    if (j < s.size() && s[j] == ' ') ++j;
+    separator = '-';  // "(212) 555-0123"
+  } else {
+    if (!digits_at(j, 3) || j + 3 >= s.size() || (s[j + 3] != '-' && s[j + 3] != '.')) return std::nullopt;
+    separator = s[j + 3];
+    j += 4;
+  }
+  if (!digits_at(j, 3) || j + 3 >= s.size() || s[j + 3] != separator) return std::nullopt;
+  j += 4;
+  if (j + 4 > s.size()) return std::nullopt;
+  for (std::size_t k = j; k < j + 4; ++k)
+    if (!is_digit(s[k])) return std::nullopt;
+  const std::size_t end = j + 4;
+  if (!word_boundary_after(s, end)) return std::nullopt;
+  if (end + 1 < s.size() && (s[end] == '-' || s[end] == '.' || s[end] == ',') && is_digit(s[end + 1])) {
+    return std::nullopt;  // a longer number goes on
+  }
+  return end;
+}
+
 using match = pii_match;
 
 using scanner = std::optional<std::size_t> (*)(std::string_view, std::size_t);
@@ -415,6 +455,7 @@ std::vector<pii_match> find_pii(std::string_view text) {
   scan_all(text, pii_kind::tax_id, scan_tax_id, found);
   scan_all(text, pii_kind::ip_address, scan_ip, found);
   scan_all(text, pii_kind::phone, scan_phone, found);
+  scan_all(text, pii_kind::phone, scan_north_american_phone, found);
   std::sort(found.begin(), found.end(), [](const match& a, const match& b) { return a.begin < b.begin; });
   return found;
 }

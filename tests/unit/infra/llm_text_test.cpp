@@ -135,6 +135,8 @@ TEST(llm_pii, finds_each_kind) {
   EXPECT_EQ(r.redact("Ruf an: +49 30 12345678 oder 030 1234567 oder 0171/1234567 oder +49 (0)89 123-4567."),
             "Ruf an: [PHONE_1] oder [PHONE_2] oder [PHONE_3] oder [PHONE_4].");
   EXPECT_EQ(r.redact("Büro (030) 1234567"), "Büro [PHONE_5]");
+  EXPECT_EQ(r.redact("Call (212) 555-0123, 212-555-0199 or 415.555.0142; +1 212 555 0100."),
+            "Call [PHONE_6], [PHONE_7] or [PHONE_8]; [PHONE_9].");
 }
 
 TEST(llm_pii, invalid_checksums_and_non_pii_numbers_are_left_alone) {
@@ -155,6 +157,9 @@ TEST(llm_pii, invalid_checksums_and_non_pii_numbers_are_left_alone) {
       "Ruf 0 1 2 3 4 5 6 7 an",  // no run of three digits
       "Kurz 0123 45",            // fewer than 7 digits
       "kein@mail und a@b.c",
+      "Teil 123-456-7890 und 212-055-0123",                     // area code or exchange starting 0 or 1
+      "Los 212-555-01234 und 212-555-0123-7 und 212.555-0123",  // too long, mixed separators
+      "Datum 2024-05-12, ISBN 978-3-16-148410-0",
   };
   for (const auto& text : untouched) EXPECT_EQ(r.redact(text), text) << text;
   EXPECT_TRUE(r.replacements().empty());
