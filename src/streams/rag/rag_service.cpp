@@ -603,7 +603,10 @@ asio::awaitable<core::result<std::size_t>> rag_service::index_document(const req
     std::lock_guard lock(loaded.meta_mutex);
     loaded.keys_of[document.document_id] = keys;
   }
-  save_when_due(loaded);
+  // Large indexes are saved when the process ends (a save of one would hold this
+  // thread, an I/O thread for the API, for seconds); after a crash the next load adds
+  // what the file lacks from the store.
+  if (loaded.index->size() <= 100000) save_when_due(loaded);
   co_return keys.size();
 }
 

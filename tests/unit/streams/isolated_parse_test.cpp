@@ -6,10 +6,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "streams/ingest/parsers.hpp"
 
@@ -22,8 +25,24 @@ std::filesystem::path shared_doc(const std::string& relative) {
   return std::filesystem::path(WATTOS_SHARED_DATA) / "docs" / relative;
 }
 
+// The files a test process wrote, removed when it ends.
+struct written_files {
+  std::vector<std::filesystem::path> paths;
+  written_files() = default;
+  written_files(const written_files&) = delete;
+  written_files& operator=(const written_files&) = delete;
+  ~written_files() {
+    std::error_code ignored;
+    for (const auto& p : paths) std::filesystem::remove(p, ignored);
+  }
+};
+written_files written;
+
+// Named per process: ctest runs the tests of this file in parallel processes, and a
+// script rewritten while another process starts it fails with "text file busy".
 std::filesystem::path write_file(const std::string& name, const std::string& bytes) {
-  auto path = std::filesystem::path(testing::TempDir()) / name;
+  auto path = std::filesystem::path(testing::TempDir()) / ("isolated-parse-" + std::to_string(::getpid()) + "-" + name);
+  written.paths.push_back(path);
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }
