@@ -199,11 +199,10 @@ core::result<pix_ptr> decode_image(std::string_view bytes, std::string_view what
   quiet_leptonica();
   pix_ptr pix(pixReadMem(reinterpret_cast<const l_uint8*>(bytes.data()), bytes.size()));
   if (!pix) return core::error::invalid_argument(std::string(what) + " is corrupt or truncated");
-  // A photo is read as a viewer shows it: by OCR, in an avatar, in what goes on redacted.
-  if (bytes.starts_with("\xff\xd8")) {
-    pix = apply_orientation(std::move(pix), jpeg_exif_orientation(bytes));
-    if (!pix) return core::error::internal(std::string(what) + " could not be turned upright");
-  }
+  // A photo is read as a viewer shows it: by OCR, in an avatar, in what goes on redacted
+  // (anything but a JPEG with an orientation stays as it is).
+  pix = apply_orientation(std::move(pix), jpeg_exif_orientation(bytes));
+  if (!pix) return core::error::internal(std::string(what) + " could not be turned upright");
   return pix;
 }
 

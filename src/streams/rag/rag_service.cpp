@@ -266,19 +266,19 @@ struct rag_service::impl {
     if (opened.ok()) vectors = std::move(*opened);
     std::vector<std::pair<std::uint64_t, std::vector<float>>> embeddings;
     std::vector<bool> missing;  // stored chunks the index file lacks (indexed after its last save)
-    std::size_t present = 0;
+    std::size_t added = 0;      // how many of them
     for (const auto& r : rows.rows) {
       WATTOS_ASSIGN_OR_RETURN(auto key_value, r.get_int(0));
       const auto key = static_cast<std::uint64_t>(key_value);
       const bool there = vectors && vectors->contains(key);
-      present += there ? 1 : 0;
+      added += there ? 0 : 1;
       missing.push_back(!there);
       WATTOS_ASSIGN_OR_RETURN(auto blob, r.get_blob(6));
       embeddings.emplace_back(key, from_blob(blob));
     }
     // Missing chunks are added to the file's index; keys the store no longer holds
     // (deleted after its last save) or an unreadable file make it rebuilt whole.
-    const bool rebuild = !vectors || vectors->size() != present;
+    const bool rebuild = !vectors || vectors->size() != rows.rows.size() - added;
     if (rebuild) {
       core::log_warn("rebuilding vector index",
                      {{"space", info.id}, {"reason", opened.ok() ? std::string("stale") : opened.err().message()}});
@@ -287,8 +287,8 @@ struct rag_service::impl {
       drop_vectors(info);
       WATTOS_ASSIGN_OR_RETURN(vectors, open_vectors(info));
       missing.assign(rows.rows.size(), true);
+      added = rows.rows.size();
     }
-    const auto added = static_cast<std::size_t>(std::count(missing.begin(), missing.end(), true));
     if (!rebuild && added > 0)
       core::log_info("vector index caught up with the store", {{"space", info.id}, {"added", std::to_string(added)}});
     space->index = std::make_unique<retriever>(std::move(vectors));
